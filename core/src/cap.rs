@@ -1,0 +1,293 @@
+//! [`Cap`]: one Linux capability, named or not.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// One Linux capability: a number from 0 to 63.
+///
+/// The 41 capabilities this library knows are associated constants with their kernel names
+/// ([`Cap::CHOWN`] = 0 … [`Cap::CHECKPOINT_RESTORE`] = 40). Numbers 41..=63 (capabilities newer
+/// than the library) are representable through [`Cap::from_u8`] and kept everywhere; they print
+/// as numbers, as libcap prints them. A `Cap` above 63 cannot be built: the kernel's 64-bit
+/// capability sets have no room for it.
+///
+/// # Examples
+///
+/// ```
+/// use capscope::Cap;
+///
+/// assert_eq!(Cap::NET_RAW.as_u8(), 13);
+/// assert_eq!(Cap::NET_RAW.to_string(), "cap_net_raw");
+/// assert_eq!("CAP_NET_RAW".parse::<Cap>().unwrap(), Cap::NET_RAW);
+/// assert_eq!("13".parse::<Cap>().unwrap(), Cap::NET_RAW);
+/// let future = Cap::from_u8(45).unwrap();
+/// assert_eq!(future.to_string(), "45");
+/// assert_eq!(future.name(), None);
+/// assert!(Cap::from_u8(64).is_none());
+/// assert!("chown".parse::<Cap>().is_err()); // the cap_ prefix is required
+/// ```
+///
+/// # References
+///
+/// capabilities(7)
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cap(u8);
+
+macro_rules! cap_table {
+    ($($num:literal $name:ident $text:literal $desc:literal;)*) => {
+        impl Cap {
+            $(
+                #[doc = $desc]
+                #[doc = ""]
+                #[doc = concat!("`", $text, "`, number ", stringify!($num), ".")]
+                pub const $name: Cap = Cap($num);
+            )*
+        }
+
+        /// (libcap name, kernel constant name, description), indexed by number.
+        const TABLE: &[(&str, &str, &str)] = &[$(($text, stringify!($name), $desc)),*];
+        const NUMBERS: &[u8] = &[$($num),*];
+    };
+}
+include!("caps.in");
+
+// Entry `n` of the table must be capability `n`.
+const _: () = {
+    let mut i = 0;
+    while i < NUMBERS.len() {
+        assert!(NUMBERS[i] as usize == i, "caps.in must list capabilities in order");
+        i += 1;
+    }
+};
+
+impl Cap {
+    /// How many capabilities this library names (41: [`Cap::CHOWN`] … [`Cap::CHECKPOINT_RESTORE`]).
+    pub const KNOWN_COUNT: u8 = TABLE.len() as u8;
+
+    /// The highest capability this library names.
+    pub const LAST_KNOWN: Cap = Cap(Cap::KNOWN_COUNT - 1);
+
+    /// The highest capability number a 64-bit capability set can hold.
+    pub const MAX: Cap = Cap(63);
+
+    /// The capability with number `n`, or `None` when `n` is 64 or more.
+    #[must_use]
+    pub const fn from_u8(n: u8) -> Option<Cap> {
+        if n <= 63 {
+            Some(Cap(n))
+        } else {
+            None
+        }
+    }
+
+    /// The capability's number.
+    #[must_use]
+    pub const fn as_u8(self) -> u8 {
+        self.0
+    }
+
+    /// Whether this library names the capability (numbers 0..=40).
+    #[must_use]
+    pub const fn is_known(self) -> bool {
+        self.0 < Cap::KNOWN_COUNT
+    }
+
+    /// libcap's name (`"cap_net_raw"`), or `None` for a capability the library does not name.
+    #[must_use]
+    pub const fn name(self) -> Option<&'static str> {
+        if self.is_known() {
+            Some(TABLE[self.0 as usize].0)
+        } else {
+            None
+        }
+    }
+
+    /// The kernel constant's name without `CAP_` (`"NET_RAW"`), or `None` when not named.
+    #[must_use]
+    pub const fn kernel_name(self) -> Option<&'static str> {
+        if self.is_known() {
+            Some(TABLE[self.0 as usize].1)
+        } else {
+            None
+        }
+    }
+
+    /// A one-line description of what the capability allows, or `None` when not named.
+    #[must_use]
+    pub const fn description(self) -> Option<&'static str> {
+        if self.is_known() {
+            Some(TABLE[self.0 as usize].2)
+        } else {
+            None
+        }
+    }
+
+    /// Every capability the library names, in order.
+    pub fn known() -> impl DoubleEndedIterator<Item = Cap> + ExactSizeIterator + Clone {
+        (0..Cap::KNOWN_COUNT).map(Cap)
+    }
+
+    /// Every representable capability, 0..=63, in order.
+    pub fn all() -> impl DoubleEndedIterator<Item = Cap> + ExactSizeIterator + Clone {
+        (0..=63).map(Cap)
+    }
+
+    /// Looks a capability up by libcap name (ASCII case-insensitive, `cap_` prefix required);
+    /// numbers are not accepted here, see [`FromStr`](#impl-FromStr-for-Cap).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Cap> {
+        let b = name.as_bytes();
+        if b.len() < 4 || !b[..4].eq_ignore_ascii_case(b"cap_") {
+            return None;
+        }
+        Cap::from_bare_name(&name[4..])
+    }
+
+    /// Looks a capability up by its name without the `cap_` prefix (`"net_raw"`, any ASCII case).
+    #[must_use]
+    pub fn from_bare_name(bare: &str) -> Option<Cap> {
+        TABLE
+            .iter()
+            .position(|(text, _, _)| text[4..].eq_ignore_ascii_case(bare))
+            .map(|i| Cap(i as u8))
+    }
+
+    /// Whether the running kernel supports this capability.
+    ///
+    /// # Errors
+    ///
+    /// As [`last_supported`](crate::kernel::last_supported).
+    pub fn is_supported(self) -> crate::Result<bool> {
+        Ok(self <= crate::kernel::last_supported()?)
+    }
+
+    /// Every capability the running kernel supports, as a set.
+    ///
+    /// # Errors
+    ///
+    /// As [`last_supported`](crate::kernel::last_supported).
+    pub fn probe_supported() -> crate::Result<crate::CapSet> {
+        Ok(crate::CapSet::up_to(crate::kernel::last_supported()?))
+    }
+}
+
+impl fmt::Display for Cap {
+    /// libcap's name (`cap_net_raw`), or the number for capabilities the library does not name.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl fmt::Debug for Cap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kernel_name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "Cap({})", self.0),
+        }
+    }
+}
+
+/// Why a capability name did not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseCapError {
+    input: String,
+}
+
+impl ParseCapError {
+    /// The text that was not a capability.
+    #[must_use]
+    pub fn input(&self) -> &str {
+        &self.input
+    }
+}
+
+impl fmt::Display for ParseCapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} is not a capability: expected a libcap name such as cap_net_raw \
+             (any ASCII case) or a decimal number from 0 to 63 without leading zeros",
+            self.input
+        )
+    }
+}
+
+impl std::error::Error for ParseCapError {}
+
+/// Parses a decimal capability number 0..=63: ASCII digits only, no sign, no leading zero.
+pub(crate) fn parse_cap_number(s: &[u8]) -> Option<Cap> {
+    match s {
+        [] => None,
+        [b'0'] => Some(Cap(0)),
+        [b'0', ..] => None,
+        _ if s.len() > 2 || !s.iter().all(u8::is_ascii_digit) => None,
+        _ => {
+            let n = s.iter().fold(0u8, |n, d| n * 10 + (d - b'0'));
+            Cap::from_u8(n)
+        }
+    }
+}
+
+impl FromStr for Cap {
+    type Err = ParseCapError;
+
+    /// A libcap name (`cap_net_raw`, ASCII case-insensitive, `cap_` required) or a decimal
+    /// number from 0 to 63 without leading zeros. Anything else is an error: `net_raw`,
+    /// `0x0d`, `013`, `13 `, `+13`, non-ASCII text.
+    fn from_str(s: &str) -> Result<Cap, ParseCapError> {
+        Cap::from_name(s)
+            .or_else(|| parse_cap_number(s.as_bytes()))
+            .ok_or_else(|| ParseCapError { input: s.to_owned() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_complete_and_consistent() {
+        assert_eq!(Cap::KNOWN_COUNT, 41);
+        assert_eq!(Cap::CHECKPOINT_RESTORE, Cap::LAST_KNOWN);
+        for c in Cap::known() {
+            let name = c.name().unwrap();
+            assert_eq!(name, format!("cap_{}", c.kernel_name().unwrap().to_ascii_lowercase()));
+            assert_eq!(name.parse::<Cap>().unwrap(), c);
+            assert_eq!(name.to_ascii_uppercase().parse::<Cap>().unwrap(), c);
+            assert_eq!(c.as_u8().to_string().parse::<Cap>().unwrap(), c);
+            assert!(!c.description().unwrap().is_empty());
+        }
+    }
+
+    #[test]
+    fn numbers() {
+        for n in 0..=63u8 {
+            let c = Cap::from_u8(n).unwrap();
+            assert_eq!(n.to_string().parse::<Cap>().unwrap(), c);
+            if n > 40 {
+                assert_eq!(c.to_string(), n.to_string());
+            }
+        }
+        for n in 64..=255u8 {
+            assert!(Cap::from_u8(n).is_none());
+        }
+        for bad in [
+            "64", "100", "010", "00", "0x10", "+1", "-1", " 1", "1 ", "", "chown", "cap_", "cap_chown ",
+            "cap_chownx", "cap_ſys_admin", "cap_chown\0", "all", "CAP-CHOWN", "١",
+        ] {
+            assert!(bad.parse::<Cap>().is_err(), "{bad:?} must not parse");
+        }
+        assert_eq!("0".parse::<Cap>().unwrap(), Cap::CHOWN);
+        assert_eq!("Cap_Sys_Admin".parse::<Cap>().unwrap(), Cap::SYS_ADMIN);
+    }
+
+    #[test]
+    fn display_and_debug() {
+        assert_eq!(Cap::SYS_ADMIN.to_string(), "cap_sys_admin");
+        assert_eq!(format!("{:?}", Cap::SYS_ADMIN), "SYS_ADMIN");
+        assert_eq!(format!("{:?}", Cap::from_u8(50).unwrap()), "Cap(50)");
+    }
+}

@@ -1,0 +1,138 @@
+//! [`FullCapState`]: every capability-related attribute of a thread at once.
+
+use crate::error::{Error, OsContext, Result};
+use crate::{ambient, bounding, securebits, CapSet, CapState, Secbits};
+
+/// Everything that decides a thread's privileges: the three sets, ambient, bounding,
+/// securebits, no_new_privs and keepcaps.
+///
+/// Read for the calling thread with [`get_current`](Self::get_current) (system calls), or for
+/// any thread from `/proc` with [`get_for_pid`](Self::get_for_pid) /
+/// [`get_for_thread`](Self::get_for_thread). `/proc` does not show securebits or keepcaps, so
+/// those two are `None` for another thread.
+///
+/// # Examples
+///
+/// ```
+/// use capscope::FullCapState;
+/// let me = FullCapState::get_current()?;
+/// assert!(me.caps.effective.is_subset(me.caps.permitted));
+/// assert!(me.securebits.is_some());
+/// let via_proc = FullCapState::get_for_thread(std::process::id(), capscope::current_tid())?;
+/// assert_eq!(via_proc.caps, me.caps);
+/// assert_eq!(via_proc.bounding, me.bounding);
+/// # Ok::<(), capscope::Error>(())
+/// ```
+///
+/// # References
+///
+/// capabilities(7), proc(5) (`/proc/pid/status`)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FullCapState {
+    /// Effective, permitted and inheritable.
+    pub caps: CapState,
+    /// The ambient set.
+    pub ambient: CapSet,
+    /// The bounding set.
+    pub bounding: CapSet,
+    /// The securebits; `None` when read from `/proc` (it does not show them).
+    pub securebits: Option<Secbits>,
+    /// The no_new_privs flag.
+    pub no_new_privs: bool,
+    /// The keepcaps flag (`SECBIT_KEEP_CAPS`); `None` when read from `/proc`.
+    pub keepcaps: Option<bool>,
+}
+
+impl FullCapState {
+    /// The calling thread's full state: one `capget`, one `prctl` per supported capability for
+    /// each of ambient and bounding, and one each for securebits and no_new_privs (keepcaps is
+    /// a securebit).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Os`] if any of these calls fails.
+    ///
+    /// # Thread scope
+    ///
+    /// Reads the calling thread.
+    pub fn get_current() -> Result<FullCapState> {
+        let bits = securebits::get()?;
+        Ok(FullCapState {
+            caps: CapState::get_current()?,
+            ambient: ambient::probe()?,
+            bounding: bounding::probe()?,
+            securebits: Some(bits),
+            no_new_privs: rustix::thread::no_new_privs().op("prctl(PR_GET_NO_NEW_PRIVS)")?,
+            keepcaps: Some(bits.contains(Secbits::KEEP_CAPS)),
+        })
+    }
+
+    /// The state of process `pid`'s main thread, from `/proc/<pid>/status`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Os`] if the file cannot be read (`ENOENT` for no such process);
+    /// [`Error::Kernel`] if it lacks a field or a field is malformed.
+    ///
+    /// # Thread scope
+    ///
+    /// Reads the process's main thread, which may differ from its other threads.
+    pub fn get_for_pid(pid: u32) -> Result<FullCapState> {
+        FullCapState::from_status_file(&format!("/proc/{pid}/status"))
+    }
+
+    /// The state of thread `tid` of process `pid`, from `/proc/<pid>/task/<tid>/status`.
+    ///
+    /// # Errors
+    ///
+    /// As [`get_for_pid`](Self::get_for_pid).
+    pub fn get_for_thread(pid: u32, tid: u32) -> Result<FullCapState> {
+        FullCapState::from_status_file(&format!("/proc/{pid}/task/{tid}/status"))
+    }
+
+    fn from_status_file(path: &str) -> Result<FullCapState> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::os("read /proc/<pid>/status", crate::Errno::from_raw(e.raw_os_error().unwrap_or(rustix::io::Errno::IO.raw_os_error())))
+        })?;
+        FullCapState::from_status(&text)
+    }
+
+    /// Parses the text of a `/proc/<pid>/status` file (the `Cap*` and `NoNewPrivs` lines).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Kernel`] if a field is missing or not what the kernel writes (16 hex digits for
+    /// the sets, `0`/`1` for `NoNewPrivs`).
+    pub fn from_status(text: &str) -> Result<FullCapState> {
+        let field = |name: &'static str| -> Result<&str> {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
+                .map(str::trim)
+                .ok_or_else(|| Error::kernel("parse /proc/<pid>/status", format!("no {name} field")))
+        };
+        let set = |name: &'static str| -> Result<CapSet> {
+            let v = field(name)?;
+            if v.len() != 16 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::kernel("parse /proc/<pid>/status", format!("{name} is not 16 hex digits: {v:?}")));
+            }
+            u64::from_str_radix(v, 16)
+                .map(CapSet::from_bits)
+                .map_err(|e| Error::kernel("parse /proc/<pid>/status", format!("{name}: {e}")))
+        };
+        let no_new_privs = match field("NoNewPrivs")? {
+            "0" => false,
+            "1" => true,
+            other => {
+                return Err(Error::kernel("parse /proc/<pid>/status", format!("NoNewPrivs is {other:?}")));
+            }
+        };
+        Ok(FullCapState {
+            caps: CapState { effective: set("CapEff")?, permitted: set("CapPrm")?, inheritable: set("CapInh")? },
+            ambient: set("CapAmb")?,
+            bounding: set("CapBnd")?,
+            securebits: None,
+            no_new_privs,
+            keepcaps: None,
+        })
+    }
+}

@@ -1,0 +1,71 @@
+//! capscope: Linux capabilities and `prctl()` in pure Rust, with compile-time declared
+//! privilege scopes.
+//!
+//! capscope talks to the kernel directly (system calls through [`rustix`]; no libcap, no C):
+//!
+//! - [`Cap`] and [`CapSet`]: capabilities and sets of them, all 64 bits kept.
+//! - [`CapState`]: a thread's effective, permitted and inheritable sets (`capget`/`capset`);
+//!   [`FullCapState`] adds ambient, bounding, securebits, no_new_privs and keepcaps.
+//! - [`bounding`], [`ambient`], [`securebits`]: the other per-thread sets and flags.
+//! - Set handles in the style of pyprctl: [`cap_effective`], [`cap_permitted`],
+//!   [`cap_inheritable`], [`cap_ambient`], [`capbset`].
+//! - [`kernel`]: what the running kernel supports.
+//!
+//! # Thread scope
+//!
+//! On Linux every credential (uids, gids, each capability set, securebits) belongs to a
+//! thread, not to the process. Every function that changes state says in its `# Thread scope`
+//! section which thread it changes; unless it says otherwise, only the calling thread.
+//!
+//! # Examples
+//!
+//! ```
+//! use capscope::{Cap, CapState};
+//!
+//! let state = CapState::get_current()?;
+//! println!("effective: {:?}", state.effective);
+//! if state.permitted.has(Cap::NET_BIND_SERVICE) {
+//!     println!("this thread may bind ports below 1024");
+//! }
+//! # Ok::<(), capscope::Error>(())
+//! ```
+//!
+//! # References
+//!
+//! capabilities(7), capget(2), prctl(2)
+
+#![deny(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod cap;
+mod capset;
+mod error;
+mod full;
+mod handles;
+mod state;
+
+pub mod ambient;
+pub mod bounding;
+pub mod kernel;
+pub mod securebits;
+
+pub use cap::{Cap, ParseCapError};
+pub use capset::{CapSet, Iter as CapSetIter};
+pub use error::{Errno, Error, Result};
+pub use full::FullCapState;
+pub use handles::{cap_ambient, cap_effective, cap_inheritable, cap_permitted, capbset, SetHandle, Which};
+pub use securebits::Secbits;
+pub use state::CapState;
+
+/// The calling thread's kernel thread id (`gettid`).
+///
+/// # Examples
+///
+/// ```
+/// let tid = capscope::current_tid();
+/// assert!(tid > 0);
+/// ```
+#[must_use]
+pub fn current_tid() -> u32 {
+    rustix::thread::gettid().as_raw_nonzero().get().unsigned_abs()
+}

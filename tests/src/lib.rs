@@ -1,0 +1,234 @@
+//! Helpers shared by capscope's tests: run a closure in a forked child, in a new user
+//! namespace, or on a thread that exits, and get the child's verdict back.
+//!
+//! Privileged behaviour is tested for real in one `cargo test` run whoever runs it:
+//! [`privileged`] forks a child as root (so irreversible changes stay in the child), and as a
+//! normal user forks a child that enters a new user namespace, where it holds every
+//! capability, instead of skipping the test. A test that cannot run (no fork, no user
+//! namespace) fails with the reason; nothing is skipped silently.
+//!
+//! A closure returns `Ok(())` for a pass or `Err(message)`; a panic inside it is caught and
+//! reported with its message; a child that dies from a signal or hangs past
+//! [`CHILD_TIMEOUT`] is reported as such.
+
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+/// How long a child may run before it is killed and its test fails.
+pub const CHILD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What a test closure returns: `Ok(())` for a pass, `Err(why)` for a failure.
+pub type Verdict = Result<(), String>;
+
+/// Fails the calling test with `why` unless `cond` holds; for use inside child closures.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr $(,)?) => {
+        if !$cond {
+            return Err(format!("{}:{}: failed: {}", file!(), line!(), stringify!($cond)));
+        }
+    };
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(format!("{}:{}: {}", file!(), line!(), format!($($fmt)+)));
+        }
+    };
+}
+
+/// Converts any `Result` into a [`Verdict`] error carrying the expression and its error.
+#[macro_export]
+macro_rules! check {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(err) => return Err(format!("{}:{}: {} failed: {:?}", file!(), line!(), stringify!($e), err)),
+        }
+    };
+}
+
+/// Whether the calling thread is root with the capabilities privileged tests need.
+#[must_use]
+pub fn is_privileged() -> bool {
+    let needed = capscope::capset![
+        capscope::Cap::SETPCAP,
+        capscope::Cap::SETUID,
+        capscope::Cap::SETGID,
+        capscope::Cap::SYS_ADMIN,
+        capscope::Cap::SETFCAP
+    ];
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    euid == 0
+        && capscope::CapState::get_current()
+            .map(|s| s.permitted.is_superset(needed) && s.effective.is_superset(needed))
+            .unwrap_or(false)
+}
+
+/// Runs `f` in a forked child process and returns its verdict.
+///
+/// Use it for changes that must not touch the test process (bounding set, no_new_privs,
+/// securebit locks, uids). The child runs only `f` and then `_exit`s.
+#[must_use]
+pub fn in_child<F: FnOnce() -> Verdict>(f: F) -> Verdict {
+    fork_and_run(|| f())
+}
+
+/// Runs `f` in a forked child that first enters a new user namespace (uid and gid 0 inside,
+/// mapped to the caller's), where it holds every capability of that namespace.
+#[must_use]
+pub fn in_userns<F: FnOnce() -> Verdict>(f: F) -> Verdict {
+    // SAFETY: getuid/getgid have no preconditions.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    fork_and_run(move || {
+        enter_userns(uid, gid)?;
+        f()
+    })
+}
+
+/// Runs `f` with privilege: in a forked child as root ([`in_child`]), or in a new user
+/// namespace as a normal user ([`in_userns`]). Either way the change stays in the child.
+#[must_use]
+pub fn privileged<F: FnOnce() -> Verdict>(f: F) -> Verdict {
+    if is_privileged() {
+        in_child(f)
+    } else {
+        in_userns(f)
+    }
+}
+
+/// Runs `f` on a new thread that then exits, and returns its verdict (panics are caught).
+/// Per-thread irreversible changes made there (bounding set, no_new_privs) die with it.
+#[must_use]
+pub fn in_thread<F: FnOnce() -> Verdict + Send + 'static>(f: F) -> Verdict {
+    match std::thread::spawn(f).join() {
+        Ok(v) => v,
+        Err(p) => Err(format!("panicked: {}", panic_message(p.as_ref()))),
+    }
+}
+
+/// Asserts that a [`Verdict`] is a pass, with the child's message otherwise.
+#[track_caller]
+pub fn assert_pass(v: Verdict) {
+    if let Err(why) = v {
+        panic!("{why}");
+    }
+}
+
+/// Which mode [`privileged`] uses here, for test messages.
+#[must_use]
+pub fn mode() -> &'static str {
+    if is_privileged() {
+        "root: forked child"
+    } else {
+        "non-root: forked child in a new user namespace"
+    }
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+fn write_file(path: &str, data: &str) -> Verdict {
+    std::fs::write(path, data).map_err(|e| format!("cannot write {path:?} = {data:?}: {e}"))
+}
+
+fn enter_userns(uid: u32, gid: u32) -> Verdict {
+    // SAFETY: unshare takes flags only; the child is single-threaded after fork, as
+    // CLONE_NEWUSER requires.
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+        return Err(format!(
+            "cannot create a user namespace (needed to run privileged tests as a normal user): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    write_file("/proc/self/setgroups", "deny")?;
+    write_file("/proc/self/uid_map", &format!("0 {uid} 1"))?;
+    write_file("/proc/self/gid_map", &format!("0 {gid} 1"))?;
+    Ok(())
+}
+
+fn fork_and_run<F: FnOnce() -> Verdict>(f: F) -> Verdict {
+    let mut fds = [0i32; 2];
+    // SAFETY: fds is a valid array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: pipe2 returned two fresh descriptors that we now own.
+    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: fork has no preconditions; the child only runs `f`, writes its verdict to the pipe
+    // and leaves with _exit, never returning into the test harness.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        drop(rd);
+        let verdict = match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(Ok(())) => "PASS".to_owned(),
+            Ok(Err(why)) => format!("FAIL {why}"),
+            Err(p) => format!("FAIL panicked: {}", panic_message(p.as_ref())),
+        };
+        let mut file = std::fs::File::from(wr);
+        let _ = std::io::Write::write_all(&mut file, verdict.as_bytes());
+        drop(file);
+        // SAFETY: _exit ends the child without running the parent's atexit handlers.
+        unsafe { libc::_exit(0) };
+    }
+    drop(wr);
+    let (out, timed_out) = read_with_timeout(rd, pid);
+    let mut status = 0;
+    // SAFETY: pid is our child; status is a valid out-pointer.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if timed_out {
+        return Err(format!("child {pid} did not finish within {CHILD_TIMEOUT:?} and was killed"));
+    }
+    if libc::WIFSIGNALED(status) {
+        return Err(format!("child {pid} was killed by signal {} (output: {out:?})", libc::WTERMSIG(status)));
+    }
+    match out.strip_prefix("FAIL ") {
+        Some(why) => Err(why.to_owned()),
+        None if out == "PASS" => Ok(()),
+        None => Err(format!("child {pid} exited with status {status} without a verdict (output: {out:?})")),
+    }
+}
+
+fn read_with_timeout(rd: OwnedFd, pid: i32) -> (String, bool) {
+    let deadline = Instant::now() + CHILD_TIMEOUT;
+    let mut file = std::fs::File::from(rd);
+    let mut out = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            // SAFETY: pid is our child, not yet reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            return (String::from_utf8_lossy(&out).into_owned(), true);
+        }
+        let mut pfd = libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&file), events: libc::POLLIN, revents: 0 };
+        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: pfd is one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            break;
+        }
+        if n == 0 {
+            continue;
+        }
+        let mut buf = [0u8; 4096];
+        match file.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => out.extend_from_slice(&buf[..k]),
+        }
+    }
+    (String::from_utf8_lossy(&out).into_owned(), false)
+}
