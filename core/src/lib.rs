@@ -47,6 +47,7 @@ mod state;
 pub mod ambient;
 pub mod bounding;
 pub mod kernel;
+pub mod prctl;
 pub mod securebits;
 
 pub use cap::{Cap, ParseCapError};
