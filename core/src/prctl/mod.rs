@@ -36,13 +36,15 @@ mod timerslack;
 
 pub use name::{name, set_name, NAME_MAX};
 pub use process::{
-    child_subreaper, dumpable, dumpable_mode, io_flusher, mce_kill, set_child_subreaper, set_dumpable,
-    set_io_flusher, set_mce_kill, set_ptracer, set_thp_disabled, set_timing, thp_disabled, timing, Dumpable,
-    MceKill, Ptracer, Timing,
+    child_subreaper, dumpable, dumpable_mode, io_flusher, mce_kill, set_child_subreaper,
+    set_dumpable, set_io_flusher, set_mce_kill, set_ptracer, set_thp_disabled, set_timing,
+    thp_disabled, timing, Dumpable, MceKill, Ptracer, Timing,
 };
 pub use seccomp::{exit_thread, seccomp_mode, set_seccomp_strict, SeccompMode};
 pub use signals::{pdeathsig, set_pdeathsig, Signal};
-pub use speculation::{set_speculation, speculation, SpeculationControl, SpeculationFeature, SpeculationState};
+pub use speculation::{
+    set_speculation, speculation, SpeculationControl, SpeculationFeature, SpeculationState,
+};
 pub use timerslack::{set_timerslack, timerslack, TIMERSLACK_MAX};
 
 /// The keepcaps flag, re-exported from [`securebits`](crate::securebits): with it set, a thread
@@ -87,7 +89,7 @@ pub fn no_new_privs() -> Result<bool> {
 /// # Thread scope
 ///
 /// Changes the calling thread only; threads and children it creates afterwards inherit the
-/// flag. Other existing threads keep theirs: see [`process`](crate::process) for all of them.
+/// flag. Other existing threads keep theirs: see `capscope::process` for all of them.
 ///
 /// # Errors
 ///
@@ -119,7 +121,10 @@ pub(crate) fn raw_prctl(op: &'static str, option: i32, a2: u64, a3: u64) -> Resu
     // reads no memory from them; the unused arguments are zero as prctl(2) requires.
     let r = unsafe { libc::syscall(libc::SYS_prctl, option as libc::c_long, a2, a3, 0u64, 0u64) };
     if r == -1 {
-        Err(Error::os(op, crate::Errno::from_raw(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))))
+        Err(Error::os(
+            op,
+            crate::Errno::from_raw(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
+        ))
     } else {
         Ok(r)
     }
@@ -136,5 +141,4 @@ mod tests {
         assert_eq!(e.code(), Some(libc::EINVAL));
         assert_eq!(e.op(), "prctl(0)");
     }
-
 }

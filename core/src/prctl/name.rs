@@ -38,7 +38,10 @@ pub fn name() -> Result<Vec<u8>> {
     let name = rustix::thread::name().op("prctl(PR_GET_NAME)")?;
     let bytes = name.into_bytes();
     if bytes.len() > NAME_MAX {
-        return Err(Error::kernel("prctl(PR_GET_NAME)", format!("a name of {} bytes", bytes.len())));
+        return Err(Error::kernel(
+            "prctl(PR_GET_NAME)",
+            format!("a name of {} bytes", bytes.len()),
+        ));
     }
     Ok(bytes)
 }
@@ -77,7 +80,10 @@ pub fn name() -> Result<Vec<u8>> {
 pub fn set_name(name: &str) -> Result<()> {
     let bytes = name.as_bytes();
     if let Some(pos) = bytes.iter().position(|&b| b == 0) {
-        return Err(Error::invalid("prctl(PR_SET_NAME)", format!("the name has a NUL byte at position {pos}")));
+        return Err(Error::invalid(
+            "prctl(PR_SET_NAME)",
+            format!("the name has a NUL byte at position {pos}"),
+        ));
     }
     let mut buf = [0u8; NAME_MAX + 1];
     let len = bytes.len().min(NAME_MAX);

@@ -1,7 +1,9 @@
 //! Process attributes and a few thread flags: dumpable, child subreaper, ptracer, THP disable,
 //! I/O flusher, machine-check kill policy, timing.
 
-use rustix::process::{self as rp, DumpableBehavior, MachineCheckMemoryCorruptionKillPolicy as Mce};
+use rustix::process::{
+    self as rp, DumpableBehavior, MachineCheckMemoryCorruptionKillPolicy as Mce,
+};
 
 use crate::error::{Error, OsContext, Result};
 
@@ -64,7 +66,10 @@ pub fn dumpable_mode() -> Result<Dumpable> {
         0 => Ok(Dumpable::No),
         1 => Ok(Dumpable::User),
         2 => Ok(Dumpable::Root),
-        n => Err(Error::kernel("prctl(PR_GET_DUMPABLE)", format!("dumpable value {n}"))),
+        n => Err(Error::kernel(
+            "prctl(PR_GET_DUMPABLE)",
+            format!("dumpable value {n}"),
+        )),
     }
 }
 
@@ -93,7 +98,11 @@ pub fn dumpable_mode() -> Result<Dumpable> {
 /// prctl(2) (`PR_SET_DUMPABLE`)
 #[doc(alias = "PR_SET_DUMPABLE")]
 pub fn set_dumpable(dumpable: bool) -> Result<()> {
-    let v = if dumpable { DumpableBehavior::Dumpable } else { DumpableBehavior::NotDumpable };
+    let v = if dumpable {
+        DumpableBehavior::Dumpable
+    } else {
+        DumpableBehavior::NotDumpable
+    };
     rp::set_dumpable_behavior(v).op("prctl(PR_SET_DUMPABLE)")
 }
 
@@ -123,10 +132,21 @@ pub fn set_dumpable(dumpable: bool) -> Result<()> {
 pub fn child_subreaper() -> Result<bool> {
     let mut v: libc::c_int = 0;
     // SAFETY: PR_GET_CHILD_SUBREAPER writes one int to the address in arg2, which is `v`.
-    let r = unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut v as *mut libc::c_int, 0, 0, 0) };
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_GET_CHILD_SUBREAPER,
+            &mut v as *mut libc::c_int,
+            0,
+            0,
+            0,
+        )
+    };
     if r == -1 {
         let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-        return Err(Error::os("prctl(PR_GET_CHILD_SUBREAPER)", crate::Errno::from_raw(e)));
+        return Err(Error::os(
+            "prctl(PR_GET_CHILD_SUBREAPER)",
+            crate::Errno::from_raw(e),
+        ));
     }
     Ok(v != 0)
 }
@@ -153,7 +173,13 @@ pub fn child_subreaper() -> Result<bool> {
 /// prctl(2) (`PR_SET_CHILD_SUBREAPER`)
 #[doc(alias = "PR_SET_CHILD_SUBREAPER")]
 pub fn set_child_subreaper(subreaper: bool) -> Result<()> {
-    super::raw_prctl("prctl(PR_SET_CHILD_SUBREAPER)", libc::PR_SET_CHILD_SUBREAPER, u64::from(subreaper), 0).map(drop)
+    super::raw_prctl(
+        "prctl(PR_SET_CHILD_SUBREAPER)",
+        libc::PR_SET_CHILD_SUBREAPER,
+        u64::from(subreaper),
+        0,
+    )
+    .map(drop)
 }
 
 /// Who may `ptrace` this process under the Yama LSM's `ptrace_scope` 1.
@@ -196,9 +222,15 @@ pub fn set_ptracer(tracer: Ptracer) -> Result<()> {
         Ptracer::None => rp::PTracer::None,
         Ptracer::Any => rp::PTracer::Any,
         Ptracer::Process(pid) => {
-            let raw = i32::try_from(pid).ok().and_then(rp::Pid::from_raw).ok_or_else(|| {
-                Error::invalid("prctl(PR_SET_PTRACER)", format!("{pid} is not a process id (1 to i32::MAX)"))
-            })?;
+            let raw = i32::try_from(pid)
+                .ok()
+                .and_then(rp::Pid::from_raw)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "prctl(PR_SET_PTRACER)",
+                        format!("{pid} is not a process id (1 to i32::MAX)"),
+                    )
+                })?;
             rp::PTracer::ProcessID(raw)
         }
     };
@@ -331,7 +363,10 @@ pub fn mce_kill() -> Result<MceKill> {
         0 => Ok(MceKill::Late),
         1 => Ok(MceKill::Early),
         2 => Ok(MceKill::Default),
-        n => Err(Error::kernel("prctl(PR_MCE_KILL_GET)", format!("policy {n}"))),
+        n => Err(Error::kernel(
+            "prctl(PR_MCE_KILL_GET)",
+            format!("policy {n}"),
+        )),
     }
 }
 
@@ -386,7 +421,10 @@ pub fn timing() -> Result<Timing> {
     match super::raw_prctl("prctl(PR_GET_TIMING)", libc::PR_GET_TIMING, 0, 0)? {
         0 => Ok(Timing::Statistical),
         1 => Ok(Timing::Timestamp),
-        n => Err(Error::kernel("prctl(PR_GET_TIMING)", format!("timing method {n}"))),
+        n => Err(Error::kernel(
+            "prctl(PR_GET_TIMING)",
+            format!("timing method {n}"),
+        )),
     }
 }
 

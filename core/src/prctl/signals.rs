@@ -62,7 +62,10 @@ impl Signal {
     pub fn new(raw: i32) -> Result<Signal> {
         match u8::try_from(raw) {
             Ok(n) if (1..=64).contains(&n) => Ok(Signal(n)),
-            _ => Err(Error::invalid("signal", format!("{raw} is not a signal number (1 to 64)"))),
+            _ => Err(Error::invalid(
+                "signal",
+                format!("{raw} is not a signal number (1 to 64)"),
+            )),
         }
     }
 
@@ -119,7 +122,15 @@ impl fmt::Display for Signal {
 pub fn pdeathsig() -> Result<Option<Signal>> {
     let mut sig: libc::c_int = 0;
     // SAFETY: PR_GET_PDEATHSIG writes one int to the address in arg2, which is `sig`.
-    let r = unsafe { libc::prctl(libc::PR_GET_PDEATHSIG, &mut sig as *mut libc::c_int, 0, 0, 0) };
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_GET_PDEATHSIG,
+            &mut sig as *mut libc::c_int,
+            0,
+            0,
+            0,
+        )
+    };
     if r == -1 {
         return Err(Error::os("prctl(PR_GET_PDEATHSIG)", errno()));
     }

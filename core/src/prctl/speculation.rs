@@ -87,7 +87,12 @@ pub enum SpeculationControl {
 /// <https://docs.kernel.org/userspace-api/spec_ctrl.html>
 #[doc(alias = "PR_GET_SPECULATION_CTRL")]
 pub fn speculation(feature: SpeculationFeature) -> Result<SpeculationState> {
-    let r = super::raw_prctl("prctl(PR_GET_SPECULATION_CTRL)", PR_GET_SPECULATION_CTRL, feature.raw(), 0)?;
+    let r = super::raw_prctl(
+        "prctl(PR_GET_SPECULATION_CTRL)",
+        PR_GET_SPECULATION_CTRL,
+        feature.raw(),
+        0,
+    )?;
     u32::try_from(r)
         .map(SpeculationState::from_bits_retain)
         .map_err(|_| Error::kernel("prctl(PR_GET_SPECULATION_CTRL)", format!("state {r}")))
@@ -121,6 +126,11 @@ pub fn set_speculation(feature: SpeculationFeature, control: SpeculationControl)
         SpeculationControl::ForceDisable => SpeculationState::FORCE_DISABLE,
         SpeculationControl::DisableNoexec => SpeculationState::DISABLE_NOEXEC,
     };
-    super::raw_prctl("prctl(PR_SET_SPECULATION_CTRL)", PR_SET_SPECULATION_CTRL, feature.raw(), u64::from(c.bits()))
-        .map(drop)
+    super::raw_prctl(
+        "prctl(PR_SET_SPECULATION_CTRL)",
+        PR_SET_SPECULATION_CTRL,
+        feature.raw(),
+        u64::from(c.bits()),
+    )
+    .map(drop)
 }
