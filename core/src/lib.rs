@@ -53,7 +53,9 @@ pub use cap::{Cap, ParseCapError};
 pub use capset::{CapSet, Iter as CapSetIter};
 pub use error::{Errno, Error, Result};
 pub use full::FullCapState;
-pub use handles::{cap_ambient, cap_effective, cap_inheritable, cap_permitted, capbset, SetHandle, Which};
+pub use handles::{
+    cap_ambient, cap_effective, cap_inheritable, cap_permitted, capbset, SetHandle, Which,
+};
 pub use securebits::Secbits;
 pub use state::CapState;
 
@@ -67,5 +69,8 @@ pub use state::CapState;
 /// ```
 #[must_use]
 pub fn current_tid() -> u32 {
-    rustix::thread::gettid().as_raw_nonzero().get().unsigned_abs()
+    rustix::thread::gettid()
+        .as_raw_nonzero()
+        .get()
+        .unsigned_abs()
 }
