@@ -147,6 +147,10 @@ impl SetHandle {
     ///
     /// [`Error::InvalidInput`] on the bounding set (it can only shrink), before any system
     /// call; otherwise as [`CapState::set_current`] or [`ambient::raise`].
+    #[allow(
+        clippy::should_implement_trait,
+        reason = "pyprctl's verb; this is not arithmetic"
+    )]
     pub fn add(self, caps: impl Into<CapSet>) -> Result<()> {
         let caps = caps.into();
         match self.0 {

@@ -14,6 +14,8 @@
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Once;
 use std::time::{Duration, Instant};
 
 /// How long a child may run before it is killed and its test fails.
@@ -78,14 +80,12 @@ pub fn is_privileged() -> bool {
 ///
 /// Use it for changes that must not touch the test process (bounding set, no_new_privs,
 /// securebit locks, uids). The child runs only `f` and then `_exit`s.
-#[must_use]
 pub fn in_child<F: FnOnce() -> Verdict>(f: F) -> Verdict {
-    fork_and_run(|| f())
+    fork_and_run(f)
 }
 
 /// Runs `f` in a forked child that first enters a new user namespace (uid and gid 0 inside,
 /// mapped to the caller's), where it holds every capability of that namespace.
-#[must_use]
 pub fn in_userns<F: FnOnce() -> Verdict>(f: F) -> Verdict {
     // SAFETY: getuid/getgid have no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
@@ -97,7 +97,6 @@ pub fn in_userns<F: FnOnce() -> Verdict>(f: F) -> Verdict {
 
 /// Runs `f` with privilege: in a forked child as root ([`in_child`]), or in a new user
 /// namespace as a normal user ([`in_userns`]). Either way the change stays in the child.
-#[must_use]
 pub fn privileged<F: FnOnce() -> Verdict>(f: F) -> Verdict {
     if is_privileged() {
         in_child(f)
@@ -108,7 +107,6 @@ pub fn privileged<F: FnOnce() -> Verdict>(f: F) -> Verdict {
 
 /// Runs `f` on a new thread that then exits, and returns its verdict (panics are caught).
 /// Per-thread irreversible changes made there (bounding set, no_new_privs) die with it.
-#[must_use]
 pub fn in_thread<F: FnOnce() -> Verdict + Send + 'static>(f: F) -> Verdict {
     match std::thread::spawn(f).join() {
         Ok(v) => v,
@@ -163,7 +161,32 @@ fn enter_userns(uid: u32, gid: u32) -> Verdict {
     Ok(())
 }
 
+/// Set in a forked child only (its own copy of memory), so the panic hook knows where it runs.
+static IN_FORKED_CHILD: AtomicBool = AtomicBool::new(false);
+
+/// A panic hook that, in a forked child, takes none of std's locks: another thread of the
+/// parent may have held the stderr or backtrace lock at the moment of `fork`, and the child's
+/// copy of that lock would never be released. The child reports the panic message through its
+/// verdict instead (with its location, written here with a raw `write`). In the parent, the
+/// previous hook runs as before.
+fn install_child_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_FORKED_CHILD.load(Ordering::Relaxed) {
+                let msg = format!("forked child panicked: {info}\n");
+                // SAFETY: writes a valid buffer to fd 2; no lock is taken.
+                unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
 fn fork_and_run<F: FnOnce() -> Verdict>(f: F) -> Verdict {
+    install_child_panic_hook();
     let mut fds = [0i32; 2];
     // SAFETY: fds is a valid array of two ints.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -178,6 +201,7 @@ fn fork_and_run<F: FnOnce() -> Verdict>(f: F) -> Verdict {
         return Err(format!("fork: {}", std::io::Error::last_os_error()));
     }
     if pid == 0 {
+        IN_FORKED_CHILD.store(true, Ordering::Relaxed);
         drop(rd);
         let verdict = match catch_unwind(AssertUnwindSafe(f)) {
             Ok(Ok(())) => "PASS".to_owned(),
