@@ -275,3 +275,75 @@ fn read_with_timeout(rd: OwnedFd, pid: i32) -> (String, bool) {
     }
     (String::from_utf8_lossy(&out).into_owned(), false)
 }
+
+/// Runs `f` in a forked child inside a new user namespace where uids and gids `0..count` are
+/// mapped (identity mapping to the same ids of the initial namespace) and `setgroups` is
+/// allowed, so tests can switch between several ids there.
+///
+/// Writing such maps needs `CAP_SETUID`/`CAP_SETGID` in the initial namespace, i.e. root: an
+/// unprivileged user can map only its own id (that is what [`in_userns`] does). As a normal
+/// user this returns an `Err` with that reason; callers decide what to run instead and say so.
+pub fn in_userns_mapped<F: FnOnce() -> Verdict>(count: u32, f: F) -> Verdict {
+    if !is_privileged() {
+        return Err(
+            "in_userns_mapped needs root: an unprivileged user can map only one id into a user namespace"
+                .to_owned(),
+        );
+    }
+    fork_and_run(move || {
+        enter_userns_mapped(count)?;
+        f()
+    })
+}
+
+/// In a single-threaded child: unshare a user namespace and have a helper process, still in the
+/// parent namespace (as the kernel requires for maps of more than the caller's own id), write
+/// the uid and gid maps.
+fn enter_userns_mapped(count: u32) -> Verdict {
+    let mut fds = [0i32; 2];
+    // SAFETY: fds is a valid array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    // SAFETY: this process is single-threaded (a forked test child); the helper only waits on
+    // the pipe, writes two files and leaves with _exit.
+    let helper = unsafe { libc::fork() };
+    if helper < 0 {
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if helper == 0 {
+        let mut b = [0u8; 1];
+        // SAFETY: reads one byte into a valid buffer.
+        let n = unsafe { libc::read(fds[0], b.as_mut_ptr().cast(), 1) };
+        let map = format!("0 0 {count}");
+        let ok = n == 1
+            && write_file(&format!("/proc/{me}/uid_map"), &map).is_ok()
+            && write_file(&format!("/proc/{me}/gid_map"), &map).is_ok();
+        // SAFETY: ends the helper without running the parent's atexit handlers.
+        unsafe { libc::_exit(i32::from(!ok)) };
+    }
+    // SAFETY: unshare takes flags only; this process is single-threaded.
+    let r = unsafe { libc::unshare(libc::CLONE_NEWUSER) };
+    let err = std::io::Error::last_os_error();
+    // SAFETY: writes one byte from a valid buffer; the helper waits for it either way.
+    unsafe { libc::write(fds[1], b"g".as_ptr().cast(), 1) };
+    let mut status = 0;
+    // SAFETY: helper is our child; status is a valid out-pointer.
+    unsafe { libc::waitpid(helper, &mut status, 0) };
+    // SAFETY: closing the two descriptors we created.
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    if r != 0 {
+        return Err(format!("unshare(CLONE_NEWUSER): {err}"));
+    }
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        return Err(format!(
+            "the helper could not write the uid/gid maps (status {status})"
+        ));
+    }
+    Ok(())
+}
