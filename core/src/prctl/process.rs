@@ -289,15 +289,20 @@ pub fn set_thp_disabled(disabled: bool) -> Result<()> {
 ///
 /// # Errors
 ///
-/// [`Error::Os`] if the call fails (`EINVAL` before Linux 5.6, `EPERM` without
-/// `CAP_SYS_RESOURCE`).
+/// [`Error::Os`] with `EPERM` without `CAP_SYS_RESOURCE` in the effective set (the kernel
+/// asks for it to read the flag too); `EINVAL` before Linux 5.6.
 ///
 /// # References
 ///
 /// prctl(2) (`PR_GET_IO_FLUSHER`)
 #[doc(alias = "PR_GET_IO_FLUSHER")]
 pub fn io_flusher() -> Result<bool> {
-    rp::is_io_flusher().op("prctl(PR_GET_IO_FLUSHER)")
+    match rp::is_io_flusher() {
+        Ok(b) => Ok(b),
+        Err(e @ rustix::io::Errno::PERM) => Err(Error::os("prctl(PR_GET_IO_FLUSHER)", e)
+            .with_hint("PR_GET_IO_FLUSHER needs CAP_SYS_RESOURCE in the effective set")),
+        Err(e) => Err(Error::os("prctl(PR_GET_IO_FLUSHER)", e)),
+    }
 }
 
 /// Marks the calling thread as an I/O flusher (or not), for user-space block or filesystem

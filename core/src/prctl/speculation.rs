@@ -111,8 +111,10 @@ pub fn speculation(feature: SpeculationFeature) -> Result<SpeculationState> {
 /// # Errors
 ///
 /// [`Error::Os`] with `ENXIO` when the feature cannot be controlled per thread (the CPU is not
-/// vulnerable or the mitigation is set system-wide), `EPERM` to enable after `ForceDisable`,
-/// `ERANGE`/`EINVAL` for an unknown feature or control.
+/// vulnerable or the store-bypass mitigation is set system-wide); `EPERM` to enable after
+/// `ForceDisable`, or to disable indirect branch speculation that the kernel keeps on for
+/// everyone; `ERANGE`/`EINVAL` for an unknown feature or control. Where the kernel forces a
+/// mitigation on for everyone, a request to disable may succeed without changing anything.
 ///
 /// # References
 ///
