@@ -56,6 +56,15 @@ pub fn fsuid() -> Result<u32> {
 ///
 /// None in practice.
 ///
+/// # Examples
+///
+/// ```
+/// let fsgid = capscope::fsid::fsgid()?;
+/// // SAFETY: getegid has no preconditions.
+/// assert_eq!(fsgid, unsafe { libc::getegid() });
+/// # Ok::<(), capscope::Error>(())
+/// ```
+///
 /// # References
 ///
 /// setfsgid(2)
@@ -132,6 +141,14 @@ pub fn set_fsuid(uid: u32) -> Result<u32> {
 ///
 /// [`Error::InvalidInput`] for `u32::MAX`, before any system call; [`Error::Os`] with `EPERM`
 /// when the kernel did not apply the change (the fsgid is then unchanged).
+///
+/// # Examples
+///
+/// ``` no_run
+/// let old = capscope::fsid::set_fsgid(1000)?;
+/// capscope::fsid::set_fsgid(old)?;
+/// # Ok::<(), capscope::Error>(())
+/// ```
 ///
 /// # References
 ///

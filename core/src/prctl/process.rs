@@ -57,6 +57,16 @@ pub fn dumpable() -> Result<bool> {
 ///
 /// [`Error::Os`] if the call fails; [`Error::Kernel`] for a value other than 0, 1 or 2.
 ///
+/// # Examples
+///
+/// ```
+/// use capscope::prctl::{dumpable_mode, Dumpable};
+/// if dumpable_mode()? == Dumpable::Root {
+///     println!("core dumps are readable by root only");
+/// }
+/// # Ok::<(), capscope::Error>(())
+/// ```
+///
 /// # References
 ///
 /// prctl(2) (`PR_GET_DUMPABLE`)
@@ -247,6 +257,14 @@ pub fn set_ptracer(tracer: Ptracer) -> Result<()> {
 ///
 /// [`Error::Os`] if the call fails.
 ///
+/// # Examples
+///
+/// ```
+/// let off = capscope::prctl::thp_disabled()?;
+/// # let _ = off;
+/// # Ok::<(), capscope::Error>(())
+/// ```
+///
 /// # References
 ///
 /// prctl(2) (`PR_GET_THP_DISABLE`)
@@ -292,6 +310,15 @@ pub fn set_thp_disabled(disabled: bool) -> Result<()> {
 /// [`Error::Os`] with `EPERM` without `CAP_SYS_RESOURCE` in the effective set (the kernel
 /// asks for it to read the flag too); `EINVAL` before Linux 5.6.
 ///
+/// # Examples
+///
+/// ```
+/// match capscope::prctl::io_flusher() {
+///     Ok(on) => println!("I/O flusher: {on}"),
+///     Err(e) => println!("cannot tell: {e}"), // EPERM without CAP_SYS_RESOURCE
+/// }
+/// ```
+///
 /// # References
 ///
 /// prctl(2) (`PR_GET_IO_FLUSHER`)
@@ -316,6 +343,13 @@ pub fn io_flusher() -> Result<bool> {
 ///
 /// [`Error::Os`] with `EPERM` without `CAP_SYS_RESOURCE` in the effective set (in the initial
 /// user namespace); `EINVAL` before Linux 5.6.
+///
+/// # Examples
+///
+/// ``` no_run
+/// capscope::prctl::set_io_flusher(true)?; // a FUSE or NBD server thread
+/// # Ok::<(), capscope::Error>(())
+/// ```
 ///
 /// # References
 ///
@@ -386,6 +420,18 @@ pub fn mce_kill() -> Result<MceKill> {
 ///
 /// [`Error::Os`] if the call fails.
 ///
+/// # Examples
+///
+/// ```
+/// use capscope::prctl::{mce_kill, set_mce_kill, MceKill};
+/// std::thread::spawn(|| {
+///     set_mce_kill(MceKill::Early)?;
+///     assert_eq!(mce_kill()?, MceKill::Early);
+///     Ok::<(), capscope::Error>(())
+/// }).join().unwrap()?;
+/// # Ok::<(), capscope::Error>(())
+/// ```
+///
 /// # References
 ///
 /// prctl(2) (`PR_MCE_KILL`)
@@ -418,6 +464,14 @@ pub enum Timing {
 ///
 /// [`Error::Os`] if the call fails; [`Error::Kernel`] for an unknown value.
 ///
+/// # Examples
+///
+/// ```
+/// use capscope::prctl::{timing, Timing};
+/// assert_eq!(timing()?, Timing::Statistical);
+/// # Ok::<(), capscope::Error>(())
+/// ```
+///
 /// # References
 ///
 /// prctl(2) (`PR_GET_TIMING`)
@@ -442,6 +496,15 @@ pub fn timing() -> Result<Timing> {
 /// # Errors
 ///
 /// [`Error::Os`] with `EINVAL` for [`Timing::Timestamp`], which Linux does not implement.
+///
+/// # Examples
+///
+/// ```
+/// use capscope::prctl::{set_timing, Timing};
+/// set_timing(Timing::Statistical)?;
+/// assert!(set_timing(Timing::Timestamp).is_err());
+/// # Ok::<(), capscope::Error>(())
+/// ```
 ///
 /// # References
 ///

@@ -116,6 +116,15 @@ pub fn speculation(feature: SpeculationFeature) -> Result<SpeculationState> {
 /// everyone; `ERANGE`/`EINVAL` for an unknown feature or control. Where the kernel forces a
 /// mitigation on for everyone, a request to disable may succeed without changing anything.
 ///
+/// # Examples
+///
+/// ``` no_run
+/// use capscope::prctl::{set_speculation, SpeculationControl, SpeculationFeature};
+/// // Before running untrusted code on this thread:
+/// set_speculation(SpeculationFeature::StoreBypass, SpeculationControl::ForceDisable)?;
+/// # Ok::<(), capscope::Error>(())
+/// ```
+///
 /// # References
 ///
 /// prctl(2) (`PR_SET_SPECULATION_CTRL`),
