@@ -322,16 +322,17 @@ fn child_subreaper_adopts_orphans() {
         // SAFETY: single-threaded forked test child; the children only use raw calls.
         let mid = unsafe { libc::fork() };
         if mid == 0 {
+            // SAFETY: getpid has no preconditions.
+            let mid_pid = unsafe { libc::getpid() };
             // SAFETY: as above.
             if unsafe { libc::fork() } == 0 {
-                // Grandchild: wait until orphaned, report the new parent.
-                // SAFETY: getppid has no preconditions.
-                let first = unsafe { libc::getppid() };
-                let mut p = first;
+                // Grandchild: wait until orphaned (its parent is no longer `mid_pid`), report
+                // the new parent.
+                let mut p = mid_pid;
                 for _ in 0..500 {
-                    // SAFETY: as above.
+                    // SAFETY: getppid has no preconditions.
                     p = unsafe { libc::getppid() };
-                    if p != first {
+                    if p != mid_pid {
                         break;
                     }
                     sleep_ms(10);

@@ -99,6 +99,10 @@ pub fn set_seccomp_strict() -> Result<()> {
 ///
 /// Ends the calling thread only; other threads go on.
 ///
+/// # Errors
+///
+/// None: it does not return. (If the system call ever came back, the process aborts.)
+///
 /// # Safety
 ///
 /// The thread disappears in the middle of whatever its callers were doing. The caller must
