@@ -324,16 +324,17 @@ fn cap_set_ids_keeps_permitted() {
                 assert_pass_or(r, &format!("keepcaps {keep_before}, preserve {preserve}"))?;
             }
         }
-        // Only CAP_SETUID/CAP_SETGID in P (not E): they are raised for the call and gone
-        // afterwards. (Groups only where setgroups is allowed.)
+        // CAP_SETUID/CAP_SETGID permitted but not effective: raised for the call only; with
+        // preserve_effective, E is exactly as before ({NET_RAW}). (Groups only where setgroups is allowed.)
         let clear: Option<&[u32]> = if many { Some(&[]) } else { None };
         in_child(move || {
             let b = caps()?;
             let p = capset![Cap::SETUID, Cap::SETGID, Cap::NET_RAW];
-            check!(set_caps(CapSet::empty(), p & b.permitted, CapSet::empty()));
+            let e = capset![Cap::NET_RAW];
+            check!(set_caps(e, p & b.permitted, CapSet::empty()));
             check!(cap_set_ids(Some(uid), Some(gid), clear, true));
             let a = caps()?;
-            ensure!(a.effective.is_empty() && a.permitted == p, "{a:?}");
+            ensure!(a.effective == e && a.permitted == p, "{a:?}");
             ensure!(resuid() == [uid; 3] && resgid() == [gid; 3]);
             ensure!(clear.is_none() || groups().is_empty());
             Ok(())
