@@ -69,9 +69,7 @@ fn configure(cap: Cap, raise: bool, name: &'static str) -> Result<()> {
             kernel::check_supported(name, cap)?;
             Err(Error::os(name, rustix::io::Errno::INVAL))
         }
-        Err(e @ rustix::io::Errno::PERM) if raise => {
-            Err(Error::os(name, e).with_hint(RAISE_HINT))
-        }
+        Err(e @ rustix::io::Errno::PERM) if raise => Err(Error::os(name, e).with_hint(RAISE_HINT)),
         Err(e) => Err(Error::os(name, e)),
     }
 }

@@ -69,9 +69,14 @@ pub fn drop(cap: Cap) -> Result<()> {
         Ok(()) => Ok(()),
         Err(rustix::io::Errno::INVAL) => {
             kernel::check_supported("prctl(PR_CAPBSET_DROP)", cap)?;
-            Err(Error::os("prctl(PR_CAPBSET_DROP)", rustix::io::Errno::INVAL))
+            Err(Error::os(
+                "prctl(PR_CAPBSET_DROP)",
+                rustix::io::Errno::INVAL,
+            ))
         }
-        Err(e @ rustix::io::Errno::PERM) => Err(Error::os("prctl(PR_CAPBSET_DROP)", e).with_hint(DROP_HINT)),
+        Err(e @ rustix::io::Errno::PERM) => {
+            Err(Error::os("prctl(PR_CAPBSET_DROP)", e).with_hint(DROP_HINT))
+        }
         Err(e) => Err(Error::os("prctl(PR_CAPBSET_DROP)", e)),
     }
 }

@@ -43,7 +43,15 @@ macro_rules! check {
     ($e:expr) => {
         match $e {
             Ok(v) => v,
-            Err(err) => return Err(format!("{}:{}: {} failed: {:?}", file!(), line!(), stringify!($e), err)),
+            Err(err) => {
+                return Err(format!(
+                    "{}:{}: {} failed: {:?}",
+                    file!(),
+                    line!(),
+                    stringify!($e),
+                    err
+                ))
+            }
         }
     };
 }
@@ -188,15 +196,22 @@ fn fork_and_run<F: FnOnce() -> Verdict>(f: F) -> Verdict {
     // SAFETY: pid is our child; status is a valid out-pointer.
     unsafe { libc::waitpid(pid, &mut status, 0) };
     if timed_out {
-        return Err(format!("child {pid} did not finish within {CHILD_TIMEOUT:?} and was killed"));
+        return Err(format!(
+            "child {pid} did not finish within {CHILD_TIMEOUT:?} and was killed"
+        ));
     }
     if libc::WIFSIGNALED(status) {
-        return Err(format!("child {pid} was killed by signal {} (output: {out:?})", libc::WTERMSIG(status)));
+        return Err(format!(
+            "child {pid} was killed by signal {} (output: {out:?})",
+            libc::WTERMSIG(status)
+        ));
     }
     match out.strip_prefix("FAIL ") {
         Some(why) => Err(why.to_owned()),
         None if out == "PASS" => Ok(()),
-        None => Err(format!("child {pid} exited with status {status} without a verdict (output: {out:?})")),
+        None => Err(format!(
+            "child {pid} exited with status {status} without a verdict (output: {out:?})"
+        )),
     }
 }
 
@@ -211,7 +226,11 @@ fn read_with_timeout(rd: OwnedFd, pid: i32) -> (String, bool) {
             unsafe { libc::kill(pid, libc::SIGKILL) };
             return (String::from_utf8_lossy(&out).into_owned(), true);
         }
-        let mut pfd = libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&file), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: std::os::fd::AsRawFd::as_raw_fd(&file),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
         // SAFETY: pfd is one valid pollfd.
         let n = unsafe { libc::poll(&mut pfd, 1, ms) };
