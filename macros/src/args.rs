@@ -163,15 +163,7 @@ fn parse_cap(
             ident.span(),
             format!("unknown option `{ident}`; {what} capability names"),
         ));
-        // Skip the option's value.
-        if input.peek(Token![=]) {
-            input.parse::<Token![=]>()?;
-            input.parse::<syn::Expr>()?;
-        } else {
-            let content;
-            syn::parenthesized!(content in input);
-            content.parse::<proc_macro2::TokenStream>()?;
-        }
+        skip_value(input)?;
         return Ok(());
     }
     match lookup(&ident.to_string()) {
@@ -192,6 +184,19 @@ fn parse_cap(
             }
         }
         None => errors.push(unknown_cap(&ident, options)),
+    }
+    Ok(())
+}
+
+/// Skips `= value` or `(...)` after an option reported as wrong.
+fn skip_value(input: ParseStream<'_>) -> syn::Result<()> {
+    if input.peek(Token![=]) {
+        input.parse::<Token![=]>()?;
+        input.parse::<syn::Expr>()?;
+    } else if input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in input);
+        content.parse::<proc_macro2::TokenStream>()?;
     }
     Ok(())
 }
@@ -290,6 +295,20 @@ impl Parse for DropArgs {
                     parse_cap(&content, &mut args.keep, &mut errors, &[])?;
                     comma(&content)?;
                 }
+            } else if ident == "keep" {
+                errors.push(syn::Error::new(
+                    ident.span(),
+                    "`keep` takes a list of capabilities in parentheses: `keep(net_bind_service)`",
+                ));
+                skip_value(input)?;
+            } else if (ident == "bounding" || ident == "no_new_privs")
+                && (input.peek(Token![=]) || input.peek(syn::token::Paren))
+            {
+                errors.push(syn::Error::new(
+                    ident.span(),
+                    format!("`{ident}` takes no value: write `{ident}` alone"),
+                ));
+                skip_value(input)?;
             } else if ident == "bounding" {
                 flag(&ident, &mut args.bounding, &mut errors);
             } else if ident == "no_new_privs" {
@@ -313,14 +332,7 @@ impl Parse for DropArgs {
                          `bounding` or `no_new_privs`{hint}"
                     ),
                 ));
-                if input.peek(syn::token::Paren) {
-                    let content;
-                    syn::parenthesized!(content in input);
-                    content.parse::<proc_macro2::TokenStream>()?;
-                } else if input.peek(Token![=]) {
-                    input.parse::<Token![=]>()?;
-                    input.parse::<syn::Expr>()?;
-                }
+                skip_value(input)?;
             }
             comma(input)?;
         }
