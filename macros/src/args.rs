@@ -154,15 +154,14 @@ fn parse_cap(
     }
     let ident = Ident::parse_any(input)?;
     if input.peek(Token![=]) || input.peek(syn::token::Paren) {
-        let what = if options.is_empty() {
-            "`keep(...)` takes"
+        let msg = if options.is_empty() {
+            "`keep(...)` takes capability names only".to_owned()
+        } else if ident == "exclusive" {
+            "`exclusive` takes no value: write `exclusive` alone".to_owned()
         } else {
-            "this takes"
+            format!("unknown option `{ident}`; expected capability names, `exclusive` or `on_missing = error | panic`")
         };
-        errors.push(syn::Error::new(
-            ident.span(),
-            format!("unknown option `{ident}`; {what} capability names"),
-        ));
+        errors.push(syn::Error::new(ident.span(), msg));
         skip_value(input)?;
         return Ok(());
     }
