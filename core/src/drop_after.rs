@@ -44,7 +44,7 @@ impl DropOptions {
     /// still lowered from the effective set.
     #[must_use]
     pub fn keep(mut self, caps: impl Into<CapSet>) -> DropOptions {
-        self.keep = self.keep | caps.into();
+        self.keep |= caps.into();
         self
     }
 
