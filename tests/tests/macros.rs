@@ -576,3 +576,21 @@ fn drop_caps_after_refuses_with_a_second_live_thread() {
         Ok(())
     }));
 }
+
+#[drop_caps_after]
+fn drop_that_cannot_happen() -> capscope::Result<()> {
+    Ok(())
+}
+
+#[test]
+fn drop_caps_after_aborts_when_the_drop_fails() {
+    let v = privileged(|| {
+        capscope_tests::fail_every_capset()?;
+        let r = drop_that_cannot_happen();
+        Err(format!("returned {r:?} although capset fails"))
+    });
+    match v {
+        Err(why) if why.contains(&format!("killed by signal {}", libc::SIGABRT)) => {}
+        other => panic!("expected the child to abort, got {other:?}"),
+    }
+}
