@@ -381,7 +381,15 @@ fn a_restore_that_cannot_be_made_aborts_the_process() {
         set_pool_effective(CapSet::empty())?;
         let g = check!(RaiseGuard::raise(RAW));
         capscope_tests::fail_every_capset()?;
-        ensure!(CapState { effective: CapSet::empty(), ..state() }.set_current().is_err(), "the filter does not work");
+        ensure!(
+            CapState {
+                effective: CapSet::empty(),
+                ..state()
+            }
+            .set_current()
+            .is_err(),
+            "the filter does not work"
+        );
         drop(g); // restore fails, emptying fails: abort
         Err("the guard's drop returned with CAP_NET_RAW still raised".into())
     });
