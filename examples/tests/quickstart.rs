@@ -12,9 +12,11 @@ fn quickstart_logic_binds_drops_and_serves() {
         if is_privileged() {
             // Root: the example's direct path, in a network namespace of its own.
             // SAFETY: unshare takes flags only; the forked child is single-threaded.
+            let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
             ensure!(
-                unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0,
-                "unshare(CLONE_NEWNET) failed"
+                rc == 0,
+                "unshare(CLONE_NEWNET) failed: {}",
+                std::io::Error::last_os_error()
             );
             check!(loopback_up());
             ensure!(check!(prepare()) == Mode::Direct);

@@ -46,13 +46,11 @@ fn raw_cold() {
 fn setup() {
     let s = CapState::get_current().expect("capget");
     if !s.permitted.has(COLD) || !s.permitted.has(WARM) {
-        // SAFETY: getuid has no preconditions; unshare takes flags; main is single-threaded.
+        // SAFETY: getuid has no preconditions.
         let uid = unsafe { libc::getuid() };
-        assert_eq!(
-            unsafe { libc::unshare(libc::CLONE_NEWUSER) },
-            0,
-            "cannot enter a user namespace"
-        );
+        // SAFETY: unshare takes flags only; main is still single-threaded.
+        let rc = unsafe { libc::unshare(libc::CLONE_NEWUSER) };
+        assert_eq!(rc, 0, "cannot enter a user namespace");
         std::fs::write("/proc/self/uid_map", format!("0 {uid} 1")).expect("uid_map");
     }
     let s = CapState::get_current().expect("capget");
