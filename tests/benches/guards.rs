@@ -8,7 +8,9 @@
 //!   makes no `capset`).
 //!
 //! As a normal user the benchmark first enters a new user namespace. `--probe-syscalls
-//! cold|warm N` runs N guarded calls and exits, for `strace -f -c -e trace=capget,capset`.
+//! cold|warm|raw N` runs N guarded calls and exits, for `strace -f -c -e trace=capget,capset`.
+//! `--ratios` prints the ratios measured paired (a, b, a, b ... in rounds, median of
+//! the per-round ratios), which a loaded machine does not skew the way separate runs are.
 
 use std::hint::black_box;
 
@@ -114,9 +116,64 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
+/// The median over `rounds` of (time of `a` / time of `b`), each round running `n` calls of
+/// `a` then `n` of `b` back to back, so that both see the same machine load.
+fn paired_ratio(rounds: usize, n: u32, a: &dyn Fn(), b: &dyn Fn()) -> f64 {
+    let time = |f: &dyn Fn()| {
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        t.elapsed().as_secs_f64()
+    };
+    let mut ratios: Vec<f64> = (0..rounds)
+        .map(|i| {
+            // Alternate which runs first.
+            if i % 2 == 0 {
+                let ta = time(a);
+                ta / time(b)
+            } else {
+                let tb = time(b);
+                time(a) / tb
+            }
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios[rounds / 2]
+}
+
+/// `--ratios`: the ratios, measured paired (see [`paired_ratio`]).
+fn ratios() {
+    let guard = || drop(black_box(RaiseGuard::raise(COLD).unwrap()));
+    let annotated = || drop(black_box(annotated(1)));
+    let hand = || drop(black_box(hand_written(1)));
+    let warm_guard = || drop(black_box(RaiseGuard::raise(WARM).unwrap()));
+    let capget = || drop(black_box(capabilities(None).unwrap()));
+    println!(
+        "cold RaiseGuard / raw rustix (2 capget + 2 capset): {:.3}",
+        paired_ratio(301, 200, &guard, &raw_cold)
+    );
+    println!(
+        "cold #[requires_caps] fn / hand-written guard fn:    {:.3}",
+        paired_ratio(301, 200, &annotated, &hand)
+    );
+    println!(
+        "cold #[requires_caps] fn / raw rustix:               {:.3}",
+        paired_ratio(301, 200, &annotated, &raw_cold)
+    );
+    println!(
+        "warm RaiseGuard / one raw capget:                    {:.3}",
+        paired_ratio(301, 2000, &warm_guard, &capget)
+    );
+}
+
 fn main() {
     setup();
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--ratios") {
+        ratios();
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--probe-syscalls") {
         let n = args.get(i + 2).and_then(|n| n.parse().ok()).unwrap_or(1000);
         probe(args.get(i + 1).map_or("cold", String::as_str), n);
