@@ -594,3 +594,63 @@ fn drop_caps_after_aborts_when_the_drop_fails() {
         other => panic!("expected the child to abort, got {other:?}"),
     }
 }
+
+/// The expansions under the strictest lints, checked for real by CI's clippy run (trybuild runs
+/// rustc only).
+mod pedantic {
+    #![deny(clippy::pedantic, unused_qualifications, unused_results)]
+
+    use capscope::{drop_caps_after, requires_caps};
+
+    /// A service.
+    pub(crate) struct Service(pub(crate) u16);
+
+    impl Service {
+        /// Binds.
+        ///
+        /// # Errors
+        ///
+        /// When the capability is missing or the bind fails.
+        #[requires_caps(net_bind_service)]
+        pub(crate) fn bind(&self) -> std::io::Result<std::net::TcpListener> {
+            std::net::TcpListener::bind(("127.0.0.1", self.0))
+        }
+
+        /// Counts, raised exclusively.
+        #[requires_caps(net_raw, exclusive)]
+        pub(crate) fn count(&mut self) -> u16 {
+            self.0 += 1;
+            self.0
+        }
+
+        /// Later.
+        ///
+        /// # Errors
+        ///
+        /// When the capability is missing.
+        #[requires_caps(net_raw)]
+        pub(crate) async fn later(&self) -> capscope::Result<u16> {
+            Ok(self.0)
+        }
+    }
+
+    /// Drops.
+    ///
+    /// # Errors
+    ///
+    /// When other threads run.
+    #[drop_caps_after(keep(net_bind_service), bounding)]
+    pub(crate) fn init(s: &Service) -> std::io::Result<std::net::TcpListener> {
+        s.bind()
+    }
+}
+
+#[test]
+fn pedantic_module_compiles() {
+    let _ = (
+        pedantic::Service::bind,
+        pedantic::Service::count,
+        pedantic::Service::later,
+        pedantic::init,
+    );
+}
