@@ -431,11 +431,13 @@ pub fn with_caps<T>(caps: impl Into<CapSet>, f: impl FnOnce() -> T) -> Result<T>
 /// ```
 #[must_use]
 pub fn raised_on_this_thread() -> CapSet {
-    SCOPES.with(|s| {
-        let s = s.borrow();
-        let (named, value) = s.wanted();
-        CapSet::from_bits(value & !s.base & named)
-    })
+    SCOPES
+        .try_with(|s| {
+            let s = s.borrow();
+            let (named, value) = s.wanted();
+            CapSet::from_bits(value & !s.base & named)
+        })
+        .unwrap_or_default()
 }
 
 /// Debug builds: the capabilities effective on the calling thread that a live guard of
@@ -458,7 +460,7 @@ pub fn inherited_raised() -> Result<CapSet> {
     #[cfg(debug_assertions)]
     {
         let effective = CapState::get_current()?.effective;
-        let (named, _) = SCOPES.with(|s| s.borrow().wanted());
+        let (named, _) = SCOPES.try_with(|s| s.borrow().wanted()).unwrap_or((0, 0));
         Ok(effective & CapSet::from_bits(debug_track::any() & !named))
     }
     #[cfg(not(debug_assertions))]
