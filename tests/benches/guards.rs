@@ -145,10 +145,16 @@ fn paired_ratio(rounds: usize, n: u32, a: &dyn Fn(), b: &dyn Fn()) -> f64 {
 /// `--ratios`: the ratios, measured paired (see [`paired_ratio`]).
 fn ratios() {
     let guard = || drop(black_box(RaiseGuard::raise(COLD).unwrap()));
-    let annotated = || drop(black_box(annotated(1)));
-    let hand = || drop(black_box(hand_written(1)));
+    let annotated = || {
+        black_box(annotated(1));
+    };
+    let hand = || {
+        black_box(hand_written(1));
+    };
     let warm_guard = || drop(black_box(RaiseGuard::raise(WARM).unwrap()));
-    let capget = || drop(black_box(capabilities(None).unwrap()));
+    let capget = || {
+        black_box(capabilities(None).unwrap());
+    };
     println!(
         "cold RaiseGuard / raw rustix (2 capget + 2 capset): {:.3}",
         paired_ratio(301, 200, &guard, &raw_cold)
