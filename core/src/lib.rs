@@ -10,6 +10,10 @@
 //! - Set handles in the style of pyprctl: [`cap_effective`], [`cap_permitted`],
 //!   [`cap_inheritable`], [`cap_ambient`], [`capbset`].
 //! - [`kernel`]: what the running kernel supports.
+//! - libcap's text form: [`CapState`] implements `FromStr` and `Display` exactly as
+//!   `cap_from_text`/`cap_to_text` ([`ParseStateError`] says where a text is wrong).
+//! - [`FileCaps`]: file capabilities (the `security.capability` extended attribute), as bytes,
+//!   as the text `getcap` prints and `setcap` reads, and on files.
 //!
 //! # Thread scope
 //!
@@ -43,6 +47,8 @@ mod error;
 mod full;
 mod handles;
 mod state;
+mod text;
+mod file;
 
 pub mod ambient;
 pub mod bounding;
@@ -56,6 +62,8 @@ pub use full::FullCapState;
 pub use handles::{cap_ambient, cap_effective, cap_inheritable, cap_permitted, capbset, SetHandle, Which};
 pub use securebits::Secbits;
 pub use state::CapState;
+pub use text::{ParseStateError, StateText};
+pub use file::{FileCaps, FileCapsBytesError, ParseFileCapsError};
 
 /// The calling thread's kernel thread id (`gettid`).
 ///
