@@ -464,7 +464,7 @@ impl CapState {
     /// use capscope::{Cap, CapState};
     ///
     /// let s: CapState = "cap_chown=ep cap_kill+i".parse()?;
-    /// assert_eq!(s.text_for(Cap::LAST_KNOWN).to_string(), "cap_chown=ep cap_kill+i");
+    /// assert_eq!(s.text_for(Cap::LAST_KNOWN).to_string(), "cap_kill=i cap_chown+ep");
     /// let older_kernel = Cap::from_u8(37).unwrap();
     /// let s: CapState = "cap_bpf=p".parse()?;
     /// assert_eq!(s.text_for(older_kernel).to_string(), "= cap_bpf+p");
