@@ -1,17 +1,7 @@
-//! Capability names: parsing never panics and round-trips through Display.
+//! Fuzz target `cap_name`: see `checks::cap_name` (shared with the corpus replay test).
 #![no_main]
 
-use capscope::Cap;
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks.rs"]
+mod checks;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(s) = std::str::from_utf8(data) {
-        if let Ok(cap) = s.parse::<Cap>() {
-            assert_eq!(cap.to_string().parse::<Cap>().unwrap(), cap);
-            assert!(s.eq_ignore_ascii_case(&cap.to_string()) || s == cap.as_u8().to_string());
-        }
-        if let Some(cap) = Cap::from_name(s) {
-            assert_eq!(cap.name().map(str::len), Some(s.len()));
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::cap_name(data));
