@@ -100,7 +100,9 @@ pub enum FileCapsBytesError {
         len: usize,
     },
     /// Flag bits other than the effective flag are set.
-    #[error("security.capability: unknown flag bits {flags:#x} (only the effective flag 0x1 exists)")]
+    #[error(
+        "security.capability: unknown flag bits {flags:#x} (only the effective flag 0x1 exists)"
+    )]
     UnknownFlags {
         /// The unknown flag bits.
         flags: u32,
@@ -135,7 +137,12 @@ impl FileCaps {
     /// No capabilities, effective flag off, revision 2.
     #[must_use]
     pub const fn empty() -> FileCaps {
-        FileCaps { effective: false, permitted: CapSet::empty(), inheritable: CapSet::empty(), rootid: None }
+        FileCaps {
+            effective: false,
+            permitted: CapSet::empty(),
+            inheritable: CapSet::empty(),
+            rootid: None,
+        }
     }
 
     /// Decodes a `security.capability` attribute of revision 1, 2 or 3. Every capability bit
@@ -169,15 +176,25 @@ impl FileCaps {
             REVISION_1 => (SIZE_1, 1),
             REVISION_2 => (SIZE_2, 2),
             REVISION_3 => (SIZE_3, 2),
-            other => return Err(FileCapsBytesError::UnknownRevision { revision: (other >> 24) as u8 }),
+            other => {
+                return Err(FileCapsBytesError::UnknownRevision {
+                    revision: (other >> 24) as u8,
+                })
+            }
         };
         let revision = (magic >> 24) as u8;
         if bytes.len() != expected {
-            return Err(FileCapsBytesError::BadLength { revision, expected, len: bytes.len() });
+            return Err(FileCapsBytesError::BadLength {
+                revision,
+                expected,
+                len: bytes.len(),
+            });
         }
         let flags = magic & !REVISION_MASK;
         if flags & !FLAG_EFFECTIVE != 0 {
-            return Err(FileCapsBytesError::UnknownFlags { flags: flags & !FLAG_EFFECTIVE });
+            return Err(FileCapsBytesError::UnknownFlags {
+                flags: flags & !FLAG_EFFECTIVE,
+            });
         }
         let (mut permitted, mut inheritable) = (0u64, 0u64);
         for i in 0..words {
@@ -188,7 +205,11 @@ impl FileCaps {
             effective: flags & FLAG_EFFECTIVE != 0,
             permitted: CapSet::from_bits(permitted),
             inheritable: CapSet::from_bits(inheritable),
-            rootid: if revision == 3 { Some(word(bytes, 5)) } else { None },
+            rootid: if revision == 3 {
+                Some(word(bytes, 5))
+            } else {
+                None
+            },
         })
     }
 
@@ -197,10 +218,20 @@ impl FileCaps {
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(SIZE_3);
-        let revision = if self.rootid.is_some() { REVISION_3 } else { REVISION_2 };
+        let revision = if self.rootid.is_some() {
+            REVISION_3
+        } else {
+            REVISION_2
+        };
         let magic = revision | if self.effective { FLAG_EFFECTIVE } else { 0 };
         let (p, i) = (self.permitted.bits(), self.inheritable.bits());
-        for w in [magic, p as u32, i as u32, (p >> 32) as u32, (i >> 32) as u32] {
+        for w in [
+            magic,
+            p as u32,
+            i as u32,
+            (p >> 32) as u32,
+            (i >> 32) as u32,
+        ] {
             out.extend_from_slice(&w.to_le_bytes());
         }
         if let Some(rootid) = self.rootid {
@@ -216,7 +247,11 @@ impl FileCaps {
     pub const fn to_state(&self) -> CapState {
         let union = self.permitted.union(self.inheritable);
         CapState {
-            effective: if self.effective { union } else { CapSet::empty() },
+            effective: if self.effective {
+                union
+            } else {
+                CapSet::empty()
+            },
             permitted: self.permitted,
             inheritable: self.inheritable,
         }
@@ -233,7 +268,9 @@ impl FileCaps {
     pub fn from_state(state: &CapState) -> Result<FileCaps, ParseFileCapsError> {
         let union = state.permitted | state.inheritable;
         if !state.effective.is_empty() && !union.is_subset(state.effective) {
-            return Err(ParseFileCapsError::PartialEffective { missing: union - state.effective });
+            return Err(ParseFileCapsError::PartialEffective {
+                missing: union - state.effective,
+            });
         }
         Ok(FileCaps {
             effective: !state.effective.is_empty(),
@@ -296,22 +333,30 @@ impl FileCaps {
         Self::decode_read(OP, got, &buf)
     }
 
-    fn decode_read(op: &'static str, got: rustix::io::Result<usize>, buf: &[u8]) -> Result<Option<FileCaps>> {
+    fn decode_read(
+        op: &'static str,
+        got: rustix::io::Result<usize>,
+        buf: &[u8],
+    ) -> Result<Option<FileCaps>> {
         match got {
             Ok(len) => FileCaps::from_bytes(&buf[..len.min(buf.len())])
                 .map(Some)
                 .map_err(|e| Error::kernel(op, e.to_string())),
             Err(rustix::io::Errno::NODATA) => Ok(None),
-            Err(rustix::io::Errno::RANGE) => {
-                Err(Error::kernel(op, "the attribute is longer than any known revision (24 bytes)"))
-            }
+            Err(rustix::io::Errno::RANGE) => Err(Error::kernel(
+                op,
+                "the attribute is longer than any known revision (24 bytes)",
+            )),
             Err(e) => Err(e).op(op),
         }
     }
 
     fn checked_bytes(&self, op: &'static str) -> Result<Vec<u8>> {
         if self.rootid == Some(u32::MAX) {
-            return Err(Error::invalid(op, "rootid u32::MAX is the invalid uid (-1), not a namespace root"));
+            return Err(Error::invalid(
+                op,
+                "rootid u32::MAX is the invalid uid (-1), not a namespace root",
+            ));
         }
         Ok(self.to_bytes())
     }
@@ -400,7 +445,10 @@ impl FileCaps {
     ///
     /// removexattr(2), `setcap -r`
     pub fn remove_for_file(path: impl AsRef<Path>) -> Result<bool> {
-        Self::removed("lremovexattr(security.capability)", rustix::fs::lremovexattr(path.as_ref(), XATTR_NAME))
+        Self::removed(
+            "lremovexattr(security.capability)",
+            rustix::fs::lremovexattr(path.as_ref(), XATTR_NAME),
+        )
     }
 
     /// Removes the file capabilities of the open file `fd` (`fremovexattr`); returns whether
@@ -426,7 +474,10 @@ impl FileCaps {
     ///
     /// fremovexattr(2)
     pub fn remove_for_fd(fd: impl AsFd) -> Result<bool> {
-        Self::removed("fremovexattr(security.capability)", rustix::fs::fremovexattr(fd, XATTR_NAME))
+        Self::removed(
+            "fremovexattr(security.capability)",
+            rustix::fs::fremovexattr(fd, XATTR_NAME),
+        )
     }
 
     fn removed(op: &'static str, r: rustix::io::Result<()>) -> Result<bool> {
@@ -479,14 +530,27 @@ mod tests {
 
     #[test]
     fn bytes_are_checked() {
-        let v2 = FileCaps { effective: true, ..FileCaps::empty() }.to_bytes();
-        assert_eq!(v2, [1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let v2 = FileCaps {
+            effective: true,
+            ..FileCaps::empty()
+        }
+        .to_bytes();
+        assert_eq!(
+            v2,
+            [1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
         let mut bad = v2.clone();
         bad[0] = 3;
-        assert_eq!(FileCaps::from_bytes(&bad), Err(FileCapsBytesError::UnknownFlags { flags: 2 }));
+        assert_eq!(
+            FileCaps::from_bytes(&bad),
+            Err(FileCapsBytesError::UnknownFlags { flags: 2 })
+        );
         let v1 = [0, 0, 0, 1, 1, 0, 0, 0, 2, 0, 0, 0];
         let fc = FileCaps::from_bytes(&v1).unwrap();
-        assert_eq!((fc.permitted.bits(), fc.inheritable.bits(), fc.rootid), (1, 2, None));
+        assert_eq!(
+            (fc.permitted.bits(), fc.inheritable.bits(), fc.rootid),
+            (1, 2, None)
+        );
         for len in 0..40 {
             let _ = FileCaps::from_bytes(&vec![3u8; len]);
         }

@@ -44,11 +44,11 @@
 mod cap;
 mod capset;
 mod error;
+mod file;
 mod full;
 mod handles;
 mod state;
 mod text;
-mod file;
 
 pub mod ambient;
 pub mod bounding;
@@ -58,12 +58,12 @@ pub mod securebits;
 pub use cap::{Cap, ParseCapError};
 pub use capset::{CapSet, Iter as CapSetIter};
 pub use error::{Errno, Error, Result};
+pub use file::{FileCaps, FileCapsBytesError, ParseFileCapsError};
 pub use full::FullCapState;
 pub use handles::{cap_ambient, cap_effective, cap_inheritable, cap_permitted, capbset, SetHandle, Which};
 pub use securebits::Secbits;
 pub use state::CapState;
 pub use text::{ParseStateError, StateText};
-pub use file::{FileCaps, FileCapsBytesError, ParseFileCapsError};
 
 /// The calling thread's kernel thread id (`gettid`).
 ///

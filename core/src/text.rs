@@ -68,13 +68,18 @@ impl ParseStateError {
 
 impl fmt::Display for ParseStateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid capability text at byte {}: expected {}", self.offset, self.expected)
+        write!(
+            f,
+            "invalid capability text at byte {}: expected {}",
+            self.offset, self.expected
+        )
     }
 }
 
 impl std::error::Error for ParseStateError {}
 
-const EXPECT_NAME: &str = "a capability name (`cap_net_raw`), a decimal number from 0 to 63, or `all`";
+const EXPECT_NAME: &str =
+    "a capability name (`cap_net_raw`), a decimal number from 0 to 63, or `all`";
 const EXPECT_LIST: &str = "a capability list before `+` or `-` (only `=` may have an empty list)";
 const EXPECT_OP: &str = "an operator `=`, `+` or `-`";
 const EXPECT_FLAG: &str = "a flag `e`, `i` or `p`";
@@ -114,14 +119,20 @@ impl Parser<'_> {
 
     #[inline]
     fn err<T>(&self, at: usize, expected: &'static str) -> Result<T, ParseStateError> {
-        Err(ParseStateError { offset: at, expected })
+        Err(ParseStateError {
+            offset: at,
+            expected,
+        })
     }
 
     /// One item of a list: `all`, a number or a name.
     fn item(&mut self, list: &mut u64) -> Result<(), ParseStateError> {
         let start = self.i;
         let rest = &self.s[start..];
-        if rest.len() >= 3 && rest[..3].eq_ignore_ascii_case(b"all") && !rest.get(3).is_some_and(|&b| starts_item(b)) {
+        if rest.len() >= 3
+            && rest[..3].eq_ignore_ascii_case(b"all")
+            && !rest.get(3).is_some_and(|&b| starts_item(b))
+        {
             // libcap's forceall() overwrites the list: capabilities listed before `all` above
             // the kernel's last one are dropped, those after it are kept.
             *list = self.all;
@@ -141,9 +152,14 @@ impl Parser<'_> {
             self.i += len;
             return Ok(());
         }
-        let len = rest.iter().take_while(|b| b.is_ascii_alphabetic() || **b == b'_').count();
+        let len = rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic() || **b == b'_')
+            .count();
         // The token is ASCII, hence valid UTF-8.
-        let cap = std::str::from_utf8(&rest[..len]).ok().and_then(Cap::from_name);
+        let cap = std::str::from_utf8(&rest[..len])
+            .ok()
+            .and_then(Cap::from_name);
         match cap {
             Some(cap) => {
                 *list |= 1 << cap.as_u8();
@@ -244,9 +260,17 @@ impl Parser<'_> {
 /// Parses `text` as libcap's `cap_from_text` does on a kernel whose last capability is `last`.
 pub(crate) fn parse(text: &[u8], last: Cap) -> Result<CapState, ParseStateError> {
     if let Some(at) = text.iter().position(|&b| b == 0) {
-        return Err(ParseStateError { offset: at, expected: EXPECT_NO_NUL });
+        return Err(ParseStateError {
+            offset: at,
+            expected: EXPECT_NO_NUL,
+        });
     }
-    let mut p = Parser { s: text, i: 0, all: CapSet::up_to(last).bits(), sets: [0; 3] };
+    let mut p = Parser {
+        s: text,
+        i: 0,
+        all: CapSet::up_to(last).bits(),
+        sets: [0; 3],
+    };
     loop {
         while p.peek().is_some_and(is_c_space) {
             p.i += 1;
@@ -335,14 +359,24 @@ impl Buf {
 /// The capabilities of `state` whose (e, i, p) flags are exactly `t`.
 #[inline]
 fn with_flags(s: &CapState, t: u8) -> u64 {
-    let pick = |set: CapSet, flag: u8| if t & flag != 0 { set.bits() } else { !set.bits() };
+    let pick = |set: CapSet, flag: u8| {
+        if t & flag != 0 {
+            set.bits()
+        } else {
+            !set.bits()
+        }
+    };
     pick(s.effective, FLAG_E) & pick(s.inheritable, FLAG_I) & pick(s.permitted, FLAG_P)
 }
 
 /// Formats `s` as libcap's `cap_to_text`, for a kernel whose last capability is `last`.
 fn format(s: &CapState, last: Cap, out: &mut Buf) -> usize {
     let cmb = u32::from(last.as_u8()) + 1; // libcap's cap_max_bits()
-    let low = if cmb >= 64 { u64::MAX } else { (1u64 << cmb) - 1 };
+    let low = if cmb >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << cmb) - 1
+    };
     let mut groups = [0u64; 8];
     let mut histo = [0u32; 8];
     for (t, g) in groups.iter_mut().enumerate() {
@@ -418,7 +452,10 @@ pub struct StateText {
 
 impl fmt::Display for StateText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = Buf { b: [0; MAX_TEXT], len: 0 };
+        let mut buf = Buf {
+            b: [0; MAX_TEXT],
+            len: 0,
+        };
         let base = format(&self.state, self.last, &mut buf);
         // Only ASCII was written.
         let text = std::str::from_utf8(&buf.b[base..buf.len]).map_err(|_| fmt::Error)?;

@@ -16,7 +16,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if arg == "--text" {
             let text = args.next().ok_or("--text needs a text")?;
             let repeat: usize = match args.next() {
-                Some(flag) if flag == "--repeat" => args.next().ok_or("--repeat needs a count")?.parse()?,
+                Some(flag) if flag == "--repeat" => {
+                    args.next().ok_or("--repeat needs a count")?.parse()?
+                }
                 Some(other) => return Err(format!("unexpected argument {other:?}").into()),
                 None => 1,
             };
@@ -28,12 +30,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{out}");
             continue;
         }
-        match FileCaps::get_for_file(&arg)? {
-            Some(fc) => match fc.rootid {
+        if let Some(fc) = FileCaps::get_for_file(&arg)? {
+            match fc.rootid {
                 Some(id) => println!("{arg} {fc} [rootid={id}]"),
                 None => println!("{arg} {fc}"),
-            },
-            None => {}
+            }
         }
     }
     Ok(())

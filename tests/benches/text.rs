@@ -20,7 +20,11 @@ fn round_trip(c: &mut Criterion) {
     let lc = libcap::Libcap::load().unwrap_or_else(|why| panic!("{why}"));
     let ctext = std::ffi::CString::new(TEXT).unwrap();
     let ours = TEXT.parse::<CapState>().unwrap().to_string();
-    assert_eq!(lc.round_trip(&ctext).as_deref(), Some(ours.as_str()), "libcap and capscope disagree");
+    assert_eq!(
+        lc.round_trip(&ctext).as_deref(),
+        Some(ours.as_str()),
+        "libcap and capscope disagree"
+    );
 
     let mut g = c.benchmark_group("parse+print");
     g.bench_function("capscope", |b| {
@@ -29,8 +33,12 @@ fn round_trip(c: &mut Criterion) {
             black_box(s.to_string())
         })
     });
-    g.bench_function("libcap", |b| b.iter(|| black_box(lc.round_trip_len(black_box(&ctext)))));
-    g.bench_function("capget syscall floor", |b| b.iter(|| black_box(CapState::get_current().unwrap())));
+    g.bench_function("libcap", |b| {
+        b.iter(|| black_box(lc.round_trip_len(black_box(&ctext))))
+    });
+    g.bench_function("capget syscall floor", |b| {
+        b.iter(|| black_box(CapState::get_current().unwrap()))
+    });
     g.finish();
 }
 

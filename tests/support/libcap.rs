@@ -55,7 +55,8 @@ impl Libcap {
         macro_rules! sym {
             ($name:literal) => {
                 // SAFETY: the symbol has this C signature in libcap 2.x (sys/capability.h).
-                *unsafe { lib.get($name) }.map_err(|e| format!("libcap lacks {}: {e}", stringify!($name)))?
+                *unsafe { lib.get($name) }
+                    .map_err(|e| format!("libcap lacks {}: {e}", stringify!($name)))?
             };
         }
         Ok(Libcap {
@@ -79,7 +80,7 @@ impl Libcap {
 
     /// `cap_from_text` on the C string `text` (the bytes up to the first NUL, as C reads them):
     /// the state it yields, or `None` when libcap rejects the text.
-    pub fn from_text(&self, text: &[u8]) -> Option<CapState> {
+    pub fn parse(&self, text: &[u8]) -> Option<CapState> {
         let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
         let c = CString::new(&text[..end]).expect("no NUL before end");
         // SAFETY: c is a valid NUL-terminated string.
@@ -107,7 +108,11 @@ impl Libcap {
             }
             CapSet::from_bits(bits)
         };
-        CapState { effective: get(CAP_EFFECTIVE), permitted: get(CAP_PERMITTED), inheritable: get(CAP_INHERITABLE) }
+        CapState {
+            effective: get(CAP_EFFECTIVE),
+            permitted: get(CAP_PERMITTED),
+            inheritable: get(CAP_INHERITABLE),
+        }
     }
 
     /// `cap_to_text` of `state` (built with `cap_init` and `cap_set_flag`).
@@ -115,9 +120,11 @@ impl Libcap {
         // SAFETY: no arguments; the result is checked.
         let cap = unsafe { (self.init)() };
         assert!(!cap.is_null(), "cap_init failed");
-        for (flag, set) in
-            [(CAP_EFFECTIVE, state.effective), (CAP_PERMITTED, state.permitted), (CAP_INHERITABLE, state.inheritable)]
-        {
+        for (flag, set) in [
+            (CAP_EFFECTIVE, state.effective),
+            (CAP_PERMITTED, state.permitted),
+            (CAP_INHERITABLE, state.inheritable),
+        ] {
             for c in set.iter() {
                 let one = [c_int::from(c.as_u8())];
                 // SAFETY: one holds one valid capability number.
@@ -136,7 +143,10 @@ impl Libcap {
         let p = unsafe { (self.to_text)(cap, std::ptr::null_mut()) };
         assert!(!p.is_null(), "cap_to_text failed");
         // SAFETY: p is the NUL-terminated string cap_to_text returned.
-        let s = unsafe { CStr::from_ptr(p) }.to_str().expect("ASCII").to_owned();
+        let s = unsafe { CStr::from_ptr(p) }
+            .to_str()
+            .expect("ASCII")
+            .to_owned();
         // SAFETY: p came from cap_to_text and is freed once.
         unsafe { (self.free)(p.cast()) };
         s

@@ -42,19 +42,34 @@ fn raw_xattr(path: &Path) -> Option<Vec<u8>> {
     let mut buf = [0u8; 64];
     // SAFETY: c is a C string, buf a writable buffer of the given length.
     let n = unsafe {
-        libc::lgetxattr(c.as_ptr(), c"security.capability".as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+        libc::lgetxattr(
+            c.as_ptr(),
+            c"security.capability".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
     };
     if n < 0 {
         let e = std::io::Error::last_os_error();
-        assert_eq!(e.raw_os_error(), Some(libc::ENODATA), "lgetxattr({path:?}): {e}");
+        assert_eq!(
+            e.raw_os_error(),
+            Some(libc::ENODATA),
+            "lgetxattr({path:?}): {e}"
+        );
         return None;
     }
     Some(buf[..n as usize].to_vec())
 }
 
 fn run(cmd: &mut Command) -> (bool, String, String) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (install libcap2-bin)"));
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (install libcap2-bin)"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// `getcap [-n] path`'s line, without the trailing newline.
@@ -135,16 +150,34 @@ fn bytes_revisions_and_sizes() {
         rootid: None,
     };
     let v2 = fc.to_bytes();
-    assert_eq!(v2, [1, 0, 0, 2, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0x80, 0, 1, 0, 0]);
-    let v3 = FileCaps { rootid: Some(0x0102_0304), ..fc }.to_bytes();
+    assert_eq!(
+        v2,
+        [1, 0, 0, 2, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0x80, 0, 1, 0, 0]
+    );
+    let v3 = FileCaps {
+        rootid: Some(0x0102_0304),
+        ..fc
+    }
+    .to_bytes();
     assert_eq!(&v3[..4], [1, 0, 0, 3]);
     assert_eq!(&v3[4..20], &v2[4..]);
     assert_eq!(&v3[20..], [4, 3, 2, 1]);
     // Revision 1: 32 bits only.
     let v1 = FileCaps::from_bytes(&[1, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0]).unwrap();
-    assert_eq!((v1.effective, v1.permitted.bits(), v1.inheritable.bits(), v1.rootid), (true, 0xffff_ffff, 1, None));
+    assert_eq!(
+        (
+            v1.effective,
+            v1.permitted.bits(),
+            v1.inheritable.bits(),
+            v1.rootid
+        ),
+        (true, 0xffff_ffff, 1, None)
+    );
     // rootid u32::MAX is kept when read (it is what the bytes say) ...
-    let max = FileCaps { rootid: Some(u32::MAX), ..fc };
+    let max = FileCaps {
+        rootid: Some(u32::MAX),
+        ..fc
+    };
     assert_eq!(FileCaps::from_bytes(&max.to_bytes()), Ok(max));
 }
 
@@ -170,7 +203,10 @@ fn malformed_bytes_are_errors_never_panics() {
     for bit in 1..24 {
         let mut b = FileCaps::empty().to_bytes();
         b[..4].copy_from_slice(&((2u32 << 24) | (1 << bit)).to_le_bytes());
-        assert_eq!(FileCaps::from_bytes(&b), Err(FileCapsBytesError::UnknownFlags { flags: 1 << bit }));
+        assert_eq!(
+            FileCaps::from_bytes(&b),
+            Err(FileCapsBytesError::UnknownFlags { flags: 1 << bit })
+        );
     }
 }
 
@@ -180,18 +216,34 @@ fn text_follows_libcaps_effective_rule() {
     assert!(!fc.effective && fc.permitted.has(Cap::NET_RAW) && fc.inheritable.has(Cap::KILL));
     let fc: FileCaps = "cap_net_raw+ep cap_kill+eip".parse().unwrap();
     assert!(fc.effective);
-    assert_eq!(fc.to_string(), "cap_net_raw+ep cap_kill+eip".parse::<CapState>().unwrap().to_string());
+    assert_eq!(
+        fc.to_string(),
+        "cap_net_raw+ep cap_kill+eip"
+            .parse::<CapState>()
+            .unwrap()
+            .to_string()
+    );
     assert_eq!(
         "cap_net_raw=p cap_kill=eip".parse::<FileCaps>(),
-        Err(ParseFileCapsError::PartialEffective { missing: CapSet::from(Cap::NET_RAW) })
+        Err(ParseFileCapsError::PartialEffective {
+            missing: CapSet::from(Cap::NET_RAW)
+        })
     );
     assert_eq!(
         "cap_net_raw=ep cap_kill=i".parse::<FileCaps>(),
-        Err(ParseFileCapsError::PartialEffective { missing: CapSet::from(Cap::KILL) })
+        Err(ParseFileCapsError::PartialEffective {
+            missing: CapSet::from(Cap::KILL)
+        })
     );
-    assert!(matches!("cap_net_raw=x".parse::<FileCaps>(), Err(ParseFileCapsError::Syntax(_))));
+    assert!(matches!(
+        "cap_net_raw=x".parse::<FileCaps>(),
+        Err(ParseFileCapsError::Syntax(_))
+    ));
     assert_eq!(FileCaps::empty().to_string(), "=");
-    assert_eq!(FileCaps::from_state(&"=e".parse().unwrap()).map(|f| f.effective), Ok(true));
+    assert_eq!(
+        FileCaps::from_state(&"=e".parse().unwrap()).map(|f| f.effective),
+        Ok(true)
+    );
 }
 
 #[test]
@@ -204,10 +256,16 @@ fn unprivileged_calls_on_plain_files() {
     let missing = FileCaps::get_for_file(dir.join("missing")).unwrap_err();
     assert_eq!(missing.code(), Some(libc::ENOENT));
     // rootid u32::MAX is refused before any system call: the path does not even exist.
-    let bad = FileCaps { rootid: Some(u32::MAX), ..FileCaps::empty() };
+    let bad = FileCaps {
+        rootid: Some(u32::MAX),
+        ..FileCaps::empty()
+    };
     let e = bad.set_for_file(dir.join("missing")).unwrap_err();
     assert!(matches!(e, capscope::Error::InvalidInput { .. }), "{e}");
-    assert!(matches!(bad.set_for_fd(&file).unwrap_err(), capscope::Error::InvalidInput { .. }));
+    assert!(matches!(
+        bad.set_for_fd(&file).unwrap_err(),
+        capscope::Error::InvalidInput { .. }
+    ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -215,7 +273,9 @@ fn unprivileged_calls_on_plain_files() {
 fn we_write_getcap_and_libc_read() {
     let dir = tmpdir("write");
     let cases = samples(40);
-    let paths: Vec<PathBuf> = (0..cases.len()).map(|k| new_file(&dir, &format!("f{k}"))).collect();
+    let paths: Vec<PathBuf> = (0..cases.len())
+        .map(|k| new_file(&dir, &format!("f{k}")))
+        .collect();
     let target = new_file(&dir, "target");
     let link = dir.join("link");
     std::os::unix::fs::symlink(&target, &link).unwrap();
@@ -232,10 +292,16 @@ fn we_write_getcap_and_libc_read() {
         // A path setter never follows a symlink: the kernel either refuses, or (ext4) stores
         // the attribute on the link itself; the link's target stays without capabilities.
         let on_link = c2[1].set_for_file(&l2);
-        ensure!(check!(FileCaps::get_for_file(&t2)).is_none(), "the symlink was followed");
+        ensure!(
+            check!(FileCaps::get_for_file(&t2)).is_none(),
+            "the symlink was followed"
+        );
         let read_link = check!(FileCaps::get_for_file(&l2));
         match on_link {
-            Ok(()) => ensure!(read_link.map(|x| x.permitted) == Some(c2[1].permitted), "{read_link:?}"),
+            Ok(()) => ensure!(
+                read_link.map(|x| x.permitted) == Some(c2[1].permitted),
+                "{read_link:?}"
+            ),
             Err(_) => ensure!(read_link.is_none()),
         }
         Ok(())
@@ -244,7 +310,11 @@ fn we_write_getcap_and_libc_read() {
     let rootid = expected_rootid();
     for (fc, path) in cases.iter().zip(&paths) {
         let want = FileCaps { rootid, ..*fc };
-        assert_eq!(FileCaps::get_for_file(path).unwrap(), Some(want), "{path:?}");
+        assert_eq!(
+            FileCaps::get_for_file(path).unwrap(),
+            Some(want),
+            "{path:?}"
+        );
         assert_eq!(raw_xattr(path), Some(want.to_bytes()), "{path:?}");
         assert_eq!(getcap(path, false), format!("{} {fc}", path.display()));
         let n = match rootid {
@@ -259,7 +329,10 @@ fn we_write_getcap_and_libc_read() {
         ensure!(check!(FileCaps::remove_for_file(&p2[0])));
         let f = check!(std::fs::File::open(&p2[1]));
         ensure!(check!(FileCaps::remove_for_fd(&f)));
-        ensure!(!check!(FileCaps::remove_for_file(&p2[0])), "removing twice reports nothing removed");
+        ensure!(
+            !check!(FileCaps::remove_for_file(&p2[0])),
+            "removing twice reports nothing removed"
+        );
         Ok(())
     }));
     for p in &paths[..2] {
@@ -283,17 +356,31 @@ fn root_writes_explicit_rootid_or_userns_gets_one() {
     };
     let f2 = f.clone();
     assert_pass(privileged(move || -> Verdict {
-        check!(FileCaps { rootid: asked, ..fc }.set_for_file(&f2));
+        check!(FileCaps {
+            rootid: asked,
+            ..fc
+        }
+        .set_for_file(&f2));
         // Read inside: the kernel shows the namespace's own root as revision 2.
         let inside = check!(FileCaps::get_for_file(&f2));
-        ensure!(inside.map(|x| x.permitted) == Some(fc.permitted), "{inside:?}");
+        ensure!(
+            inside.map(|x| x.permitted) == Some(fc.permitted),
+            "{inside:?}"
+        );
         Ok(())
     }));
     let got = FileCaps::get_for_file(&f).unwrap().unwrap();
     assert_eq!(got, FileCaps { rootid: want, ..fc });
     let raw = raw_xattr(&f).unwrap();
     assert_eq!((raw.len(), raw[3]), (24, 3), "revision 3 expected: {raw:?}");
-    assert_eq!(getcap(&f, true), format!("{} cap_chown,cap_net_raw=ep [rootid={}]", f.display(), want.unwrap()));
+    assert_eq!(
+        getcap(&f, true),
+        format!(
+            "{} cap_chown,cap_net_raw=ep [rootid={}]",
+            f.display(),
+            want.unwrap()
+        )
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -304,10 +391,12 @@ fn user_namespace_writes_revision_3_in_every_mode() {
     let dir = tmpdir("userns");
     let f = new_file(&dir, "f");
     // SAFETY: no preconditions.
-    let uid = if unsafe { libc::geteuid() } == 0 { 1000 } else { unsafe { libc::geteuid() } };
+    let euid = unsafe { libc::geteuid() };
+    let uid = if euid == 0 { 1000 } else { euid };
     let c = std::ffi::CString::new(f.as_os_str().as_bytes()).unwrap();
     // SAFETY: c is a valid path; chowning our own new file.
-    assert_eq!(unsafe { libc::chown(c.as_ptr(), uid, uid) }, 0, "chown: {}", std::io::Error::last_os_error());
+    let rc = unsafe { libc::chown(c.as_ptr(), uid, uid) };
+    assert_eq!(rc, 0, "chown: {}", std::io::Error::last_os_error());
     let fc: FileCaps = "cap_net_bind_service=ep cap_kill+eip".parse().unwrap();
     let f2 = f.clone();
     assert_pass(in_child(move || -> Verdict {
@@ -320,7 +409,11 @@ fn user_namespace_writes_revision_3_in_every_mode() {
                 // Changing uid made the process non-dumpable, which hides /proc/self from it.
                 ensure!(libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) == 0);
             }
-            ensure!(libc::unshare(libc::CLONE_NEWUSER) == 0, "unshare: {}", std::io::Error::last_os_error());
+            ensure!(
+                libc::unshare(libc::CLONE_NEWUSER) == 0,
+                "unshare: {}",
+                std::io::Error::last_os_error()
+            );
         }
         check!(std::fs::write("/proc/self/setgroups", "deny"));
         check!(std::fs::write("/proc/self/uid_map", format!("0 {uid} 1")));
@@ -328,9 +421,25 @@ fn user_namespace_writes_revision_3_in_every_mode() {
         check!(fc.set_for_file(&f2));
         Ok(())
     }));
-    assert_eq!(FileCaps::get_for_file(&f).unwrap(), Some(FileCaps { rootid: Some(uid), ..fc }));
-    assert_eq!(raw_xattr(&f).unwrap(), FileCaps { rootid: Some(uid), ..fc }.to_bytes());
-    assert_eq!(getcap(&f, true), format!("{} {fc} [rootid={uid}]", f.display()));
+    assert_eq!(
+        FileCaps::get_for_file(&f).unwrap(),
+        Some(FileCaps {
+            rootid: Some(uid),
+            ..fc
+        })
+    );
+    assert_eq!(
+        raw_xattr(&f).unwrap(),
+        FileCaps {
+            rootid: Some(uid),
+            ..fc
+        }
+        .to_bytes()
+    );
+    assert_eq!(
+        getcap(&f, true),
+        format!("{} {fc} [rootid={uid}]", f.display())
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -362,18 +471,34 @@ fn setcap_writes_we_read_byte_for_byte() {
         let ours = FileCaps::from_bytes(&raw).unwrap();
         let meant: FileCaps = text.parse().unwrap();
         assert_eq!(ours, FileCaps { rootid, ..meant }, "setcap {text:?}");
-        assert_eq!(ours.to_bytes(), raw, "re-serialised bytes differ for {text:?}");
+        assert_eq!(
+            ours.to_bytes(),
+            raw,
+            "re-serialised bytes differ for {text:?}"
+        );
         assert_eq!(FileCaps::get_for_file(&f).unwrap(), Some(ours));
     }
     // What setcap refuses, we refuse.
-    for text in ["cap_chown=p cap_kill=eip", "cap_chown+e cap_kill+p", "cap_chown=x", "=+e", "010=p"] {
+    for text in [
+        "cap_chown=p cap_kill=eip",
+        "cap_chown+e cap_kill+p",
+        "cap_chown=x",
+        "=+e",
+        "010=p",
+    ] {
         let f = new_file(&dir, "refused");
         let (ok, _, _) = run(privileged_cmd("setcap").arg(text).arg(&f));
         let ours = text.parse::<FileCaps>();
         if text == "010=p" {
-            assert!(ok && ours.is_err(), "capscope refuses octal numbers that setcap reads");
+            assert!(
+                ok && ours.is_err(),
+                "capscope refuses octal numbers that setcap reads"
+            );
         } else {
-            assert!(!ok && ours.is_err(), "{text:?}: setcap ok={ok}, ours={ours:?}");
+            assert!(
+                !ok && ours.is_err(),
+                "{text:?}: setcap ok={ok}, ours={ours:?}"
+            );
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();
@@ -391,12 +516,21 @@ fn capsh_accepts_our_state_text() {
         let p = if k == 0 { all } else { r.next() & all };
         let e = if k == 1 { p } else { r.next() & p };
         let i = r.next() & all;
-        let s = CapState { effective: CapSet::from_bits(e), permitted: CapSet::from_bits(p), inheritable: CapSet::from_bits(i) };
+        let s = CapState {
+            effective: CapSet::from_bits(e),
+            permitted: CapSet::from_bits(p),
+            inheritable: CapSet::from_bits(i),
+        };
         let text = s.text_for(last).to_string();
-        let (ok, out, err) =
-            run(Command::new("unshare").args(["--user", "--map-root-user", "capsh"]).arg(format!("--caps={text}")).arg("--print"));
+        let (ok, out, err) = run(Command::new("unshare")
+            .args(["--user", "--map-root-user", "capsh"])
+            .arg(format!("--caps={text}"))
+            .arg("--print"));
         assert!(ok, "capsh --caps={text:?} failed: {err}");
-        let current = out.lines().find_map(|l| l.strip_prefix("Current: ")).expect("capsh prints Current:");
+        let current = out
+            .lines()
+            .find_map(|l| l.strip_prefix("Current: "))
+            .expect("capsh prints Current:");
         assert_eq!(current, text);
     }
 }

@@ -7,14 +7,20 @@ mod checks;
 use std::path::PathBuf;
 
 fn replay(target: &str, check: fn(&[u8])) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
-    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot read the corpus {dir:?}: {e}"));
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
+    let entries =
+        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot read the corpus {dir:?}: {e}"));
     let mut n = 0;
     for entry in entries {
         let path = entry.unwrap().path();
         let data = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path:?}: {e}"));
         if let Err(p) = std::panic::catch_unwind(|| check(&data)) {
-            std::panic::resume_unwind(Box::new(format!("{target}: {path:?} fails: {:?}", p.downcast_ref::<String>())));
+            std::panic::resume_unwind(Box::new(format!(
+                "{target}: {path:?} fails: {:?}",
+                p.downcast_ref::<String>()
+            )));
         }
         n += 1;
     }

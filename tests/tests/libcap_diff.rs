@@ -69,7 +69,11 @@ fn random_set(r: &mut Rng) -> CapSet {
 }
 
 fn random_state(r: &mut Rng) -> CapState {
-    CapState { effective: random_set(r), permitted: random_set(r), inheritable: random_set(r) }
+    CapState {
+        effective: random_set(r),
+        permitted: random_set(r),
+        inheritable: random_set(r),
+    }
 }
 
 #[test]
@@ -82,8 +86,18 @@ fn display_equals_cap_to_text_for_random_states() {
         let s = if i < 64 * 8 {
             // Every single capability with every flag combination.
             let (cap, t) = (Cap::from_u8((i / 8) as u8).unwrap(), i % 8);
-            let one = |f: usize| if t & f != 0 { CapSet::from(cap) } else { CapSet::empty() };
-            CapState { effective: one(1), permitted: one(2), inheritable: one(4) }
+            let one = |f: usize| {
+                if t & f != 0 {
+                    CapSet::from(cap)
+                } else {
+                    CapSet::empty()
+                }
+            };
+            CapState {
+                effective: one(1),
+                permitted: one(2),
+                inheritable: one(4),
+            }
         } else {
             random_state(&mut r)
         };
@@ -94,8 +108,16 @@ fn display_equals_cap_to_text_for_random_states() {
             assert_eq!(s.to_string(), theirs);
         }
         // Both parse the text back to the same state.
-        assert_eq!(lc.from_text(theirs.as_bytes()), Some(s), "libcap does not read back {theirs:?}");
-        assert_eq!(CapState::from_text_for(ours.as_bytes(), last), Ok(s), "we do not read back {ours:?}");
+        assert_eq!(
+            lc.parse(theirs.as_bytes()),
+            Some(s),
+            "libcap does not read back {theirs:?}"
+        );
+        assert_eq!(
+            CapState::from_text_for(ours.as_bytes(), last),
+            Ok(s),
+            "we do not read back {ours:?}"
+        );
         n += 1;
     }
     assert!(n >= 10_000);
@@ -148,16 +170,29 @@ fn random_item(r: &mut Rng) -> String {
         match r.below(3) {
             0 => name.to_ascii_uppercase(),
             1 => name.to_owned(),
-            _ => name.chars().map(|c| if r.chance(50) { c.to_ascii_uppercase() } else { c }).collect(),
+            _ => name
+                .chars()
+                .map(|c| {
+                    if r.chance(50) {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect(),
         }
     } else {
         (r.pick(NAMES)).to_owned()
     }
 }
 
-const SPACES: &[&str] = &[" ", "  ", "\t", "\n", "\u{b}", "\u{c}", "\r", " \t\n", "\u{a0}", "\u{0}", ""];
+const SPACES: &[&str] = &[
+    " ", "  ", "\t", "\n", "\u{b}", "\u{c}", "\r", " \t\n", "\u{a0}", "\u{0}", "",
+];
 const OPS: &[&str] = &["=", "+", "-", "=+", "=-", "==", "+-", "", "!", "="];
-const FLAGS: &[&str] = &["e", "i", "p", "ep", "eip", "pie", "ee", "", "E", "P", "x", "e ", "eip", "pi"];
+const FLAGS: &[&str] = &[
+    "e", "i", "p", "ep", "eip", "pie", "ee", "", "E", "P", "x", "e ", "eip", "pi",
+];
 
 /// A clause of libcap's grammar, mostly valid, sometimes with a deliberate mistake.
 fn random_clause(r: &mut Rng) -> String {
@@ -166,14 +201,22 @@ fn random_clause(r: &mut Rng) -> String {
         let n = 1 + r.below(4);
         for k in 0..n {
             if k > 0 {
-                s.push_str(if r.chance(97) { "," } else { r.pick(&[",,", ", ", ""]) });
+                s.push_str(if r.chance(97) {
+                    ","
+                } else {
+                    r.pick(&[",,", ", ", ""])
+                });
             }
             s.push_str(&random_item(r));
         }
     }
     let actions = 1 + r.below(3);
     for k in 0..actions {
-        let op = if k == 0 { r.pick(OPS) } else { r.pick(&["+", "-", "+", "-", "="]) };
+        let op = if k == 0 {
+            r.pick(OPS)
+        } else {
+            r.pick(&["+", "-", "+", "-", "="])
+        };
         s.push_str(if r.chance(92) { op } else { "" });
         s.push_str(r.pick(FLAGS));
     }
@@ -218,21 +261,36 @@ fn random_text(r: &mut Rng) -> Vec<u8> {
 fn stricter_allowed(text: &[u8], err: &capscope::ParseStateError) -> bool {
     let at = err.offset();
     text.get(at) == Some(&0)
-        || (text.get(at) == Some(&b'0') && text.get(at + 1).is_some_and(|b| b.is_ascii_digit() || matches!(b, b'x' | b'X')))
+        || (text.get(at) == Some(&b'0')
+            && text
+                .get(at + 1)
+                .is_some_and(|b| b.is_ascii_digit() || matches!(b, b'x' | b'X')))
 }
 
 /// Compares one text; returns whether capscope accepted it.
 fn compare(lc: &Libcap, last: Cap, text: &[u8], stricter: &mut usize) -> bool {
     let ours = CapState::from_text_for(text, last);
-    let theirs = lc.from_text(text);
+    let theirs = lc.parse(text);
     if let Ok(s) = std::str::from_utf8(text) {
         if last == Cap::LAST_KNOWN {
-            assert_eq!(s.parse::<CapState>(), ours, "FromStr and from_text_for differ on {s:?}");
+            assert_eq!(
+                s.parse::<CapState>(),
+                ours,
+                "FromStr and from_text_for differ on {s:?}"
+            );
         }
     }
     match (&ours, theirs) {
-        (Ok(a), Some(b)) => assert_eq!(*a, b, "different states for {:?}", String::from_utf8_lossy(text)),
-        (Ok(a), None) => panic!("we accept {:?} as {a:?}; libcap rejects it", String::from_utf8_lossy(text)),
+        (Ok(a), Some(b)) => assert_eq!(
+            *a,
+            b,
+            "different states for {:?}",
+            String::from_utf8_lossy(text)
+        ),
+        (Ok(a), None) => panic!(
+            "we accept {:?} as {a:?}; libcap rejects it",
+            String::from_utf8_lossy(text)
+        ),
         (Err(e), Some(b)) => {
             assert!(
                 stricter_allowed(text, e),
@@ -261,7 +319,10 @@ fn parsing_agrees_with_cap_from_text_on_generated_texts() {
         }
     }
     // The generator must exercise both sides substantially.
-    assert!(accepted >= 5_000 && rejected >= 5_000, "accepted {accepted}, rejected {rejected}");
+    assert!(
+        accepted >= 5_000 && rejected >= 5_000,
+        "accepted {accepted}, rejected {rejected}"
+    );
     assert!(stricter > 0, "no hex/octal/NUL case was generated");
     eprintln!("generated texts: {accepted} accepted, {rejected} rejected, {stricter} refused only by capscope");
 }
@@ -358,12 +419,17 @@ fn parsing_agrees_with_cap_from_text_on_hard_cases() {
     for _ in 0..10_000 {
         let mut text = String::new();
         for _ in 0..1 + r.below(4) {
-            let list: Vec<String> = (0..1 + r.below(3)).map(|_| r.below(64).to_string()).collect();
+            let list: Vec<String> = (0..1 + r.below(3))
+                .map(|_| r.below(64).to_string())
+                .collect();
             text.push_str(&list.join(","));
             text.push_str(r.pick(&["=", "+", "-", "=+", "=-"]));
             text.push_str(r.pick(&["e", "i", "p", "ei", "ep", "ip", "eip"]));
             text.push(' ');
         }
-        assert!(compare(&lc, last, text.as_bytes(), &mut stricter), "{text:?} must parse");
+        assert!(
+            compare(&lc, last, text.as_bytes(), &mut stricter),
+            "{text:?} must parse"
+        );
     }
 }

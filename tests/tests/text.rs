@@ -43,7 +43,11 @@ fn allocations<T>(f: impl FnOnce() -> T) -> (T, usize) {
 }
 
 fn state(e: u64, p: u64, i: u64) -> CapState {
-    CapState { effective: CapSet::from_bits(e), permitted: CapSet::from_bits(p), inheritable: CapSet::from_bits(i) }
+    CapState {
+        effective: CapSet::from_bits(e),
+        permitted: CapSet::from_bits(p),
+        inheritable: CapSet::from_bits(i),
+    }
 }
 
 const CHOWN: u64 = 1;
@@ -58,14 +62,20 @@ fn known_texts() {
         ("=ep", state(ALL, ALL, 0)),
         ("=eip", state(ALL, ALL, ALL)),
         ("cap_chown=ep", state(CHOWN, CHOWN, 0)),
-        ("cap_chown,cap_kill=ei", state(CHOWN | KILL, 0, CHOWN | KILL)),
+        (
+            "cap_chown,cap_kill=ei",
+            state(CHOWN | KILL, 0, CHOWN | KILL),
+        ),
         ("cap_kill=i cap_chown+e", state(CHOWN, 0, KILL)),
         ("=ep cap_chown-e", state(ALL & !CHOWN, ALL, 0)),
         ("=p cap_chown-p", state(0, ALL & !CHOWN, 0)),
         ("cap_chown=p 41+p", state(0, CHOWN | 1 << 41, 0)),
         ("= 41+p", state(0, 1 << 41, 0)),
         ("= 42+i 41+p", state(0, 1 << 41, 1 << 42)),
-        ("=ep 41,63+ep", state(ALL | 1 << 41 | 1 << 63, ALL | 1 << 41 | 1 << 63, 0)),
+        (
+            "=ep 41,63+ep",
+            state(ALL | 1 << 41 | 1 << 63, ALL | 1 << 41 | 1 << 63, 0),
+        ),
     ];
     for (text, s) in cases {
         assert_eq!(s.to_string(), text);
@@ -120,34 +130,68 @@ fn sixteen_mib_inputs_are_answered() {
     while valid.len() < N {
         valid.extend_from_slice(b"cap_chown,cap_kill+e-e+p cap_sys_admin=ip\t");
     }
-    assert_eq!(CapState::from_text_for(&valid, Cap::LAST_KNOWN), Ok(state(0, CHOWN | KILL | 1 << 21, 1 << 21)));
+    assert_eq!(
+        CapState::from_text_for(&valid, Cap::LAST_KNOWN),
+        Ok(state(0, CHOWN | KILL | 1 << 21, 1 << 21))
+    );
 
     let spaces = vec![b' '; N];
-    assert_eq!(CapState::from_text_for(&spaces, Cap::LAST_KNOWN), Ok(CapState::empty()));
+    assert_eq!(
+        CapState::from_text_for(&spaces, Cap::LAST_KNOWN),
+        Ok(CapState::empty())
+    );
 
     let mut long_list = b"cap_chown".repeat(N / 10);
-    long_list.iter_mut().skip(9).step_by(9).for_each(|b| *b = b',');
+    long_list
+        .iter_mut()
+        .skip(9)
+        .step_by(9)
+        .for_each(|b| *b = b',');
     long_list.extend_from_slice(b"=p");
     // ",ap_chown" items: the second item is not a name.
-    assert_eq!(CapState::from_text_for(&long_list, Cap::LAST_KNOWN).unwrap_err().offset(), 10);
+    assert_eq!(
+        CapState::from_text_for(&long_list, Cap::LAST_KNOWN)
+            .unwrap_err()
+            .offset(),
+        10
+    );
     let mut long_list = b"cap_chown,".repeat(N / 10);
     long_list.extend_from_slice(b"cap_kill=p");
-    assert_eq!(CapState::from_text_for(&long_list, Cap::LAST_KNOWN), Ok(state(0, CHOWN | KILL, 0)));
+    assert_eq!(
+        CapState::from_text_for(&long_list, Cap::LAST_KNOWN),
+        Ok(state(0, CHOWN | KILL, 0))
+    );
 
     let mut digits = vec![b'1'; N];
     digits.extend_from_slice(b"=e");
-    assert_eq!(CapState::from_text_for(&digits, Cap::LAST_KNOWN).unwrap_err().offset(), 0);
+    assert_eq!(
+        CapState::from_text_for(&digits, Cap::LAST_KNOWN)
+            .unwrap_err()
+            .offset(),
+        0
+    );
     let mut letters = vec![b'a'; N];
     letters.extend_from_slice(b"=e");
-    assert_eq!(CapState::from_text_for(&letters, Cap::LAST_KNOWN).unwrap_err().offset(), 0);
+    assert_eq!(
+        CapState::from_text_for(&letters, Cap::LAST_KNOWN)
+            .unwrap_err()
+            .offset(),
+        0
+    );
     let mut flags = b"cap_chown=".to_vec();
     flags.resize(N, b'e');
-    assert_eq!(CapState::from_text_for(&flags, Cap::LAST_KNOWN), Ok(state(CHOWN, 0, 0)));
+    assert_eq!(
+        CapState::from_text_for(&flags, Cap::LAST_KNOWN),
+        Ok(state(CHOWN, 0, 0))
+    );
     let mut ops = b"cap_chown".to_vec();
     while ops.len() < N {
         ops.extend_from_slice(b"+e-i");
     }
-    assert_eq!(CapState::from_text_for(&ops, Cap::LAST_KNOWN), Ok(state(CHOWN, 0, 0)));
+    assert_eq!(
+        CapState::from_text_for(&ops, Cap::LAST_KNOWN),
+        Ok(state(CHOWN, 0, 0))
+    );
 }
 
 #[test]
@@ -159,7 +203,11 @@ fn parsing_allocates_nothing_and_printing_allocates_once() {
     assert_eq!(out, "cap_sys_admin=i cap_chown,cap_net_raw+ep"); // libcap's encoding
     assert_eq!(n, 1, "printing must allocate the output string once");
     // The longest texts too: every capability in its own group.
-    let worst = state(0x5555_5555_5555_5555, 0x3333_3333_3333_3333, 0x0f0f_0f0f_0f0f_0f0f);
+    let worst = state(
+        0x5555_5555_5555_5555,
+        0x3333_3333_3333_3333,
+        0x0f0f_0f0f_0f0f_0f0f,
+    );
     let (out, n) = allocations(|| worst.to_string());
     assert!(out.len() > 500);
     assert_eq!(n, 1);
