@@ -135,6 +135,10 @@ fn word(b: &[u8], i: usize) -> u32 {
 
 impl FileCaps {
     /// No capabilities, effective flag off, revision 2.
+    ///
+    /// ```
+    /// assert_eq!(capscope::FileCaps::empty().to_string(), "=");
+    /// ```
     #[must_use]
     pub const fn empty() -> FileCaps {
         FileCaps {
@@ -215,6 +219,20 @@ impl FileCaps {
 
     /// Encodes the attribute: revision 2 (20 bytes) when `rootid` is `None`, revision 3
     /// (24 bytes) otherwise. Revision 1 is never written.
+    ///
+    /// ```
+    /// use capscope::FileCaps;
+    ///
+    /// let fc: FileCaps = "cap_chown=ep".parse()?;
+    /// assert_eq!(fc.to_bytes(), [1, 0, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    /// let ns = FileCaps { rootid: Some(1000), ..fc };
+    /// assert_eq!(ns.to_bytes().len(), 24);
+    /// # Ok::<(), capscope::ParseFileCapsError>(())
+    /// ```
+    ///
+    /// # References
+    ///
+    /// linux/capability.h (`struct vfs_ns_cap_data`)
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(SIZE_3);
@@ -243,6 +261,15 @@ impl FileCaps {
     /// The thread-style state libcap reads from these file capabilities (`cap_get_file`):
     /// the effective set is the union of the permitted and inheritable sets when the effective
     /// flag is on, empty otherwise.
+    ///
+    /// ```
+    /// use capscope::{Cap, FileCaps};
+    ///
+    /// let fc: FileCaps = "cap_chown=ep cap_kill+ei".parse()?;
+    /// let s = fc.to_state();
+    /// assert!(s.effective.has(Cap::KILL) && !s.permitted.has(Cap::KILL));
+    /// # Ok::<(), capscope::ParseFileCapsError>(())
+    /// ```
     #[must_use]
     pub const fn to_state(&self) -> CapState {
         let union = self.permitted.union(self.inheritable);
@@ -265,6 +292,22 @@ impl FileCaps {
     ///
     /// [`ParseFileCapsError::PartialEffective`] when the effective set is neither empty nor a
     /// superset of the permitted and inheritable sets.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use capscope::{CapState, FileCaps};
+    ///
+    /// let ok: CapState = "cap_chown=ep".parse()?;
+    /// assert!(FileCaps::from_state(&ok)?.effective);
+    /// let partial: CapState = "cap_chown=ep cap_kill=p".parse()?;
+    /// assert!(FileCaps::from_state(&partial).is_err()); // setcap refuses it too
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # References
+    ///
+    /// cap_set_file(3), setcap(8)
     pub fn from_state(state: &CapState) -> Result<FileCaps, ParseFileCapsError> {
         let union = state.permitted | state.inheritable;
         if !state.effective.is_empty() && !union.is_subset(state.effective) {
