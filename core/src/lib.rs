@@ -10,6 +10,10 @@
 //! - Set handles in the style of pyprctl: [`cap_effective`], [`cap_permitted`],
 //!   [`cap_inheritable`], [`cap_ambient`], [`capbset`].
 //! - [`kernel`]: what the running kernel supports.
+//! - [`prctl`]: the other `prctl()` attributes (thread name, parent-death signal,
+//!   no_new_privs, seccomp strict mode, ...).
+//! - [`cap_set_ids`]: change uid, gid and groups keeping capabilities; [`fsid`]: filesystem
+//!   ids.
 //! - libcap's text form: [`CapState`] implements `FromStr` and `Display` exactly as
 //!   `cap_from_text`/`cap_to_text` ([`ParseStateError`] says where a text is wrong).
 //! - [`FileCaps`]: file capabilities (the `security.capability` extended attribute), as bytes,
@@ -47,12 +51,15 @@ mod error;
 mod file;
 mod full;
 mod handles;
+mod identity;
 mod state;
 mod text;
 
 pub mod ambient;
 pub mod bounding;
+pub mod fsid;
 pub mod kernel;
+pub mod prctl;
 pub mod securebits;
 
 pub use cap::{Cap, ParseCapError};
@@ -60,7 +67,10 @@ pub use capset::{CapSet, Iter as CapSetIter};
 pub use error::{Errno, Error, Result};
 pub use file::{FileCaps, FileCapsBytesError, ParseFileCapsError};
 pub use full::FullCapState;
-pub use handles::{cap_ambient, cap_effective, cap_inheritable, cap_permitted, capbset, SetHandle, Which};
+pub use handles::{
+    cap_ambient, cap_effective, cap_inheritable, cap_permitted, capbset, SetHandle, Which,
+};
+pub use identity::{cap_set_ids, MAX_GROUPS};
 pub use securebits::Secbits;
 pub use state::CapState;
 pub use text::{ParseStateError, StateText};
@@ -75,5 +85,8 @@ pub use text::{ParseStateError, StateText};
 /// ```
 #[must_use]
 pub fn current_tid() -> u32 {
-    rustix::thread::gettid().as_raw_nonzero().get().unsigned_abs()
+    rustix::thread::gettid()
+        .as_raw_nonzero()
+        .get()
+        .unsigned_abs()
 }
