@@ -15,9 +15,25 @@ use capscope::{Cap, CapSet, CapState, FileCaps, FileCapsBytesError, ParseFileCap
 use capscope_tests::{assert_pass, check, ensure, in_child, is_privileged, privileged, Verdict};
 use proptest::prelude::*;
 
+/// A directory removed when dropped, also when its test fails.
+struct TmpDir(PathBuf);
+
+impl std::ops::Deref for TmpDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A fresh directory under the temporary directory (ext4 or tmpfs: both store `security.*`
 /// attributes), readable by everyone.
-fn tmpdir(tag: &str) -> PathBuf {
+fn tmpdir(tag: &str) -> TmpDir {
     static N: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
         "capscope-filecaps-{tag}-{}-{}",
@@ -27,7 +43,7 @@ fn tmpdir(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("cannot create {dir:?}: {e}"));
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    dir
+    TmpDir(dir)
 }
 
 fn new_file(dir: &Path, name: &str) -> PathBuf {
@@ -266,7 +282,6 @@ fn unprivileged_calls_on_plain_files() {
         bad.set_for_fd(&file).unwrap_err(),
         capscope::Error::InvalidInput { .. }
     ));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -339,7 +354,6 @@ fn we_write_getcap_and_libc_read() {
         assert_eq!(FileCaps::get_for_file(p).unwrap(), None);
         assert_eq!(getcap(p, false), "");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -381,7 +395,6 @@ fn root_writes_explicit_rootid_or_userns_gets_one() {
             want.unwrap()
         )
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -440,7 +453,6 @@ fn user_namespace_writes_revision_3_in_every_mode() {
         getcap(&f, true),
         format!("{} {fc} [rootid={uid}]", f.display())
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -501,7 +513,6 @@ fn setcap_writes_we_read_byte_for_byte() {
             );
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
