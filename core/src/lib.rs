@@ -14,6 +14,10 @@
 //!   no_new_privs, seccomp strict mode, ...).
 //! - [`cap_set_ids`]: change uid, gid and groups keeping capabilities; [`fsid`]: filesystem
 //!   ids.
+//! - libcap's text form: [`CapState`] implements `FromStr` and `Display` exactly as
+//!   `cap_from_text`/`cap_to_text` ([`ParseStateError`] says where a text is wrong).
+//! - [`FileCaps`]: file capabilities (the `security.capability` extended attribute), as bytes,
+//!   as the text `getcap` prints and `setcap` reads, and on files.
 //! - Scoped privilege: [`guard::RaiseGuard`] and [`with_caps`] raise capabilities for a scope
 //!   and restore them after; [`future::RaisedFuture`] does it around each poll of a future;
 //!   [`drop_after`] drops everything for good; [`manifest`] lists what the program may raise.
@@ -49,10 +53,12 @@
 mod cap;
 mod capset;
 mod error;
+mod file;
 mod full;
 mod handles;
 mod identity;
 mod state;
+mod text;
 
 pub mod ambient;
 pub mod bounding;
@@ -68,6 +74,7 @@ pub mod securebits;
 pub use cap::{Cap, ParseCapError};
 pub use capset::{CapSet, Iter as CapSetIter};
 pub use error::{Errno, Error, Result};
+pub use file::{FileCaps, FileCapsBytesError, ParseFileCapsError};
 pub use full::FullCapState;
 pub use handles::{
     cap_ambient, cap_effective, cap_inheritable, cap_permitted, capbset, SetHandle, Which,
@@ -75,6 +82,7 @@ pub use handles::{
 pub use identity::{cap_set_ids, MAX_GROUPS};
 pub use securebits::Secbits;
 pub use state::CapState;
+pub use text::{ParseStateError, StateText};
 
 pub use guard::{with_caps, RaiseGuard};
 

@@ -1,4 +1,5 @@
-//! Prints the calling thread's full capability state, as `capsh --print` does.
+//! Prints the calling thread's full capability state, as `capsh --print` does: the
+//! `Current:` line is libcap's text (`cap_to_text`), byte for byte what capsh prints.
 //!
 //! ```text
 //! cargo run -p capscope-examples --example inspect
@@ -36,6 +37,8 @@ fn flag(bits: Secbits, flag: Secbits, lock: Secbits) -> String {
 fn main() -> Result<(), capscope::Error> {
     let s = FullCapState::get_current()?;
     let bits = s.securebits.expect("get_current reads securebits");
+    // As capsh: libcap adapts the text to the running kernel's last capability.
+    println!("Current: {}", s.caps.text_for(kernel::last_supported()?));
     println!("Thread:         {}", capscope::current_tid());
     println!("Effective:      {}", list(s.caps.effective));
     println!("Permitted:      {}", list(s.caps.permitted));
