@@ -10,6 +10,7 @@
 //! - Set handles in the style of pyprctl: [`cap_effective`], [`cap_permitted`],
 //!   [`cap_inheritable`], [`cap_ambient`], [`capbset`].
 //! - [`kernel`]: what the running kernel supports.
+//! - [`process`]: changes applied to every thread of the process.
 //!
 //! # Thread scope
 //!
@@ -47,6 +48,7 @@ mod state;
 pub mod ambient;
 pub mod bounding;
 pub mod kernel;
+pub mod process;
 pub mod securebits;
 
 pub use cap::{Cap, ParseCapError};
