@@ -63,15 +63,12 @@ pub fn is_set(cap: Cap) -> Result<Option<bool>> {
 }
 
 fn configure(cap: Cap, raise: bool, name: &'static str) -> Result<()> {
+    // Checked first (cached after the first call), so the answer does not depend on the order
+    // of the kernel's own checks.
+    kernel::check_supported(name, cap)?;
     match rustix::thread::configure_capability_in_ambient_set(one(cap), raise) {
         Ok(()) => Ok(()),
-        Err(rustix::io::Errno::INVAL) => {
-            kernel::check_supported(name, cap)?;
-            Err(Error::os(name, rustix::io::Errno::INVAL))
-        }
-        Err(e @ rustix::io::Errno::PERM) if raise => {
-            Err(Error::os(name, e).with_hint(RAISE_HINT))
-        }
+        Err(e @ rustix::io::Errno::PERM) if raise => Err(Error::os(name, e).with_hint(RAISE_HINT)),
         Err(e) => Err(Error::os(name, e)),
     }
 }

@@ -65,13 +65,14 @@ pub fn read(cap: Cap) -> Result<Option<bool>> {
 /// ```
 #[doc(alias = "PR_CAPBSET_DROP")]
 pub fn drop(cap: Cap) -> Result<()> {
+    // Checked first (cached after the first call): without CAP_SETPCAP the kernel would answer
+    // EPERM before it looks at the capability.
+    kernel::check_supported("prctl(PR_CAPBSET_DROP)", cap)?;
     match rustix::thread::remove_capability_from_bounding_set(one(cap)) {
         Ok(()) => Ok(()),
-        Err(rustix::io::Errno::INVAL) => {
-            kernel::check_supported("prctl(PR_CAPBSET_DROP)", cap)?;
-            Err(Error::os("prctl(PR_CAPBSET_DROP)", rustix::io::Errno::INVAL))
+        Err(e @ rustix::io::Errno::PERM) => {
+            Err(Error::os("prctl(PR_CAPBSET_DROP)", e).with_hint(DROP_HINT))
         }
-        Err(e @ rustix::io::Errno::PERM) => Err(Error::os("prctl(PR_CAPBSET_DROP)", e).with_hint(DROP_HINT)),
         Err(e) => Err(Error::os("prctl(PR_CAPBSET_DROP)", e)),
     }
 }

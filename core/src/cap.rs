@@ -55,7 +55,10 @@ include!("caps.in");
 const _: () = {
     let mut i = 0;
     while i < NUMBERS.len() {
-        assert!(NUMBERS[i] as usize == i, "caps.in must list capabilities in order");
+        assert!(
+            NUMBERS[i] as usize == i,
+            "caps.in must list capabilities in order"
+        );
         i += 1;
     }
 };
@@ -240,7 +243,9 @@ impl FromStr for Cap {
     fn from_str(s: &str) -> Result<Cap, ParseCapError> {
         Cap::from_name(s)
             .or_else(|| parse_cap_number(s.as_bytes()))
-            .ok_or_else(|| ParseCapError { input: s.to_owned() })
+            .ok_or_else(|| ParseCapError {
+                input: s.to_owned(),
+            })
     }
 }
 
@@ -254,7 +259,10 @@ mod tests {
         assert_eq!(Cap::CHECKPOINT_RESTORE, Cap::LAST_KNOWN);
         for c in Cap::known() {
             let name = c.name().unwrap();
-            assert_eq!(name, format!("cap_{}", c.kernel_name().unwrap().to_ascii_lowercase()));
+            assert_eq!(
+                name,
+                format!("cap_{}", c.kernel_name().unwrap().to_ascii_lowercase())
+            );
             assert_eq!(name.parse::<Cap>().unwrap(), c);
             assert_eq!(name.to_ascii_uppercase().parse::<Cap>().unwrap(), c);
             assert_eq!(c.as_u8().to_string().parse::<Cap>().unwrap(), c);
@@ -275,8 +283,25 @@ mod tests {
             assert!(Cap::from_u8(n).is_none());
         }
         for bad in [
-            "64", "100", "010", "00", "0x10", "+1", "-1", " 1", "1 ", "", "chown", "cap_", "cap_chown ",
-            "cap_chownx", "cap_ſys_admin", "cap_chown\0", "all", "CAP-CHOWN", "١",
+            "64",
+            "100",
+            "010",
+            "00",
+            "0x10",
+            "+1",
+            "-1",
+            " 1",
+            "1 ",
+            "",
+            "chown",
+            "cap_",
+            "cap_chown ",
+            "cap_chownx",
+            "cap_ſys_admin",
+            "cap_chown\0",
+            "all",
+            "CAP-CHOWN",
+            "١",
         ] {
             assert!(bad.parse::<Cap>().is_err(), "{bad:?} must not parse");
         }

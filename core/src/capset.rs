@@ -1,7 +1,9 @@
 //! [`CapSet`]: a set of capabilities, as the kernel stores it (a `u64` bitmask).
 
 use std::fmt;
-use std::ops::{BitAnd, BitAndAssign, BitOr, BitOrAssign, BitXor, BitXorAssign, Not, Sub, SubAssign};
+use std::ops::{
+    BitAnd, BitAndAssign, BitOr, BitOrAssign, BitXor, BitXorAssign, Not, Sub, SubAssign,
+};
 
 use crate::Cap;
 
@@ -335,7 +337,10 @@ mod tests {
         assert_eq!(s.bits(), 1 << 63 | 1 << 41 | 1);
         assert_eq!(s.unknown(), hi);
         assert_eq!(s.iter().map(Cap::as_u8).collect::<Vec<_>>(), [0, 41, 63]);
-        assert_eq!(s.iter().rev().map(Cap::as_u8).collect::<Vec<_>>(), [63, 41, 0]);
+        assert_eq!(
+            s.iter().rev().map(Cap::as_u8).collect::<Vec<_>>(),
+            [63, 41, 0]
+        );
         assert_eq!(!CapSet::empty(), CapSet::full());
         assert_eq!(CapSet::up_to(Cap::MAX), CapSet::full());
         assert_eq!(CapSet::all_known().len(), 41);

@@ -65,7 +65,12 @@ impl From<rustix::io::Errno> for Errno {
 
 impl fmt::Debug for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Errno({}: {})", self.0, io::Error::from_raw_os_error(self.0))
+        write!(
+            f,
+            "Errno({}: {})",
+            self.0,
+            io::Error::from_raw_os_error(self.0)
+        )
     }
 }
 
@@ -133,9 +138,11 @@ pub enum Error {
         detail: Cow<'static, str>,
     },
     /// Capabilities a scope needs are missing from the permitted set.
-    #[error("{function} needs {missing:?}, missing from the permitted set; grant them with \
+    #[error(
+        "{function} needs {missing:?}, missing from the permitted set; grant them with \
              `setcap {grant}+p <binary>` (or as ambient capabilities from the parent: \
-             `capsh --caps=\"{grant}+eip\" --addamb={grant} -- -c <binary>`)")]
+             `capsh --caps=\"{grant}+eip\" --addamb={grant} -- -c <binary>`)"
+    )]
     MissingCaps {
         /// The function (or scope) that needs them.
         function: &'static str,
@@ -149,8 +156,10 @@ pub enum Error {
     ///
     /// The caller must not go on: it should abort the process (or at least end the thread)
     /// rather than run with credentials nobody chose.
-    #[error("{op}: failed part-way, the thread's credentials are indeterminate and the \
-             process must abort: {source}")]
+    #[error(
+        "{op}: failed part-way, the thread's credentials are indeterminate and the \
+             process must abort: {source}"
+    )]
     Indeterminate {
         /// The operation.
         op: &'static str,
@@ -207,32 +216,50 @@ impl Error {
     /// An [`Error::Os`] for `op` failing with `errno`, without a hint.
     #[must_use]
     pub fn os(op: &'static str, errno: impl Into<Errno>) -> Error {
-        Error::Os { op, errno: errno.into(), hint: None }
+        Error::Os {
+            op,
+            errno: errno.into(),
+            hint: None,
+        }
     }
 
     /// An [`Error::InvalidInput`].
     #[must_use]
     pub fn invalid(op: &'static str, reason: impl Into<Cow<'static, str>>) -> Error {
-        Error::InvalidInput { op, reason: reason.into() }
+        Error::InvalidInput {
+            op,
+            reason: reason.into(),
+        }
     }
 
     /// An [`Error::Kernel`].
     #[must_use]
     pub fn kernel(op: &'static str, detail: impl Into<Cow<'static, str>>) -> Error {
-        Error::Kernel { op, detail: detail.into() }
+        Error::Kernel {
+            op,
+            detail: detail.into(),
+        }
     }
 
     /// An [`Error::MissingCaps`] for `function` lacking `missing`.
     #[must_use]
     pub fn missing_caps(function: &'static str, missing: CapSet) -> Error {
-        Error::MissingCaps { function, missing, grant: missing.to_string() }
+        Error::MissingCaps {
+            function,
+            missing,
+            grant: missing.to_string(),
+        }
     }
 
     /// Adds (or replaces) the hint of an [`Error::Os`]; other variants are returned unchanged.
     #[must_use]
     pub fn with_hint(self, new: impl Into<Cow<'static, str>>) -> Error {
         match self {
-            Error::Os { op, errno, .. } => Error::Os { op, errno, hint: Some(new.into()) },
+            Error::Os { op, errno, .. } => Error::Os {
+                op,
+                errno,
+                hint: Some(new.into()),
+            },
             other => other,
         }
     }

@@ -92,7 +92,13 @@ impl FullCapState {
 
     fn from_status_file(path: &str) -> Result<FullCapState> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::os("read /proc/<pid>/status", crate::Errno::from_raw(e.raw_os_error().unwrap_or(rustix::io::Errno::IO.raw_os_error())))
+            Error::os(
+                "read /proc/<pid>/status",
+                crate::Errno::from_raw(
+                    e.raw_os_error()
+                        .unwrap_or(rustix::io::Errno::IO.raw_os_error()),
+                ),
+            )
         })?;
         FullCapState::from_status(&text)
     }
@@ -108,12 +114,17 @@ impl FullCapState {
             text.lines()
                 .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
                 .map(str::trim)
-                .ok_or_else(|| Error::kernel("parse /proc/<pid>/status", format!("no {name} field")))
+                .ok_or_else(|| {
+                    Error::kernel("parse /proc/<pid>/status", format!("no {name} field"))
+                })
         };
         let set = |name: &'static str| -> Result<CapSet> {
             let v = field(name)?;
             if v.len() != 16 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Error::kernel("parse /proc/<pid>/status", format!("{name} is not 16 hex digits: {v:?}")));
+                return Err(Error::kernel(
+                    "parse /proc/<pid>/status",
+                    format!("{name} is not 16 hex digits: {v:?}"),
+                ));
             }
             u64::from_str_radix(v, 16)
                 .map(CapSet::from_bits)
@@ -123,11 +134,18 @@ impl FullCapState {
             "0" => false,
             "1" => true,
             other => {
-                return Err(Error::kernel("parse /proc/<pid>/status", format!("NoNewPrivs is {other:?}")));
+                return Err(Error::kernel(
+                    "parse /proc/<pid>/status",
+                    format!("NoNewPrivs is {other:?}"),
+                ));
             }
         };
         Ok(FullCapState {
-            caps: CapState { effective: set("CapEff")?, permitted: set("CapPrm")?, inheritable: set("CapInh")? },
+            caps: CapState {
+                effective: set("CapEff")?,
+                permitted: set("CapPrm")?,
+                inheritable: set("CapInh")?,
+            },
             ambient: set("CapAmb")?,
             bounding: set("CapBnd")?,
             securebits: None,

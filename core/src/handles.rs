@@ -96,7 +96,9 @@ impl SetHandle {
             Which::Effective => &mut s.effective,
             Which::Permitted => &mut s.permitted,
             Which::Inheritable => &mut s.inheritable,
-            Which::Ambient | Which::Bounding => unreachable!("ambient and bounding are not in CapState"),
+            Which::Ambient | Which::Bounding => {
+                unreachable!("ambient and bounding are not in CapState")
+            }
         }
     }
 
@@ -145,12 +147,17 @@ impl SetHandle {
     ///
     /// [`Error::InvalidInput`] on the bounding set (it can only shrink), before any system
     /// call; otherwise as [`CapState::set_current`] or [`ambient::raise`].
+    #[allow(
+        clippy::should_implement_trait,
+        reason = "pyprctl's verb; this is not arithmetic"
+    )]
     pub fn add(self, caps: impl Into<CapSet>) -> Result<()> {
         let caps = caps.into();
         match self.0 {
-            Which::Bounding => {
-                Err(Error::invalid("capbset.add", "the bounding set can only shrink: no capability can be added"))
-            }
+            Which::Bounding => Err(Error::invalid(
+                "capbset.add",
+                "the bounding set can only shrink: no capability can be added",
+            )),
             Which::Ambient => caps.iter().try_for_each(ambient::raise),
             _ => self.update(|s| s | caps),
         }
@@ -183,7 +190,9 @@ impl SetHandle {
                 if caps.is_empty() {
                     return ambient::clear();
                 }
-                (ambient::probe()? - caps).iter().try_for_each(ambient::lower)
+                (ambient::probe()? - caps)
+                    .iter()
+                    .try_for_each(ambient::lower)
             }
             Which::Bounding => bounding::limit(caps),
             _ => self.update(|s| s & caps),
@@ -215,7 +224,10 @@ impl SetHandle {
                 if !caps.is_subset(current) {
                     return Err(Error::invalid(
                         "capbset.replace",
-                        format!("the bounding set can only shrink: {:?} are not in it", caps - current),
+                        format!(
+                            "the bounding set can only shrink: {:?} are not in it",
+                            caps - current
+                        ),
                     ));
                 }
                 bounding::limit(caps)

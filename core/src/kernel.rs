@@ -72,7 +72,10 @@ fn kernel_has(cap: u8) -> Result<bool> {
 
 fn probe_last_cap() -> Result<Cap> {
     if !kernel_has(0)? {
-        return Err(Error::kernel("cap_last_cap", "PR_CAPBSET_READ rejects capability 0"));
+        return Err(Error::kernel(
+            "cap_last_cap",
+            "PR_CAPBSET_READ rejects capability 0",
+        ));
     }
     // Invariant: lo is supported, hi + 1 is not (or hi = 63).
     let (mut lo, mut hi) = (0u8, 63u8);

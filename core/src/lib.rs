@@ -10,6 +10,10 @@
 //! - Set handles in the style of pyprctl: [`cap_effective`], [`cap_permitted`],
 //!   [`cap_inheritable`], [`cap_ambient`], [`capbset`].
 //! - [`kernel`]: what the running kernel supports.
+//! - [`prctl`]: the other `prctl()` attributes (thread name, parent-death signal,
+//!   no_new_privs, seccomp strict mode, ...).
+//! - [`cap_set_ids`]: change uid, gid and groups keeping capabilities; [`fsid`]: filesystem
+//!   ids.
 //! - [`process`]: changes applied to every thread of the process.
 //!
 //! # Thread scope
@@ -43,11 +47,14 @@ mod capset;
 mod error;
 mod full;
 mod handles;
+mod identity;
 mod state;
 
 pub mod ambient;
 pub mod bounding;
+pub mod fsid;
 pub mod kernel;
+pub mod prctl;
 pub mod process;
 pub mod securebits;
 
@@ -55,7 +62,10 @@ pub use cap::{Cap, ParseCapError};
 pub use capset::{CapSet, Iter as CapSetIter};
 pub use error::{Errno, Error, Result};
 pub use full::FullCapState;
-pub use handles::{cap_ambient, cap_effective, cap_inheritable, cap_permitted, capbset, SetHandle, Which};
+pub use handles::{
+    cap_ambient, cap_effective, cap_inheritable, cap_permitted, capbset, SetHandle, Which,
+};
+pub use identity::{cap_set_ids, MAX_GROUPS};
 pub use securebits::Secbits;
 pub use state::CapState;
 
@@ -69,5 +79,8 @@ pub use state::CapState;
 /// ```
 #[must_use]
 pub fn current_tid() -> u32 {
-    rustix::thread::gettid().as_raw_nonzero().get().unsigned_abs()
+    rustix::thread::gettid()
+        .as_raw_nonzero()
+        .get()
+        .unsigned_abs()
 }

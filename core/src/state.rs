@@ -38,7 +38,11 @@ impl CapState {
     /// The empty state: no capability in any set.
     #[must_use]
     pub const fn empty() -> CapState {
-        CapState { effective: CapSet::empty(), permitted: CapSet::empty(), inheritable: CapSet::empty() }
+        CapState {
+            effective: CapSet::empty(),
+            permitted: CapSet::empty(),
+            inheritable: CapSet::empty(),
+        }
     }
 
     /// The calling thread's sets: one `capget`, no allocation.
@@ -57,7 +61,9 @@ impl CapState {
     #[doc(alias = "capget")]
     #[inline]
     pub fn get_current() -> Result<CapState> {
-        rustix::thread::capabilities(None).map(CapState::from_rustix).op("capget")
+        rustix::thread::capabilities(None)
+            .map(CapState::from_rustix)
+            .op("capget")
     }
 
     /// The sets of the thread (or process leader) with id `pid`: one `capget`. `0` means the
@@ -77,9 +83,12 @@ impl CapState {
     /// capget(2)
     #[doc(alias = "capget")]
     pub fn get_for_pid(pid: u32) -> Result<CapState> {
-        let raw = i32::try_from(pid).map_err(|_| Error::invalid("capget", format!("pid {pid} is above i32::MAX")))?;
+        let raw = i32::try_from(pid)
+            .map_err(|_| Error::invalid("capget", format!("pid {pid} is above i32::MAX")))?;
         let pid = rustix::process::Pid::from_raw(raw);
-        rustix::thread::capabilities(pid).map(CapState::from_rustix).op("capget")
+        rustix::thread::capabilities(pid)
+            .map(CapState::from_rustix)
+            .op("capget")
     }
 
     /// Makes this the calling thread's state: one `capset`.
@@ -98,7 +107,7 @@ impl CapState {
     /// # Thread scope
     ///
     /// Changes the calling thread only. Other threads keep their sets: see
-    /// [`process`](crate::process) for a change to all of them.
+    /// `capscope::process` for a change to all of them.
     ///
     /// # References
     ///
@@ -118,7 +127,9 @@ impl CapState {
         if e != rustix::io::Errno::PERM {
             return err;
         }
-        let Ok(old) = CapState::get_current() else { return err };
+        let Ok(old) = CapState::get_current() else {
+            return err;
+        };
         let hint = if !self.effective.is_subset(self.permitted) {
             format!(
                 "the effective set must be a subset of the permitted set: {:?} are effective but not permitted",

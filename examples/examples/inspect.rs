@@ -25,7 +25,11 @@ fn ids(status: &str, field: &str) -> String {
 
 fn flag(bits: Secbits, flag: Secbits, lock: Secbits) -> String {
     let on = if bits.contains(flag) { "yes" } else { "no" };
-    let locked = if bits.contains(lock) { "locked" } else { "unlocked" };
+    let locked = if bits.contains(lock) {
+        "locked"
+    } else {
+        "unlocked"
+    };
     format!("{on} ({locked})")
 }
 
@@ -39,23 +43,45 @@ fn main() -> Result<(), capscope::Error> {
     println!("Ambient set:    {}", list(s.ambient));
     println!("Bounding set:   {}", list(s.bounding));
     println!("Securebits:     {:#o}/{:#x}", bits.bits(), bits.bits());
-    println!(" secure-noroot:           {}", flag(bits, Secbits::NOROOT, Secbits::NOROOT_LOCKED));
+    println!(
+        " secure-noroot:           {}",
+        flag(bits, Secbits::NOROOT, Secbits::NOROOT_LOCKED)
+    );
     println!(
         " secure-no-suid-fixup:    {}",
-        flag(bits, Secbits::NO_SETUID_FIXUP, Secbits::NO_SETUID_FIXUP_LOCKED)
+        flag(
+            bits,
+            Secbits::NO_SETUID_FIXUP,
+            Secbits::NO_SETUID_FIXUP_LOCKED
+        )
     );
-    println!(" secure-keep-caps:        {}", flag(bits, Secbits::KEEP_CAPS, Secbits::KEEP_CAPS_LOCKED));
+    println!(
+        " secure-keep-caps:        {}",
+        flag(bits, Secbits::KEEP_CAPS, Secbits::KEEP_CAPS_LOCKED)
+    );
     println!(
         " secure-no-ambient-raise: {}",
-        flag(bits, Secbits::NO_CAP_AMBIENT_RAISE, Secbits::NO_CAP_AMBIENT_RAISE_LOCKED)
+        flag(
+            bits,
+            Secbits::NO_CAP_AMBIENT_RAISE,
+            Secbits::NO_CAP_AMBIENT_RAISE_LOCKED
+        )
     );
     println!(
         " secure-exec-restrict-file:    {}",
-        flag(bits, Secbits::EXEC_RESTRICT_FILE, Secbits::EXEC_RESTRICT_FILE_LOCKED)
+        flag(
+            bits,
+            Secbits::EXEC_RESTRICT_FILE,
+            Secbits::EXEC_RESTRICT_FILE_LOCKED
+        )
     );
     println!(
         " secure-exec-deny-interactive: {}",
-        flag(bits, Secbits::EXEC_DENY_INTERACTIVE, Secbits::EXEC_DENY_INTERACTIVE_LOCKED)
+        flag(
+            bits,
+            Secbits::EXEC_DENY_INTERACTIVE,
+            Secbits::EXEC_DENY_INTERACTIVE_LOCKED
+        )
     );
     println!("no_new_privs:   {}", u8::from(s.no_new_privs));
     println!("keepcaps:       {}", u8::from(s.keepcaps.unwrap_or(false)));
@@ -63,6 +89,9 @@ fn main() -> Result<(), capscope::Error> {
     println!("uid (r e s fs): {}", ids(&status, "Uid:"));
     println!("gid (r e s fs): {}", ids(&status, "Gid:"));
     println!("groups:         {}", ids(&status, "Groups:"));
-    println!("Kernel's last capability: {}", kernel::last_supported()?.as_u8());
+    println!(
+        "Kernel's last capability: {}",
+        kernel::last_supported()?.as_u8()
+    );
     Ok(())
 }

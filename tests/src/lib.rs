@@ -14,6 +14,8 @@
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Once;
 use std::time::{Duration, Instant};
 
 /// How long a child may run before it is killed and its test fails.
@@ -43,7 +45,15 @@ macro_rules! check {
     ($e:expr) => {
         match $e {
             Ok(v) => v,
-            Err(err) => return Err(format!("{}:{}: {} failed: {:?}", file!(), line!(), stringify!($e), err)),
+            Err(err) => {
+                return Err(format!(
+                    "{}:{}: {} failed: {:?}",
+                    file!(),
+                    line!(),
+                    stringify!($e),
+                    err
+                ))
+            }
         }
     };
 }
@@ -70,14 +80,12 @@ pub fn is_privileged() -> bool {
 ///
 /// Use it for changes that must not touch the test process (bounding set, no_new_privs,
 /// securebit locks, uids). The child runs only `f` and then `_exit`s.
-#[must_use]
 pub fn in_child<F: FnOnce() -> Verdict>(f: F) -> Verdict {
-    fork_and_run(|| f())
+    fork_and_run(f)
 }
 
 /// Runs `f` in a forked child that first enters a new user namespace (uid and gid 0 inside,
 /// mapped to the caller's), where it holds every capability of that namespace.
-#[must_use]
 pub fn in_userns<F: FnOnce() -> Verdict>(f: F) -> Verdict {
     // SAFETY: getuid/getgid have no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
@@ -89,7 +97,6 @@ pub fn in_userns<F: FnOnce() -> Verdict>(f: F) -> Verdict {
 
 /// Runs `f` with privilege: in a forked child as root ([`in_child`]), or in a new user
 /// namespace as a normal user ([`in_userns`]). Either way the change stays in the child.
-#[must_use]
 pub fn privileged<F: FnOnce() -> Verdict>(f: F) -> Verdict {
     if is_privileged() {
         in_child(f)
@@ -100,7 +107,6 @@ pub fn privileged<F: FnOnce() -> Verdict>(f: F) -> Verdict {
 
 /// Runs `f` on a new thread that then exits, and returns its verdict (panics are caught).
 /// Per-thread irreversible changes made there (bounding set, no_new_privs) die with it.
-#[must_use]
 pub fn in_thread<F: FnOnce() -> Verdict + Send + 'static>(f: F) -> Verdict {
     match std::thread::spawn(f).join() {
         Ok(v) => v,
@@ -155,7 +161,32 @@ fn enter_userns(uid: u32, gid: u32) -> Verdict {
     Ok(())
 }
 
+/// Set in a forked child only (its own copy of memory), so the panic hook knows where it runs.
+static IN_FORKED_CHILD: AtomicBool = AtomicBool::new(false);
+
+/// A panic hook that, in a forked child, takes none of std's locks: another thread of the
+/// parent may have held the stderr or backtrace lock at the moment of `fork`, and the child's
+/// copy of that lock would never be released. The child reports the panic message through its
+/// verdict instead (with its location, written here with a raw `write`). In the parent, the
+/// previous hook runs as before.
+fn install_child_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_FORKED_CHILD.load(Ordering::Relaxed) {
+                let msg = format!("forked child panicked: {info}\n");
+                // SAFETY: writes a valid buffer to fd 2; no lock is taken.
+                unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
 fn fork_and_run<F: FnOnce() -> Verdict>(f: F) -> Verdict {
+    install_child_panic_hook();
     let mut fds = [0i32; 2];
     // SAFETY: fds is a valid array of two ints.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -170,6 +201,7 @@ fn fork_and_run<F: FnOnce() -> Verdict>(f: F) -> Verdict {
         return Err(format!("fork: {}", std::io::Error::last_os_error()));
     }
     if pid == 0 {
+        IN_FORKED_CHILD.store(true, Ordering::Relaxed);
         drop(rd);
         let verdict = match catch_unwind(AssertUnwindSafe(f)) {
             Ok(Ok(())) => "PASS".to_owned(),
@@ -188,15 +220,22 @@ fn fork_and_run<F: FnOnce() -> Verdict>(f: F) -> Verdict {
     // SAFETY: pid is our child; status is a valid out-pointer.
     unsafe { libc::waitpid(pid, &mut status, 0) };
     if timed_out {
-        return Err(format!("child {pid} did not finish within {CHILD_TIMEOUT:?} and was killed"));
+        return Err(format!(
+            "child {pid} did not finish within {CHILD_TIMEOUT:?} and was killed"
+        ));
     }
     if libc::WIFSIGNALED(status) {
-        return Err(format!("child {pid} was killed by signal {} (output: {out:?})", libc::WTERMSIG(status)));
+        return Err(format!(
+            "child {pid} was killed by signal {} (output: {out:?})",
+            libc::WTERMSIG(status)
+        ));
     }
     match out.strip_prefix("FAIL ") {
         Some(why) => Err(why.to_owned()),
         None if out == "PASS" => Ok(()),
-        None => Err(format!("child {pid} exited with status {status} without a verdict (output: {out:?})")),
+        None => Err(format!(
+            "child {pid} exited with status {status} without a verdict (output: {out:?})"
+        )),
     }
 }
 
@@ -211,7 +250,11 @@ fn read_with_timeout(rd: OwnedFd, pid: i32) -> (String, bool) {
             unsafe { libc::kill(pid, libc::SIGKILL) };
             return (String::from_utf8_lossy(&out).into_owned(), true);
         }
-        let mut pfd = libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&file), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: std::os::fd::AsRawFd::as_raw_fd(&file),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
         // SAFETY: pfd is one valid pollfd.
         let n = unsafe { libc::poll(&mut pfd, 1, ms) };
@@ -231,4 +274,76 @@ fn read_with_timeout(rd: OwnedFd, pid: i32) -> (String, bool) {
         }
     }
     (String::from_utf8_lossy(&out).into_owned(), false)
+}
+
+/// Runs `f` in a forked child inside a new user namespace where uids and gids `0..count` are
+/// mapped (identity mapping to the same ids of the initial namespace) and `setgroups` is
+/// allowed, so tests can switch between several ids there.
+///
+/// Writing such maps needs `CAP_SETUID`/`CAP_SETGID` in the initial namespace, i.e. root: an
+/// unprivileged user can map only its own id (that is what [`in_userns`] does). As a normal
+/// user this returns an `Err` with that reason; callers decide what to run instead and say so.
+pub fn in_userns_mapped<F: FnOnce() -> Verdict>(count: u32, f: F) -> Verdict {
+    if !is_privileged() {
+        return Err(
+            "in_userns_mapped needs root: an unprivileged user can map only one id into a user namespace"
+                .to_owned(),
+        );
+    }
+    fork_and_run(move || {
+        enter_userns_mapped(count)?;
+        f()
+    })
+}
+
+/// In a single-threaded child: unshare a user namespace and have a helper process, still in the
+/// parent namespace (as the kernel requires for maps of more than the caller's own id), write
+/// the uid and gid maps.
+fn enter_userns_mapped(count: u32) -> Verdict {
+    let mut fds = [0i32; 2];
+    // SAFETY: fds is a valid array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    // SAFETY: this process is single-threaded (a forked test child); the helper only waits on
+    // the pipe, writes two files and leaves with _exit.
+    let helper = unsafe { libc::fork() };
+    if helper < 0 {
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if helper == 0 {
+        let mut b = [0u8; 1];
+        // SAFETY: reads one byte into a valid buffer.
+        let n = unsafe { libc::read(fds[0], b.as_mut_ptr().cast(), 1) };
+        let map = format!("0 0 {count}");
+        let ok = n == 1
+            && write_file(&format!("/proc/{me}/uid_map"), &map).is_ok()
+            && write_file(&format!("/proc/{me}/gid_map"), &map).is_ok();
+        // SAFETY: ends the helper without running the parent's atexit handlers.
+        unsafe { libc::_exit(i32::from(!ok)) };
+    }
+    // SAFETY: unshare takes flags only; this process is single-threaded.
+    let r = unsafe { libc::unshare(libc::CLONE_NEWUSER) };
+    let err = std::io::Error::last_os_error();
+    // SAFETY: writes one byte from a valid buffer; the helper waits for it either way.
+    unsafe { libc::write(fds[1], b"g".as_ptr().cast(), 1) };
+    let mut status = 0;
+    // SAFETY: helper is our child; status is a valid out-pointer.
+    unsafe { libc::waitpid(helper, &mut status, 0) };
+    // SAFETY: closing the two descriptors we created.
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    if r != 0 {
+        return Err(format!("unshare(CLONE_NEWUSER): {err}"));
+    }
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        return Err(format!(
+            "the helper could not write the uid/gid maps (status {status})"
+        ));
+    }
+    Ok(())
 }

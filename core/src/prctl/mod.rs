@@ -1,0 +1,144 @@
+//! `prctl()`: the per-thread and per-process attributes pyprctl wraps, and the safe ones rustix
+//! adds.
+//!
+//! | Area | Functions | Scope |
+//! |---|---|---|
+//! | thread name | [`name`], [`set_name`] | thread |
+//! | parent-death signal | [`pdeathsig`], [`set_pdeathsig`], [`Signal`] | thread |
+//! | keepcaps | [`keepcaps`], [`set_keepcaps`] (from [`securebits`](crate::securebits)) | thread |
+//! | no_new_privs | [`no_new_privs`], [`set_no_new_privs`] | thread |
+//! | dumpable | [`dumpable`], [`dumpable_mode`], [`set_dumpable`] | process |
+//! | child subreaper | [`child_subreaper`], [`set_child_subreaper`] | process |
+//! | ptracer (Yama) | [`set_ptracer`] | process |
+//! | THP disable | [`thp_disabled`], [`set_thp_disabled`] | process |
+//! | I/O flusher | [`io_flusher`], [`set_io_flusher`] | thread |
+//! | machine-check kill policy | [`mce_kill`], [`set_mce_kill`] | thread |
+//! | timing | [`timing`], [`set_timing`] | process |
+//! | timer slack | [`timerslack`], [`set_timerslack`] | thread |
+//! | seccomp | [`seccomp_mode`], [`set_seccomp_strict`], [`exit_thread`] | thread |
+//! | speculation control | [`speculation`], [`set_speculation`] | thread |
+//!
+//! # Thread scope
+//!
+//! Each function's documentation says whether the attribute belongs to the calling thread
+//! (other threads keep theirs) or to the whole process (every thread sees the change).
+//!
+//! # References
+//!
+//! prctl(2)
+
+mod name;
+mod process;
+mod seccomp;
+mod signals;
+mod speculation;
+mod timerslack;
+
+pub use name::{name, set_name, NAME_MAX};
+pub use process::{
+    child_subreaper, dumpable, dumpable_mode, io_flusher, mce_kill, set_child_subreaper,
+    set_dumpable, set_io_flusher, set_mce_kill, set_ptracer, set_thp_disabled, set_timing,
+    thp_disabled, timing, Dumpable, MceKill, Ptracer, Timing,
+};
+pub use seccomp::{exit_thread, seccomp_mode, set_seccomp_strict, SeccompMode};
+pub use signals::{pdeathsig, set_pdeathsig, Signal};
+pub use speculation::{
+    set_speculation, speculation, SpeculationControl, SpeculationFeature, SpeculationState,
+};
+pub use timerslack::{set_timerslack, timerslack, TIMERSLACK_MAX};
+
+/// The keepcaps flag, re-exported from [`securebits`](crate::securebits): with it set, a thread
+/// whose uids all become non-zero keeps its permitted set.
+///
+/// Thread scope: the calling thread; cleared by `execve`.
+pub use crate::securebits::{keepcaps, set_keepcaps};
+
+use crate::error::{Error, OsContext, Result};
+
+/// The calling thread's no_new_privs flag. One `prctl`.
+///
+/// # Thread scope
+///
+/// Reads the calling thread. The flag is per thread, inherited by threads and children
+/// created afterwards and kept across `execve`.
+///
+/// # Errors
+///
+/// [`Error::Os`] if the call fails (kernels before 3.5 answer `EINVAL`).
+///
+/// # Examples
+///
+/// ```
+/// let nnp = capscope::prctl::no_new_privs()?;
+/// # let _ = nnp;
+/// # Ok::<(), capscope::Error>(())
+/// ```
+///
+/// # References
+///
+/// prctl(2) (`PR_GET_NO_NEW_PRIVS`)
+#[doc(alias = "PR_GET_NO_NEW_PRIVS")]
+pub fn no_new_privs() -> Result<bool> {
+    rustix::thread::no_new_privs().op("prctl(PR_GET_NO_NEW_PRIVS)")
+}
+
+/// Sets the calling thread's no_new_privs flag: from now on `execve` grants no privilege
+/// (set-user-ID and set-group-ID bits and file capabilities are ignored). The flag can never
+/// be cleared again, hence no argument. One `prctl`.
+///
+/// # Thread scope
+///
+/// Changes the calling thread only; threads and children it creates afterwards inherit the
+/// flag. Other existing threads keep theirs: see `capscope::process` for all of them.
+///
+/// # Errors
+///
+/// [`Error::Os`] if the call fails (`EINVAL` before Linux 3.5).
+///
+/// # Examples
+///
+/// ```no_run
+/// capscope::prctl::set_no_new_privs()?; // irreversible
+/// assert!(capscope::prctl::no_new_privs()?);
+/// # Ok::<(), capscope::Error>(())
+/// ```
+///
+/// # References
+///
+/// prctl(2) (`PR_SET_NO_NEW_PRIVS`), <https://docs.kernel.org/userspace-api/no_new_privs.html>
+#[doc(alias = "PR_SET_NO_NEW_PRIVS")]
+pub fn set_no_new_privs() -> Result<()> {
+    rustix::thread::set_no_new_privs(true).op("prctl(PR_SET_NO_NEW_PRIVS)")
+}
+
+/// `prctl(option, a2, a3, a4, a5)` with integer arguments only, returning the raw result.
+///
+/// The options passed here take integers (never pointers), so the call cannot touch memory.
+/// Allocation-free and async-signal-safe.
+#[inline]
+pub(crate) fn raw_prctl(op: &'static str, option: i32, a2: u64, a3: u64) -> Result<i64> {
+    // SAFETY: every caller passes an option whose arguments are plain integers, so the kernel
+    // reads no memory from them; the unused arguments are zero as prctl(2) requires.
+    let r = unsafe { libc::syscall(libc::SYS_prctl, option as libc::c_long, a2, a3, 0u64, 0u64) };
+    if r == -1 {
+        Err(Error::os(
+            op,
+            crate::Errno::from_raw(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
+        ))
+    } else {
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_prctl_reports_errno() {
+        // Option 0 is not a prctl option.
+        let e = raw_prctl("prctl(0)", 0, 0, 0).unwrap_err();
+        assert_eq!(e.code(), Some(libc::EINVAL));
+        assert_eq!(e.op(), "prctl(0)");
+    }
+}
