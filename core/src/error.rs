@@ -188,19 +188,30 @@ pub enum Error {
     },
 }
 
-fn fmt_threads(blocked: &[u32], unanswered: &[u32], failed: &[(u32, Errno)], unverified: &[u32]) -> String {
+fn fmt_threads(
+    blocked: &[u32],
+    unanswered: &[u32],
+    failed: &[(u32, Errno)],
+    unverified: &[u32],
+) -> String {
     let mut s = String::new();
     if !blocked.is_empty() {
-        s.push_str(&format!("; threads blocking the broadcast signal: {blocked:?}"));
+        s.push_str(&format!(
+            "; threads blocking the broadcast signal: {blocked:?}"
+        ));
     }
     if !unanswered.is_empty() {
-        s.push_str(&format!("; threads that did not answer in time: {unanswered:?}"));
+        s.push_str(&format!(
+            "; threads that did not answer in time: {unanswered:?}"
+        ));
     }
     for (tid, errno) in failed {
         s.push_str(&format!("; thread {tid} failed: {errno}"));
     }
     if !unverified.is_empty() {
-        s.push_str(&format!("; threads whose state is not as asked: {unverified:?}"));
+        s.push_str(&format!(
+            "; threads whose state is not as asked: {unverified:?}"
+        ));
     }
     s
 }
@@ -315,7 +326,9 @@ impl Error {
             Error::Unsupported { .. } => io::ErrorKind::Unsupported,
             Error::InvalidInput { .. } => io::ErrorKind::InvalidInput,
             Error::MissingCaps { .. } => io::ErrorKind::PermissionDenied,
-            Error::Kernel { .. } | Error::Indeterminate { .. } | Error::Threads { .. } => io::ErrorKind::Other,
+            Error::Kernel { .. } | Error::Indeterminate { .. } | Error::Threads { .. } => {
+                io::ErrorKind::Other
+            }
         }
     }
 }

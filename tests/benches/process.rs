@@ -51,18 +51,33 @@ fn thread_count() -> usize {
 fn bench(c: &mut Criterion) {
     let start = CapState::get_current().unwrap();
     // Toggle one capability in the effective set (when there is one to toggle).
-    let a = CapState { effective: start.permitted, ..start };
-    let b = CapState { effective: start.permitted.difference(CapSet::from(Cap::CHOWN)), ..start };
+    let a = CapState {
+        effective: start.permitted,
+        ..start
+    };
+    let b = CapState {
+        effective: start.permitted.difference(CapSet::from(Cap::CHOWN)),
+        ..start
+    };
     let (mut ruid, mut euid, mut suid) = (0, 0, 0);
     // SAFETY: three valid out-pointers.
-    assert_eq!(unsafe { libc::getresuid(&mut ruid, &mut euid, &mut suid) }, 0);
+    assert_eq!(
+        unsafe { libc::getresuid(&mut ruid, &mut euid, &mut suid) },
+        0
+    );
 
     let mut group = c.benchmark_group("process_wide");
-    group.sample_size(30).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
     for n in [1usize, 8, 64] {
         let idle = Idle::spawn(n);
         std::thread::sleep(Duration::from_millis(20));
-        eprintln!("process_wide/{n}: {} threads in /proc/self/task", thread_count());
+        eprintln!(
+            "process_wide/{n}: {} threads in /proc/self/task",
+            thread_count()
+        );
         let mut flip = false;
         group.bench_with_input(BenchmarkId::new("capscope_set_caps", n), &n, |bch, _| {
             bch.iter(|| {
@@ -78,12 +93,16 @@ fn bench(c: &mut Criterion) {
                 assert_eq!(r, 0);
             });
         });
-        group.bench_with_input(BenchmarkId::new("capset_calling_thread_only", n), &n, |bch, _| {
-            bch.iter(|| {
-                flip = !flip;
-                (if flip { &a } else { &b }).set_current().unwrap();
-            });
-        });
+        group.bench_with_input(
+            BenchmarkId::new("capset_calling_thread_only", n),
+            &n,
+            |bch, _| {
+                bch.iter(|| {
+                    flip = !flip;
+                    (if flip { &a } else { &b }).set_current().unwrap();
+                });
+            },
+        );
         idle.stop();
         start.set_current().unwrap();
     }

@@ -24,8 +24,16 @@ const CREW: usize = 64;
 const REPS: usize = 200;
 
 fn report_ok(r: &process::Report, crew: usize) -> Verdict {
-    ensure!(r.threads > crew, "the report counts {} threads, the crew alone has {crew}", r.threads);
-    ensure!(r.signalled >= crew, "only {} threads signalled", r.signalled);
+    ensure!(
+        r.threads > crew,
+        "the report counts {} threads, the crew alone has {crew}",
+        r.threads
+    );
+    ensure!(
+        r.signalled >= crew,
+        "only {} threads signalled",
+        r.signalled
+    );
     Ok(())
 }
 
@@ -33,12 +41,19 @@ fn report_ok(r: &process::Report, crew: usize) -> Verdict {
 fn set_caps_on_64_threads_200_times() {
     assert_pass(privileged(|| {
         let start = check!(CapState::get_current());
-        ensure!(!start.permitted.is_empty(), "the privileged child has no permitted capability");
+        ensure!(
+            !start.permitted.is_empty(),
+            "the privileged child has no permitted capability"
+        );
         let crew = crew::spawn(CREW);
         for rep in 0..REPS {
             // Alternate: E = P, then E empty (P and I kept).
             let want = CapState {
-                effective: if rep % 2 == 0 { start.permitted } else { CapSet::empty() },
+                effective: if rep % 2 == 0 {
+                    start.permitted
+                } else {
+                    CapSet::empty()
+                },
                 ..start
             };
             let r = check!(process::set_caps(&want));
@@ -47,7 +62,11 @@ fn set_caps_on_64_threads_200_times() {
             ensure!(n > CREW, "rep {rep}: only {n} threads checked");
         }
         // A smaller permitted set everywhere (irreversible, last).
-        let want = CapState { effective: CapSet::empty(), permitted: start.permitted.without(Cap::SYS_ADMIN), ..start };
+        let want = CapState {
+            effective: CapSet::empty(),
+            permitted: start.permitted.without(Cap::SYS_ADMIN),
+            ..start
+        };
         check!(process::set_caps(&want));
         crew::check_caps(&crew.tids, "shrunk permitted", |s| *s == want)?;
         Ok(())
@@ -64,7 +83,10 @@ fn bounding_drop_200_real_drops_on_64_threads() {
     } else {
         kernel::supported().unwrap().len()
     };
-    assert!(per_child > 0, "this process has an empty bounding set: no drop to test");
+    assert!(
+        per_child > 0,
+        "this process has an empty bounding set: no drop to test"
+    );
     let children = REPS.div_ceil(per_child);
     for child in 0..children {
         assert_pass(privileged(|| {
@@ -72,8 +94,11 @@ fn bounding_drop_200_real_drops_on_64_threads() {
             let mut bset = check!(capscope::bounding::probe());
             ensure!(bset.len() == per_child, "child {child}: bounding set {bset:?} has not the {per_child} capabilities expected ({})", capscope_tests::mode());
             // CAP_SETPCAP last (dropping it from the bounding set keeps it effective anyway).
-            let order: Vec<Cap> =
-                bset.without(Cap::SETPCAP).iter().chain(bset.has(Cap::SETPCAP).then_some(Cap::SETPCAP)).collect();
+            let order: Vec<Cap> = bset
+                .without(Cap::SETPCAP)
+                .iter()
+                .chain(bset.has(Cap::SETPCAP).then_some(Cap::SETPCAP))
+                .collect();
             for cap in order {
                 let r = check!(process::bounding_drop(CapSet::from(cap)));
                 report_ok(&r, CREW)?;
@@ -87,7 +112,10 @@ fn bounding_drop_200_real_drops_on_64_threads() {
             Ok(())
         }));
     }
-    eprintln!("{} real bounding-set drops in {children} children of {CREW} threads", children * per_child);
+    eprintln!(
+        "{} real bounding-set drops in {children} children of {CREW} threads",
+        children * per_child
+    );
 }
 
 #[test]
@@ -98,10 +126,16 @@ fn ambient_raise_and_clear_200_times_on_64_threads() {
         }
         let cap = Cap::NET_BIND_SERVICE;
         let start = check!(CapState::get_current());
-        ensure!(start.permitted.has(cap), "{cap} not permitted in the privileged child");
+        ensure!(
+            start.permitted.has(cap),
+            "{cap} not permitted in the privileged child"
+        );
         let crew = crew::spawn(CREW);
         // Ambient needs P and I on every thread.
-        let with_i = CapState { inheritable: start.inheritable.with(cap), ..start };
+        let with_i = CapState {
+            inheritable: start.inheritable.with(cap),
+            ..start
+        };
         check!(process::set_caps(&with_i));
         let one = CapSet::from(cap);
         for rep in 0..REPS {
@@ -110,7 +144,9 @@ fn ambient_raise_and_clear_200_times_on_64_threads() {
             crew::check_full(&crew.tids, &format!("raise {rep}"), |s| s.ambient == one)?;
             let r = check!(process::ambient_clear());
             report_ok(&r, CREW)?;
-            crew::check_full(&crew.tids, &format!("clear {rep}"), |s| s.ambient.is_empty())?;
+            crew::check_full(&crew.tids, &format!("clear {rep}"), |s| {
+                s.ambient.is_empty()
+            })?;
         }
         Ok(())
     }));
@@ -137,17 +173,28 @@ fn securebits_200_times_on_64_threads() {
     assert_pass(privileged(|| {
         crew::install_probe();
         let base = check!(capscope::securebits::get());
-        ensure!(!base.contains(Secbits::NOROOT_LOCKED), "NOROOT is locked in the test child");
+        ensure!(
+            !base.contains(Secbits::NOROOT_LOCKED),
+            "NOROOT is locked in the test child"
+        );
         let crew = crew::spawn(CREW);
         let mut tids = crew::all_tids(&crew.tids);
         tids.retain(|t| *t != capscope::current_tid());
         for rep in 0..REPS {
-            let want = if rep % 2 == 0 { base | Secbits::NOROOT } else { base - Secbits::NOROOT };
+            let want = if rep % 2 == 0 {
+                base | Secbits::NOROOT
+            } else {
+                base - Secbits::NOROOT
+            };
             let r = check!(process::set_securebits(want));
             report_ok(&r, CREW)?;
             ensure!(check!(capscope::securebits::get()) == want);
             for (tid, bits) in crew::securebits_of(&tids) {
-                ensure!(bits == want.bits(), "rep {rep}: thread {tid} has securebits {bits:#x}, not {:#x}", want.bits());
+                ensure!(
+                    bits == want.bits(),
+                    "rep {rep}: thread {tid} has securebits {bits:#x}, not {:#x}",
+                    want.bits()
+                );
             }
         }
         Ok(())
@@ -170,7 +217,8 @@ fn threads_spawned_during_broadcasts_end_up_changed() {
                     while !stop.load(Ordering::Relaxed) {
                         let created2 = created.clone();
                         let h = std::thread::spawn(move || {
-                            let g = std::thread::spawn(|| std::thread::sleep(Duration::from_millis(3)));
+                            let g =
+                                std::thread::spawn(|| std::thread::sleep(Duration::from_millis(3)));
                             created2.fetch_add(1, Ordering::Relaxed);
                             std::thread::sleep(Duration::from_millis(2));
                             let _ = g.join();
@@ -186,7 +234,11 @@ fn threads_spawned_during_broadcasts_end_up_changed() {
         let mut signalled_extra = 0;
         for rep in 0..REPS {
             let want = CapState {
-                effective: if rep % 2 == 0 { CapSet::empty() } else { start.permitted },
+                effective: if rep % 2 == 0 {
+                    CapSet::empty()
+                } else {
+                    start.permitted
+                },
                 ..start
             };
             let r = check!(process::set_caps(&want));
@@ -202,8 +254,14 @@ fn threads_spawned_during_broadcasts_end_up_changed() {
             let _ = s.join();
         }
         let n = created.load(Ordering::Relaxed);
-        ensure!(n > 100, "only {n} threads were created during the broadcasts");
-        ensure!(rescans > 0, "no broadcast ever had to rescan for new threads ({n} created)");
+        ensure!(
+            n > 100,
+            "only {n} threads were created during the broadcasts"
+        );
+        ensure!(
+            rescans > 0,
+            "no broadcast ever had to rescan for new threads ({n} created)"
+        );
         eprintln!("{n} threads created during {REPS} broadcasts; {rescans} needed a rescan; {signalled_extra} short-lived threads signalled");
         Ok(())
     }));
@@ -215,7 +273,10 @@ fn block_signal(sig: i32) {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, sig);
-        assert_eq!(libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()), 0);
+        assert_eq!(
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()),
+            0
+        );
     }
 }
 
@@ -225,7 +286,10 @@ fn unblock_signal(sig: i32) {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, sig);
-        assert_eq!(libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()), 0);
+        assert_eq!(
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()),
+            0
+        );
     }
 }
 
@@ -245,31 +309,68 @@ fn a_thread_blocking_the_signal_fails_the_call_by_name() {
             std::thread::sleep(Duration::from_millis(50));
         });
         let blocked_tid = rx.recv().unwrap();
-        let want = CapState { effective: CapSet::empty(), ..start };
+        let want = CapState {
+            effective: CapSet::empty(),
+            ..start
+        };
         let t0 = Instant::now();
-        let err = match Broadcast::new().blocked_grace(Duration::from_millis(50)).set_caps(&want) {
-            Ok(r) => return Err(format!("the broadcast claimed success with a blocking thread: {r:?}")),
+        let err = match Broadcast::new()
+            .blocked_grace(Duration::from_millis(50))
+            .set_caps(&want)
+        {
+            Ok(r) => {
+                return Err(format!(
+                    "the broadcast claimed success with a blocking thread: {r:?}"
+                ))
+            }
             Err(e) => e,
         };
         let took = t0.elapsed();
         match &err {
-            Error::Threads { blocked, unanswered, failed, unverified, .. } => {
-                ensure!(blocked == &vec![blocked_tid], "blocked = {blocked:?}, expected [{blocked_tid}]");
-                ensure!(unanswered.is_empty() && failed.is_empty() && unverified.is_empty(), "{err}");
+            Error::Threads {
+                blocked,
+                unanswered,
+                failed,
+                unverified,
+                ..
+            } => {
+                ensure!(
+                    blocked == &vec![blocked_tid],
+                    "blocked = {blocked:?}, expected [{blocked_tid}]"
+                );
+                ensure!(
+                    unanswered.is_empty() && failed.is_empty() && unverified.is_empty(),
+                    "{err}"
+                );
             }
             other => return Err(format!("wrong error: {other:?}")),
         }
-        ensure!(err.to_string().contains(&blocked_tid.to_string()), "message does not name the thread: {err}");
-        ensure!(took < Broadcast::DEFAULT_TIMEOUT, "named only after {took:?}, not quickly");
+        ensure!(
+            err.to_string().contains(&blocked_tid.to_string()),
+            "message does not name the thread: {err}"
+        );
+        ensure!(
+            took < Broadcast::DEFAULT_TIMEOUT,
+            "named only after {took:?}, not quickly"
+        );
         // The others did change; the blocking thread did not.
-        ensure!(crew::caps_of(blocked_tid) == Some(start), "blocking thread changed");
+        ensure!(
+            crew::caps_of(blocked_tid) == Some(start),
+            "blocking thread changed"
+        );
         for &t in &crew.tids {
-            ensure!(crew::caps_of(t) == Some(want), "crew thread {t} did not change");
+            ensure!(
+                crew::caps_of(t) == Some(want),
+                "crew thread {t} did not change"
+            );
         }
         // Once it unblocks, the stale signal does nothing: the failed broadcast is over.
         go_tx.send(()).unwrap();
         std::thread::sleep(Duration::from_millis(20));
-        ensure!(crew::caps_of(blocked_tid) == Some(start), "a stale signal applied a failed broadcast late");
+        ensure!(
+            crew::caps_of(blocked_tid) == Some(start),
+            "a stale signal applied a failed broadcast late"
+        );
         blocker.join().map_err(|_| "blocker panicked")?;
         // Without it, the same change goes through.
         check!(process::set_caps(&want));
@@ -279,9 +380,18 @@ fn a_thread_blocking_the_signal_fails_the_call_by_name() {
 }
 
 extern "C" fn vfork_child(_: *mut libc::c_void) -> libc::c_int {
-    let ts = libc::timespec { tv_sec: 1, tv_nsec: 0 };
+    let ts = libc::timespec {
+        tv_sec: 1,
+        tv_nsec: 0,
+    };
     // SAFETY: a raw nanosleep in the CLONE_VM child; nothing else is touched.
-    unsafe { libc::syscall(libc::SYS_nanosleep, &ts, std::ptr::null_mut::<libc::timespec>()) };
+    unsafe {
+        libc::syscall(
+            libc::SYS_nanosleep,
+            &ts,
+            std::ptr::null_mut::<libc::timespec>(),
+        )
+    };
     0
 }
 
@@ -311,19 +421,39 @@ fn a_thread_that_cannot_answer_is_named_after_the_timeout() {
         });
         let tid = rx.recv().unwrap();
         std::thread::sleep(Duration::from_millis(100)); // let it enter the vfork wait
-        let want = CapState { effective: CapSet::empty(), ..start };
-        let err = match Broadcast::new().timeout(Duration::from_millis(300)).set_caps(&want) {
-            Ok(r) => return Err(format!("claimed success while a thread was stuck in vfork: {r:?}")),
+        let want = CapState {
+            effective: CapSet::empty(),
+            ..start
+        };
+        let err = match Broadcast::new()
+            .timeout(Duration::from_millis(300))
+            .set_caps(&want)
+        {
+            Ok(r) => {
+                return Err(format!(
+                    "claimed success while a thread was stuck in vfork: {r:?}"
+                ))
+            }
             Err(e) => e,
         };
         match &err {
-            Error::Threads { blocked, unanswered, .. } => {
+            Error::Threads {
+                blocked,
+                unanswered,
+                ..
+            } => {
                 ensure!(blocked.is_empty(), "{err}");
-                ensure!(unanswered == &vec![tid], "unanswered = {unanswered:?}, expected [{tid}]");
+                ensure!(
+                    unanswered == &vec![tid],
+                    "unanswered = {unanswered:?}, expected [{tid}]"
+                );
             }
             other => return Err(format!("wrong error: {other:?}")),
         }
-        ensure!(crew::caps_of(tid) == Some(start), "the stuck thread changed");
+        ensure!(
+            crew::caps_of(tid) == Some(start),
+            "the stuck thread changed"
+        );
         stuck.join().map_err(|_| "stuck thread panicked")?;
         ensure!(crew::caps_of(capscope::current_tid()) == Some(want));
         Ok(())
@@ -336,7 +466,8 @@ fn secret_file() -> Result<std::path::PathBuf, String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {dir:?}: {e}"))?;
     let path = dir.join("secret");
     std::fs::write(&path, "secret").map_err(|e| format!("write {path:?}: {e}"))?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).map_err(|e| format!("chmod: {e}"))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000))
+        .map_err(|e| format!("chmod: {e}"))?;
     Ok(path)
 }
 
@@ -346,32 +477,58 @@ fn libcap_exploit_scenario_per_thread_drop_leaves_the_peer_privileged() {
     // peer thread keeps them and can still use them. With the process-wide drop it cannot.
     assert_pass(privileged(|| {
         let secret = secret_file()?;
-        let open = |p: &std::path::Path| std::fs::File::open(p).map(drop).map_err(|e| e.raw_os_error());
+        let open = |p: &std::path::Path| {
+            std::fs::File::open(p)
+                .map(drop)
+                .map_err(|e| e.raw_os_error())
+        };
         let (req_tx, req_rx) = mpsc::channel::<()>();
         let (res_tx, res_rx) = mpsc::channel();
         let path = secret.clone();
         let peer = std::thread::spawn(move || {
             while req_rx.recv().is_ok() {
-                res_tx.send((std::fs::File::open(&path).map(drop).map_err(|e| e.raw_os_error()), capscope::CapState::get_current().unwrap())).unwrap();
+                res_tx
+                    .send((
+                        std::fs::File::open(&path)
+                            .map(drop)
+                            .map_err(|e| e.raw_os_error()),
+                        capscope::CapState::get_current().unwrap(),
+                    ))
+                    .unwrap();
             }
         });
         let peer_try = || {
             req_tx.send(()).unwrap();
             res_rx.recv().unwrap()
         };
-        ensure!(open(&secret).is_ok(), "the privileged child cannot open its mode-000 file");
-        ensure!(peer_try().0.is_ok(), "the peer cannot open the file to begin with");
+        ensure!(
+            open(&secret).is_ok(),
+            "the privileged child cannot open its mode-000 file"
+        );
+        ensure!(
+            peer_try().0.is_ok(),
+            "the peer cannot open the file to begin with"
+        );
         // Per-thread drop: this thread loses the capability, the peer keeps it.
         check!(CapState::empty().set_current());
-        ensure!(open(&secret) == Err(Some(libc::EACCES)), "this thread still opens the file");
+        ensure!(
+            open(&secret) == Err(Some(libc::EACCES)),
+            "this thread still opens the file"
+        );
         let (peer_open, peer_caps) = peer_try();
-        ensure!(peer_open.is_ok(), "expected the exploit: the peer should still open the file");
+        ensure!(
+            peer_open.is_ok(),
+            "expected the exploit: the peer should still open the file"
+        );
         ensure!(peer_caps.effective.has(Cap::DAC_OVERRIDE));
         // Process-wide drop: the peer loses it too.
         let r = check!(process::drop_all(CapSet::empty(), false, false));
         ensure!(r.threads == 2, "{r:?}");
         let (peer_open, peer_caps) = peer_try();
-        ensure!(peer_open == Err(Some(libc::EACCES)), "the peer still opens the file: {peer_open:?}");
+        ensure!(
+            peer_open == Err(Some(libc::EACCES)),
+            "the peer still opens the file: {peer_open:?}"
+        );
         ensure!(peer_caps == CapState::empty(), "peer state {peer_caps:?}");
         drop(req_tx);
         peer.join().map_err(|_| "peer panicked")?;
@@ -392,7 +549,11 @@ impl Drop for StopOnDrop {
 fn tokio_runtime_with_live_workers_fully_dropped() {
     assert_pass(privileged(|| {
         let secret = secret_file()?;
-        let rt = check!(tokio::runtime::Builder::new_multi_thread().worker_threads(4).max_blocking_threads(4).enable_all().build());
+        let rt = check!(tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .max_blocking_threads(4)
+            .enable_all()
+            .build());
         let stop = Arc::new(AtomicBool::new(false));
         // Stops the tasks on every exit path, before the runtime is dropped (which waits for
         // the blocking task).
@@ -420,13 +581,27 @@ fn tokio_runtime_with_live_workers_fully_dropped() {
             let s = secret.clone();
             async move { tokio::task::spawn(async move { std::fs::File::open(&s).is_ok() }).await }
         });
-        ensure!(matches!(opened, Ok(true)), "a worker cannot open the file before the drop");
+        ensure!(
+            matches!(opened, Ok(true)),
+            "a worker cannot open the file before the drop"
+        );
         let tids_before = crew::all_tids(&[]);
-        ensure!(tids_before.len() >= 6, "only {} threads with the runtime up", tids_before.len());
+        ensure!(
+            tids_before.len() >= 6,
+            "only {} threads with the runtime up",
+            tids_before.len()
+        );
         let r = check!(process::drop_all(CapSet::empty(), true, true));
-        ensure!(r.threads >= tids_before.len(), "{r:?} for {} threads", tids_before.len());
+        ensure!(
+            r.threads >= tids_before.len(),
+            "{r:?} for {} threads",
+            tids_before.len()
+        );
         crew::check_full(&[], "after drop_all", |s| {
-            s.caps == CapState::empty() && s.ambient.is_empty() && s.bounding.is_empty() && s.no_new_privs
+            s.caps == CapState::empty()
+                && s.ambient.is_empty()
+                && s.bounding.is_empty()
+                && s.no_new_privs
         })?;
         // On every worker, tasks now run without capabilities.
         let results = rt.block_on(async {
@@ -434,7 +609,13 @@ fn tokio_runtime_with_live_workers_fully_dropped() {
             for _ in 0..32 {
                 let s = secret.clone();
                 hs.push(tokio::spawn(async move {
-                    (std::fs::File::open(&s).map_err(|e| e.raw_os_error()).map(drop), CapState::get_current().unwrap(), capscope::current_tid())
+                    (
+                        std::fs::File::open(&s)
+                            .map_err(|e| e.raw_os_error())
+                            .map(drop),
+                        CapState::get_current().unwrap(),
+                        capscope::current_tid(),
+                    )
                 }));
             }
             let mut out = Vec::new();
@@ -444,7 +625,10 @@ fn tokio_runtime_with_live_workers_fully_dropped() {
             out
         });
         for (open, caps, tid) in results {
-            ensure!(open == Err(Some(libc::EACCES)), "a task on thread {tid} still opens the file");
+            ensure!(
+                open == Err(Some(libc::EACCES)),
+                "a task on thread {tid} still opens the file"
+            );
             ensure!(caps == CapState::empty(), "thread {tid}: {caps:?}");
         }
         // New blocking threads inherit the dropped state.
@@ -465,7 +649,14 @@ fn drop_all_keeps_only_keep_in_permitted_and_bounding() {
         let r = check!(process::drop_all(keep, true, false));
         report_ok(&r, CREW)?;
         crew::check_full(&crew.tids, "drop_all keep", |s| {
-            s.caps == CapState { permitted: keep, ..CapState::empty() } && s.bounding == keep && s.ambient.is_empty() && !s.no_new_privs
+            s.caps
+                == CapState {
+                    permitted: keep,
+                    ..CapState::empty()
+                }
+                && s.bounding == keep
+                && s.ambient.is_empty()
+                && !s.no_new_privs
         })?;
         Ok(())
     }));
@@ -475,13 +666,25 @@ fn drop_all_keeps_only_keep_in_permitted_and_bounding() {
 fn invalid_input_is_refused_before_any_change() {
     assert_pass(privileged(|| {
         let start = check!(CapState::get_current());
-        let bad = CapState { effective: start.permitted.with(Cap::from_u8(63).unwrap()), ..start };
-        ensure!(matches!(process::set_caps(&bad), Err(Error::InvalidInput { .. })));
+        let bad = CapState {
+            effective: start.permitted.with(Cap::from_u8(63).unwrap()),
+            ..start
+        };
+        ensure!(matches!(
+            process::set_caps(&bad),
+            Err(Error::InvalidInput { .. })
+        ));
         let last = check!(kernel::last_supported());
         if last < Cap::MAX {
             let beyond = Cap::from_u8(last.as_u8() + 1).unwrap();
-            ensure!(matches!(process::bounding_drop(CapSet::from(beyond)), Err(Error::Unsupported { .. })));
-            ensure!(matches!(process::ambient_raise(CapSet::from(beyond)), Err(Error::Unsupported { .. })));
+            ensure!(matches!(
+                process::bounding_drop(CapSet::from(beyond)),
+                Err(Error::Unsupported { .. })
+            ));
+            ensure!(matches!(
+                process::ambient_raise(CapSet::from(beyond)),
+                Err(Error::Unsupported { .. })
+            ));
         }
         ensure!(check!(CapState::get_current()) == start);
         ensure!(process::set_signal(libc::SIGUSR1).is_err());
@@ -496,7 +699,10 @@ fn unprivileged_failure_of_the_caller_changes_nothing() {
     assert_pass(privileged(|| {
         let crew = crew::spawn(8);
         let start = check!(CapState::get_current());
-        check!(process::set_caps(&CapState { effective: start.effective.without(Cap::SETPCAP), ..start }));
+        check!(process::set_caps(&CapState {
+            effective: start.effective.without(Cap::SETPCAP),
+            ..start
+        }));
         let before = check!(capscope::bounding::probe());
         match process::bounding_drop(CapSet::from(Cap::SYS_MODULE)) {
             Err(e @ Error::Os { .. }) => {

@@ -53,13 +53,22 @@ fn block_some_signals() {
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for sig in [libc::SIGUSR2, libc::SIGTERM, libc::SIGALRM, libc::SIGHUP, libc::SIGRTMIN(), libc::SIGRTMIN() + 1]
-        {
+        for sig in [
+            libc::SIGUSR2,
+            libc::SIGTERM,
+            libc::SIGALRM,
+            libc::SIGHUP,
+            libc::SIGRTMIN(),
+            libc::SIGRTMIN() + 1,
+        ] {
             if sig != ours && sig != PROBE_SIGNAL {
                 libc::sigaddset(&mut set, sig);
             }
         }
-        assert_eq!(libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()), 0);
+        assert_eq!(
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()),
+            0
+        );
     }
 }
 
@@ -96,7 +105,9 @@ pub(crate) fn spawn(n: usize) -> Crew {
                 Kind::Spin => {
                     let mut x = 0u64;
                     while !stop.load(Ordering::Relaxed) {
-                        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                        );
                     }
                 }
             }
@@ -108,7 +119,11 @@ pub(crate) fn spawn(n: usize) -> Crew {
         tids[i] = tid;
     }
     assert!(tids.iter().all(|&t| t != 0));
-    Crew { tids, stop, _pipe_wr: wr }
+    Crew {
+        tids,
+        stop,
+        _pipe_wr: wr,
+    }
 }
 
 /// Every thread to check: the crew, the calling thread, and whatever `/proc/self/task` lists.
@@ -144,7 +159,11 @@ pub(crate) fn full_of(tid: u32) -> Option<FullCapState> {
 
 /// Checks `good` on the capget state of every thread (crew, caller, /proc listing); returns
 /// how many were checked.
-pub(crate) fn check_caps(crew: &[u32], what: &str, good: impl Fn(&CapState) -> bool) -> Result<usize, String> {
+pub(crate) fn check_caps(
+    crew: &[u32],
+    what: &str,
+    good: impl Fn(&CapState) -> bool,
+) -> Result<usize, String> {
     let mut n = 0;
     for tid in all_tids(crew) {
         let Some(s) = caps_of(tid) else {
@@ -162,7 +181,11 @@ pub(crate) fn check_caps(crew: &[u32], what: &str, good: impl Fn(&CapState) -> b
 }
 
 /// Like [`check_caps`] with the `/proc` status of every thread.
-pub(crate) fn check_full(crew: &[u32], what: &str, good: impl Fn(&FullCapState) -> bool) -> Result<usize, String> {
+pub(crate) fn check_full(
+    crew: &[u32],
+    what: &str,
+    good: impl Fn(&FullCapState) -> bool,
+) -> Result<usize, String> {
     let mut n = 0;
     for tid in all_tids(crew) {
         let Some(s) = full_of(tid) else {
@@ -222,16 +245,27 @@ pub(crate) fn securebits_of(tids: &[u32]) -> Vec<(u32, u32)> {
     }
     for &tid in tids {
         // SAFETY: signals a thread of our own process.
-        let r = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid as i32, PROBE_SIGNAL) };
+        let r =
+            unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid as i32, PROBE_SIGNAL) };
         assert_eq!(r, 0, "tgkill({tid}) for the probe");
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let answers: Vec<u64> = PROBE.iter().take(tids.len()).map(|s| s.load(Ordering::Acquire)).collect();
+        let answers: Vec<u64> = PROBE
+            .iter()
+            .take(tids.len())
+            .map(|s| s.load(Ordering::Acquire))
+            .collect();
         if answers.iter().all(|a| a & UNSET != UNSET) {
-            return answers.iter().map(|a| ((a >> 32) as u32, *a as u32)).collect();
+            return answers
+                .iter()
+                .map(|a| ((a >> 32) as u32, *a as u32))
+                .collect();
         }
-        assert!(Instant::now() < deadline, "the securebits probe got no answer from every thread");
+        assert!(
+            Instant::now() < deadline,
+            "the securebits probe got no answer from every thread"
+        );
         std::thread::sleep(Duration::from_micros(200));
     }
 }
