@@ -202,6 +202,63 @@ fn securebits_200_times_on_64_threads() {
 }
 
 #[test]
+fn cap_set_ids_on_64_threads_200_times() {
+    // As root: the ids really change every repetition (0 → 1000/2000 → 1001/2001 → ...), with
+    // the groups alternating between [10, 20, 30] and none. In a one-id user namespace (as a
+    // normal user) only uid/gid 0 exist and setgroups is denied: the ids stay 0 and what is
+    // exercised is the capability handling on every thread (keepcaps, the effective set
+    // emptied or preserved).
+    let many = capscope_tests::is_privileged();
+    assert_pass(privileged(move || {
+        let start = check!(CapState::get_current());
+        let crew = crew::spawn(CREW);
+        let full_e = CapState { effective: start.permitted, ..start };
+        for rep in 0..REPS {
+            let (uid, gid, groups) = if many {
+                let k = (rep % 2) as u32;
+                (1000 + k, 2000 + k, Some(if k == 0 { vec![10, 20, 30] } else { vec![] }))
+            } else {
+                (0, 0, None)
+            };
+            let preserve = rep % 2 == 1;
+            check!(process::set_caps(&full_e));
+            let r = check!(process::cap_set_ids(Some(uid), Some(gid), groups.as_deref(), preserve));
+            report_ok(&r, CREW)?;
+            let want_caps = CapState { effective: if preserve { start.permitted } else { CapSet::empty() }, ..start };
+            crew::check_caps(&crew.tids, &format!("rep {rep} caps"), |s| *s == want_caps)?;
+            for tid in crew::all_tids(&crew.tids) {
+                let Some((u, g, gr)) = crew::ids_of(tid) else { continue };
+                ensure!(u == vec![uid; 4], "rep {rep}: thread {tid} has uids {u:?}, not {uid}");
+                ensure!(g == vec![gid; 4], "rep {rep}: thread {tid} has gids {g:?}, not {gid}");
+                if let Some(want) = &groups {
+                    ensure!(&gr == want, "rep {rep}: thread {tid} has groups {gr:?}, not {want:?}");
+                }
+            }
+        }
+        Ok(())
+    }));
+}
+
+#[test]
+fn cap_set_ids_refuses_what_cap_set_ids_refuses() {
+    assert_pass(privileged(|| {
+        let crew = crew::spawn(4);
+        let before: Vec<_> = crew.tids.iter().map(|&t| crew::ids_of(t)).collect();
+        for bad in [
+            process::cap_set_ids(None, None, None, false),
+            process::cap_set_ids(Some(u32::MAX), None, None, false),
+            process::cap_set_ids(None, Some(u32::MAX), None, false),
+            process::cap_set_ids(None, None, Some(&[1, u32::MAX]), false),
+        ] {
+            ensure!(matches!(bad, Err(Error::InvalidInput { .. })), "{bad:?}");
+        }
+        let after: Vec<_> = crew.tids.iter().map(|&t| crew::ids_of(t)).collect();
+        ensure!(before == after);
+        Ok(())
+    }));
+}
+
+#[test]
 fn threads_spawned_during_broadcasts_end_up_changed() {
     assert_pass(privileged(|| {
         let start = check!(CapState::get_current());

@@ -242,10 +242,29 @@ struct Run {
 
 /// Applies `op` on the calling thread, then on every other thread, then verifies them all.
 pub(super) fn run(op: Op, name: &'static str, settings: Settings) -> Result<Report> {
+    run_with(op, name, settings, None, None)
+}
+
+/// How long a broadcast waits, at its end, for handlers still applying the operation.
+const QUIESCE: Duration = Duration::from_secs(1);
+
+/// [`run`] with the buffer `op` points to (`data`, kept alive until no handler can read it,
+/// leaked if one still might) and the calling thread's own apply-and-verify step, when it is
+/// not [`handler::apply`].
+pub(super) fn run_with(
+    op: Op,
+    name: &'static str,
+    settings: Settings,
+    data: Option<Box<[u32]>>,
+    caller: Option<&dyn Fn() -> Result<()>>,
+) -> Result<Report> {
     let guard = lock()?;
     let sig = ensure_installed()?;
     // The calling thread first: if it cannot make the change, nothing else is touched.
-    handler::apply(op).map_err(|f| caller_error(op, name, f))?;
+    match caller {
+        Some(f) => f()?,
+        None => handler::apply(op).map_err(|f| caller_error(op, name, f))?,
+    }
     let gen = next_gen();
     handler::reset_table();
     handler::publish(op, gen);
@@ -260,7 +279,15 @@ pub(super) fn run(op: Op, name: &'static str, settings: Settings) -> Result<Repo
     };
     // From here on the calling thread has changed: any failure is a partial change.
     let result = run.signal_all(settings);
-    handler::retire(); // late handlers now do nothing
+    handler::retire(); // handlers that start from now on do nothing
+    if !handler::quiesce(QUIESCE) {
+        // A handler is still inside the change: it may read `data` until it ends.
+        Box::leak(data.unwrap_or_default());
+        return Err(Error::Indeterminate {
+            op: name,
+            source: Box::new(Error::kernel(name, "a thread stayed inside the broadcast handler for over a second")),
+        });
+    }
     let passes = match result {
         Ok(p) => p,
         Err(e) => {
@@ -291,7 +318,7 @@ pub(super) fn run(op: Op, name: &'static str, settings: Settings) -> Result<Repo
     {
         return Err(run.error(failed, unverified));
     }
-    let (checked, wrong) = verify::verify_all(op).map_err(|e| Error::Indeterminate {
+    let (checked, wrong) = verify::verify_all(op, data.as_deref()).map_err(|e| Error::Indeterminate {
         op: name,
         source: Box::new(e),
     })?;
@@ -492,7 +519,7 @@ fn hint(op: Op) -> &'static str {
             "an ambient capability must be in both the permitted and the inheritable set, and the securebit \
              NO_CAP_AMBIENT_RAISE must be clear"
         }
-        Op::AmbientClear { .. } | Op::NoNewPrivs | Op::DropAll { .. } => "",
+        Op::AmbientClear { .. } | Op::NoNewPrivs | Op::DropAll { .. } | Op::SetIds { .. } => "",
     }
 }
 

@@ -23,6 +23,7 @@ use core::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Or
 use rustix::thread::futex;
 use rustix::thread::{CapabilitiesSecureBits, CapabilitySet as RSet};
 
+use crate::identity::{self, IdRequest, VerifyError};
 use crate::{CapSet, CapState, Secbits};
 
 /// A slot's result while its thread has not answered.
@@ -53,6 +54,14 @@ pub(crate) enum Op {
         no_new_privs: bool,
         last: u8,
     },
+    /// `cap_set_ids` (see `identity`): a request validated by `IdRequest::new`, its groups in a
+    /// buffer the broadcaster keeps alive until no handler runs ([`quiesce`]).
+    SetIds {
+        uid: Option<u32>,
+        gid: Option<u32>,
+        groups: Option<(*const u32, usize)>,
+        preserve_effective: bool,
+    },
 }
 
 /// Why `apply` failed: an errno (or [`MISMATCH`]), and whether part of the change had already
@@ -72,6 +81,7 @@ struct OpArea {
     w1: AtomicU64,
     w2: AtomicU64,
     w3: AtomicU32,
+    w4: AtomicU64,
 }
 
 static OP: OpArea = OpArea {
@@ -80,6 +90,7 @@ static OP: OpArea = OpArea {
     w1: AtomicU64::new(0),
     w2: AtomicU64::new(0),
     w3: AtomicU32::new(0),
+    w4: AtomicU64::new(0),
 };
 
 /// The generation of the running broadcast; 0 when none runs.
@@ -88,6 +99,8 @@ pub(super) static ACTIVE: AtomicU32 = AtomicU32::new(0);
 pub(super) static COMPLETIONS: AtomicU32 = AtomicU32::new(0);
 /// 1 while the broadcaster sleeps (or is about to sleep) on [`COMPLETIONS`].
 pub(super) static WAITING: AtomicU32 = AtomicU32::new(0);
+/// Handlers between their first look at [`ACTIVE`] and their end.
+static IN_FLIGHT: AtomicU32 = AtomicU32::new(0);
 
 /// Publishes `op` under generation `gen` (non-zero). Broadcaster only, with the lock held and
 /// `ACTIVE` at 0.
@@ -96,50 +109,68 @@ pub(super) fn publish(op: Op, gen: u32) {
     // Seqlock writer: any handler that reads a value stored below and then re-reads ACTIVE sees
     // 0 or a later generation, never the one it started with.
     fence(Ordering::Release);
-    let (kind, w0, w1, w2, w3) = encode(op);
+    let (kind, w0, w1, w2, w3, w4) = encode(op);
     OP.kind.store(kind, Ordering::Relaxed);
     OP.w0.store(w0, Ordering::Relaxed);
     OP.w1.store(w1, Ordering::Relaxed);
     OP.w2.store(w2, Ordering::Relaxed);
     OP.w3.store(w3, Ordering::Relaxed);
-    ACTIVE.store(gen, Ordering::Release);
+    OP.w4.store(w4, Ordering::Relaxed);
+    ACTIVE.store(gen, Ordering::SeqCst);
 }
 
 /// Ends the broadcast: handlers that run from now on do nothing.
 pub(super) fn retire() {
-    ACTIVE.store(0, Ordering::Release);
+    ACTIVE.store(0, Ordering::SeqCst);
 }
 
-fn encode(op: Op) -> (u32, u64, u64, u64, u32) {
+/// After [`retire`]: waits (up to `limit`) until no handler is still applying the operation.
+/// `false` if one still is (then the operation's data must outlive the broadcast).
+pub(super) fn quiesce(limit: std::time::Duration) -> bool {
+    let start = std::time::Instant::now();
+    // A handler increments IN_FLIGHT before it reads ACTIVE (both SeqCst); retire stored 0 in
+    // ACTIVE before this load. So either the handler saw 0 and does nothing, or we see it here.
+    while IN_FLIGHT.load(Ordering::SeqCst) != 0 {
+        if start.elapsed() >= limit {
+            return false;
+        }
+        std::thread::yield_now();
+    }
+    true
+}
+
+/// Some(x) as x + 2^32, None as 0.
+fn opt(v: Option<u32>) -> u64 {
+    v.map_or(0, |x| 1 << 32 | u64::from(x))
+}
+
+fn unopt(w: u64) -> Option<u32> {
+    (w >> 32 != 0).then_some(w as u32)
+}
+
+fn encode(op: Op) -> (u32, u64, u64, u64, u32, u64) {
     match op {
-        Op::SetCaps(s) => (
-            1,
-            s.effective.bits(),
-            s.permitted.bits(),
-            s.inheritable.bits(),
-            0,
-        ),
-        Op::BoundingDrop { caps } => (2, caps.bits(), 0, 0, 0),
-        Op::AmbientClear { last } => (3, 0, 0, 0, u32::from(last)),
-        Op::AmbientRaise { caps } => (4, caps.bits(), 0, 0, 0),
-        Op::NoNewPrivs => (5, 0, 0, 0, 0),
-        Op::Securebits(b) => (6, 0, 0, 0, b.bits()),
-        Op::DropAll {
-            keep,
-            bounding,
-            no_new_privs,
-            last,
-        } => (
-            7,
-            keep.bits(),
-            0,
-            0,
-            u32::from(last) | u32::from(bounding) << 8 | u32::from(no_new_privs) << 9,
-        ),
+        Op::SetCaps(s) => {
+            let (e, p, i) = (s.effective.bits(), s.permitted.bits(), s.inheritable.bits());
+            (1, e, p, i, 0, 0)
+        }
+        Op::BoundingDrop { caps } => (2, caps.bits(), 0, 0, 0, 0),
+        Op::AmbientClear { last } => (3, 0, 0, 0, u32::from(last), 0),
+        Op::AmbientRaise { caps } => (4, caps.bits(), 0, 0, 0, 0),
+        Op::NoNewPrivs => (5, 0, 0, 0, 0, 0),
+        Op::Securebits(b) => (6, 0, 0, 0, b.bits(), 0),
+        Op::DropAll { keep, bounding, no_new_privs, last } => {
+            let w3 = u32::from(last) | u32::from(bounding) << 8 | u32::from(no_new_privs) << 9;
+            (7, keep.bits(), 0, 0, w3, 0)
+        }
+        Op::SetIds { uid, gid, groups, preserve_effective } => {
+            let (ptr, len) = groups.map_or((0, u64::MAX), |(p, n)| (p as u64, n as u64));
+            (8, opt(uid), opt(gid), ptr, u32::from(preserve_effective), len)
+        }
     }
 }
 
-fn decode(kind: u32, w0: u64, w1: u64, w2: u64, w3: u32) -> Option<Op> {
+fn decode(kind: u32, w0: u64, w1: u64, w2: u64, w3: u32, w4: u64) -> Option<Op> {
     let last = (w3 & 0xff) as u8;
     Some(match kind {
         1 => Op::SetCaps(CapState {
@@ -147,13 +178,9 @@ fn decode(kind: u32, w0: u64, w1: u64, w2: u64, w3: u32) -> Option<Op> {
             permitted: CapSet::from_bits(w1),
             inheritable: CapSet::from_bits(w2),
         }),
-        2 => Op::BoundingDrop {
-            caps: CapSet::from_bits(w0),
-        },
+        2 => Op::BoundingDrop { caps: CapSet::from_bits(w0) },
         3 => Op::AmbientClear { last },
-        4 => Op::AmbientRaise {
-            caps: CapSet::from_bits(w0),
-        },
+        4 => Op::AmbientRaise { caps: CapSet::from_bits(w0) },
         5 => Op::NoNewPrivs,
         6 => Op::Securebits(Secbits::from_bits_retain(w3)),
         7 => Op::DropAll {
@@ -161,6 +188,12 @@ fn decode(kind: u32, w0: u64, w1: u64, w2: u64, w3: u32) -> Option<Op> {
             bounding: w3 & 1 << 8 != 0,
             no_new_privs: w3 & 1 << 9 != 0,
             last,
+        },
+        8 => Op::SetIds {
+            uid: unopt(w0),
+            gid: unopt(w1),
+            groups: (w4 != u64::MAX).then_some((w2 as usize as *const u32, w4 as usize)),
+            preserve_effective: w3 & 1 != 0,
         },
         _ => return None,
     })
@@ -276,7 +309,13 @@ pub(super) extern "C" fn on_signal(_sig: c_int, _info: *mut libc::siginfo_t, _ct
 }
 
 fn answer() {
-    let gen = ACTIVE.load(Ordering::Acquire);
+    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    answer_in_flight();
+    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+}
+
+fn answer_in_flight() {
+    let gen = ACTIVE.load(Ordering::SeqCst);
     if gen == 0 {
         return; // stale: no broadcast runs
     }
@@ -286,6 +325,7 @@ fn answer() {
         OP.w1.load(Ordering::Relaxed),
         OP.w2.load(Ordering::Relaxed),
         OP.w3.load(Ordering::Relaxed),
+        OP.w4.load(Ordering::Relaxed),
     );
     fence(Ordering::Acquire);
     if ACTIVE.load(Ordering::Relaxed) != gen {
@@ -454,7 +494,31 @@ fn apply_steps(op: Op, changed: &mut bool) -> Result<(), u32> {
             }
             Ok(())
         }
+        Op::SetIds { uid, gid, groups, preserve_effective } => {
+            // SAFETY: the broadcaster publishes a pointer and length of a live `[u32]` that it
+            // keeps alive (and unchanged) until `quiesce` says no handler runs any more.
+            let groups = groups.map(|(p, n)| unsafe { core::slice::from_raw_parts(p, n) });
+            set_ids(&IdRequest { uid, gid, groups, preserve_effective }, changed)
+        }
     }
+}
+
+/// How many groups the handler's read-back compares itself (its scratch space is on the
+/// stack); longer lists are compared from `/proc` by the broadcaster.
+const GROUPS_ON_STACK: usize = 256;
+
+fn set_ids(req: &IdRequest<'_>, changed: &mut bool) -> Result<(), u32> {
+    let applied = identity::apply(req).map_err(|e| {
+        *changed = e.changed;
+        e.errno.raw().unsigned_abs()
+    })?;
+    *changed = true;
+    let mut scratch = [0u32; 2 * GROUPS_ON_STACK];
+    let check = if req.scratch_len() <= scratch.len() { *req } else { IdRequest { groups: None, ..*req } };
+    identity::verify(&check, &applied, &mut scratch).map_err(|e| match e {
+        VerifyError::Syscall(_, errno) => errno.raw().unsigned_abs(),
+        _ => MISMATCH,
+    })
 }
 
 fn ok_if(good: bool) -> Result<(), u32> {
@@ -509,12 +573,19 @@ mod tests {
                 no_new_privs: true,
                 last: 63,
             },
+            Op::SetIds { uid: Some(0), gid: None, groups: None, preserve_effective: true },
+            Op::SetIds {
+                uid: None,
+                gid: Some(u32::MAX - 1),
+                groups: Some((GROUPS_ON_STACK as *const u32, 3)),
+                preserve_effective: false,
+            },
         ];
         for op in ops {
-            let (k, a, b, c, d) = encode(op);
-            assert_eq!(decode(k, a, b, c, d), Some(op));
+            let (k, a, b, c, d, e) = encode(op);
+            assert_eq!(decode(k, a, b, c, d, e), Some(op));
         }
-        assert_eq!(decode(0, 0, 0, 0, 0), None);
+        assert_eq!(decode(0, 0, 0, 0, 0, 0), None);
     }
 
     #[test]

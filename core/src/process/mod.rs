@@ -326,6 +326,59 @@ impl Broadcast {
             self.settings,
         )
     }
+
+    /// [`cap_set_ids`](crate::cap_set_ids) on every thread: uid, gid and supplementary groups
+    /// changed, permitted capabilities kept, with the same validation and the same read-back
+    /// on each thread (`getresuid`, `getresgid`, `getgroups`, `capget`); then every thread's
+    /// `Uid:`, `Gid:` and `Groups:` lines in `/proc/self/task/<tid>/status` are compared too.
+    ///
+    /// Unlike glibc's `setresuid` broadcast, the capabilities survive (keepcaps on each
+    /// thread), and a thread that does not make the change is reported, not ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] (no system call) for what `cap_set_ids` refuses. The calling
+    /// thread's own change fails as `cap_set_ids` does ([`Error::Os`]: nothing changed;
+    /// [`Error::Indeterminate`]: abort). Then as [`set_caps`](Self::set_caps).
+    ///
+    /// # Thread scope
+    ///
+    /// Every thread of the process.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use capscope::process;
+    /// // A root daemon with worker threads becomes uid/gid 1000 everywhere, keeping its
+    /// // permitted capabilities.
+    /// process::cap_set_ids(Some(1000), Some(1000), Some(&[]), false)?;
+    /// # Ok::<(), capscope::Error>(())
+    /// ```
+    ///
+    /// # References
+    ///
+    /// setresuid(2), setgroups(2), capabilities(7), nptl(7)
+    #[doc(alias = "cap_setuid")]
+    #[doc(alias = "cap_setgroups")]
+    pub fn cap_set_ids(
+        &self,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        groups: Option<&[u32]>,
+        preserve_effective: bool,
+    ) -> Result<Report> {
+        crate::identity::IdRequest::new(uid, gid, groups, preserve_effective)?;
+        // The handlers read the groups from a copy that outlives every handler.
+        let owned: Option<Box<[u32]>> = groups.map(Box::from);
+        let op = Op::SetIds {
+            uid,
+            gid,
+            groups: owned.as_ref().map(|b| (b.as_ptr(), b.len())),
+            preserve_effective,
+        };
+        let caller = || crate::cap_set_ids(uid, gid, groups, preserve_effective);
+        broadcast::run_with(op, "process::cap_set_ids", self.settings, owned, Some(&caller))
+    }
 }
 
 fn check_supported(op: &'static str, caps: CapSet) -> Result<()> {
@@ -487,6 +540,32 @@ pub fn set_securebits(bits: Secbits) -> Result<Report> {
 /// ```
 pub fn drop_all(keep: CapSet, bounding: bool, no_new_privs: bool) -> Result<Report> {
     Broadcast::new().drop_all(keep, bounding, no_new_privs)
+}
+
+/// [`Broadcast::cap_set_ids`] with the default settings.
+///
+/// # Errors
+///
+/// As [`Broadcast::cap_set_ids`].
+///
+/// # Thread scope
+///
+/// Every thread of the process.
+///
+/// # Examples
+///
+/// ```no_run
+/// capscope::process::cap_set_ids(Some(1000), Some(1000), Some(&[]), false)?;
+/// # Ok::<(), capscope::Error>(())
+/// ```
+#[doc(alias = "cap_setuid")]
+pub fn cap_set_ids(
+    uid: Option<u32>,
+    gid: Option<u32>,
+    groups: Option<&[u32]>,
+    preserve_effective: bool,
+) -> Result<Report> {
+    Broadcast::new().cap_set_ids(uid, gid, groups, preserve_effective)
 }
 
 /// The signal broadcasts use: the one chosen with [`set_signal`], or [`default_signal`].

@@ -101,6 +101,7 @@ fn gone(e: &Error) -> bool {
 fn caps_ok(op: Op, caps: CapState) -> bool {
     match op {
         Op::SetCaps(want) => caps == want,
+        Op::SetIds { preserve_effective: false, .. } => caps.effective.is_empty(),
         Op::DropAll { keep, .. } => {
             caps.effective.is_empty()
                 && caps.inheritable.is_empty()
@@ -127,7 +128,7 @@ fn full_ok(op: Op, s: &FullCapState) -> bool {
                 && (!bounding || s.bounding.is_subset(keep))
                 && (!no_new_privs || s.no_new_privs)
         }
-        Op::SetCaps(_) | Op::Securebits(_) => true,
+        Op::SetCaps(_) | Op::Securebits(_) | Op::SetIds { .. } => true,
     }
 }
 
@@ -135,9 +136,31 @@ fn needs_proc(op: Op) -> bool {
     !matches!(op, Op::SetCaps(_) | Op::Securebits(_))
 }
 
+/// The numbers of a `/proc/<pid>/status` line such as `Uid:` or `Groups:`.
+fn numbers(text: &str, name: &str) -> Option<Vec<u32>> {
+    let line = text.lines().find_map(|l| l.strip_prefix(name))?;
+    line.split_ascii_whitespace().map(|n| n.parse().ok()).collect()
+}
+
+/// Whether the ids in a status text are those a `cap_set_ids` asked for: all four uids (real,
+/// effective, saved, filesystem), the same for gids, the groups as a multiset.
+fn ids_ok(text: &str, op: Op, groups: Option<&[u32]>) -> bool {
+    let Op::SetIds { uid, gid, .. } = op else { return true };
+    let four = |name, id: Option<u32>| id.is_none_or(|id| numbers(text, name) == Some(vec![id; 4]));
+    let groups_ok = groups.is_none_or(|want| {
+        let mut want = want.to_vec();
+        want.sort_unstable();
+        numbers(text, "Groups:").is_some_and(|mut got| {
+            got.sort_unstable();
+            got == want
+        })
+    });
+    four("Uid:", uid) && four("Gid:", gid) && groups_ok
+}
+
 /// Checks every thread of the process now. Returns how many threads were checked and those
 /// whose state is not what `op` asked for. Threads that exited meanwhile are not counted.
-pub(super) fn verify_all(op: Op) -> Result<(usize, Vec<u32>)> {
+pub(super) fn verify_all(op: Op, groups: Option<&[u32]>) -> Result<(usize, Vec<u32>)> {
     let pid = std::process::id();
     let mut checked = 0;
     let mut wrong = Vec::new();
@@ -149,11 +172,13 @@ pub(super) fn verify_all(op: Op) -> Result<(usize, Vec<u32>)> {
         };
         let mut good = caps_ok(op, caps);
         if good && needs_proc(op) {
-            match FullCapState::get_for_thread(pid, tid) {
-                Ok(s) => good = full_ok(op, &s),
-                Err(e) if gone(&e) => continue,
-                Err(e) => return Err(e),
-            }
+            let text = match std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::SRCH.raw_os_error()) => continue,
+                Err(e) => return Err(io_error("read /proc/self/task/<tid>/status", &e)),
+            };
+            good = full_ok(op, &FullCapState::from_status(&text)?) && ids_ok(&text, op, groups);
         }
         if !good && task_status(tid).is_none_or(|s| s.zombie) {
             continue; // exited meanwhile (a zombie main thread keeps its old credentials)

@@ -269,3 +269,16 @@ pub(crate) fn securebits_of(tids: &[u32]) -> Vec<(u32, u32)> {
         std::thread::sleep(Duration::from_micros(200));
     }
 }
+
+/// Thread `tid`'s uids and gids (real, effective, saved, filesystem) and sorted groups, from
+/// `/proc/self/task/<tid>/status`; `None` for a thread that exited.
+pub(crate) fn ids_of(tid: u32) -> Option<(Vec<u32>, Vec<u32>, Vec<u32>)> {
+    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
+    let nums = |name: &str| -> Vec<u32> {
+        let line = text.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("no {name} line"));
+        line.split_ascii_whitespace().map(|n| n.parse().unwrap()).collect()
+    };
+    let mut groups = nums("Groups:");
+    groups.sort_unstable();
+    Some((nums("Uid:"), nums("Gid:"), groups))
+}
