@@ -61,10 +61,8 @@ fn bench(c: &mut Criterion) {
     };
     let (mut ruid, mut euid, mut suid) = (0, 0, 0);
     // SAFETY: three valid out-pointers.
-    assert_eq!(
-        unsafe { libc::getresuid(&mut ruid, &mut euid, &mut suid) },
-        0
-    );
+    let got = unsafe { libc::getresuid(&mut ruid, &mut euid, &mut suid) };
+    assert_eq!(got, 0);
 
     let mut group = c.benchmark_group("process_wide");
     group

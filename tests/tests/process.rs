@@ -212,26 +212,56 @@ fn cap_set_ids_on_64_threads_200_times() {
     assert_pass(privileged(move || {
         let start = check!(CapState::get_current());
         let crew = crew::spawn(CREW);
-        let full_e = CapState { effective: start.permitted, ..start };
+        let full_e = CapState {
+            effective: start.permitted,
+            ..start
+        };
         for rep in 0..REPS {
             let (uid, gid, groups) = if many {
                 let k = (rep % 2) as u32;
-                (1000 + k, 2000 + k, Some(if k == 0 { vec![10, 20, 30] } else { vec![] }))
+                (
+                    1000 + k,
+                    2000 + k,
+                    Some(if k == 0 { vec![10, 20, 30] } else { vec![] }),
+                )
             } else {
                 (0, 0, None)
             };
             let preserve = rep % 2 == 1;
             check!(process::set_caps(&full_e));
-            let r = check!(process::cap_set_ids(Some(uid), Some(gid), groups.as_deref(), preserve));
+            let r = check!(process::cap_set_ids(
+                Some(uid),
+                Some(gid),
+                groups.as_deref(),
+                preserve
+            ));
             report_ok(&r, CREW)?;
-            let want_caps = CapState { effective: if preserve { start.permitted } else { CapSet::empty() }, ..start };
+            let want_caps = CapState {
+                effective: if preserve {
+                    start.permitted
+                } else {
+                    CapSet::empty()
+                },
+                ..start
+            };
             crew::check_caps(&crew.tids, &format!("rep {rep} caps"), |s| *s == want_caps)?;
             for tid in crew::all_tids(&crew.tids) {
-                let Some((u, g, gr)) = crew::ids_of(tid) else { continue };
-                ensure!(u == vec![uid; 4], "rep {rep}: thread {tid} has uids {u:?}, not {uid}");
-                ensure!(g == vec![gid; 4], "rep {rep}: thread {tid} has gids {g:?}, not {gid}");
+                let Some((u, g, gr)) = crew::ids_of(tid) else {
+                    continue;
+                };
+                ensure!(
+                    u == vec![uid; 4],
+                    "rep {rep}: thread {tid} has uids {u:?}, not {uid}"
+                );
+                ensure!(
+                    g == vec![gid; 4],
+                    "rep {rep}: thread {tid} has gids {g:?}, not {gid}"
+                );
                 if let Some(want) = &groups {
-                    ensure!(&gr == want, "rep {rep}: thread {tid} has groups {gr:?}, not {want:?}");
+                    ensure!(
+                        &gr == want,
+                        "rep {rep}: thread {tid} has groups {gr:?}, not {want:?}"
+                    );
                 }
             }
         }

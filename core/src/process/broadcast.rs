@@ -285,7 +285,10 @@ pub(super) fn run_with(
         Box::leak(data.unwrap_or_default());
         return Err(Error::Indeterminate {
             op: name,
-            source: Box::new(Error::kernel(name, "a thread stayed inside the broadcast handler for over a second")),
+            source: Box::new(Error::kernel(
+                name,
+                "a thread stayed inside the broadcast handler for over a second",
+            )),
         });
     }
     let passes = match result {
@@ -318,10 +321,11 @@ pub(super) fn run_with(
     {
         return Err(run.error(failed, unverified));
     }
-    let (checked, wrong) = verify::verify_all(op, data.as_deref()).map_err(|e| Error::Indeterminate {
-        op: name,
-        source: Box::new(e),
-    })?;
+    let (checked, wrong) =
+        verify::verify_all(op, data.as_deref()).map_err(|e| Error::Indeterminate {
+            op: name,
+            source: Box::new(e),
+        })?;
     if !wrong.is_empty() {
         return Err(run.error(Vec::new(), wrong));
     }

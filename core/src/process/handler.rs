@@ -159,13 +159,30 @@ fn encode(op: Op) -> (u32, u64, u64, u64, u32, u64) {
         Op::AmbientRaise { caps } => (4, caps.bits(), 0, 0, 0, 0),
         Op::NoNewPrivs => (5, 0, 0, 0, 0, 0),
         Op::Securebits(b) => (6, 0, 0, 0, b.bits(), 0),
-        Op::DropAll { keep, bounding, no_new_privs, last } => {
+        Op::DropAll {
+            keep,
+            bounding,
+            no_new_privs,
+            last,
+        } => {
             let w3 = u32::from(last) | u32::from(bounding) << 8 | u32::from(no_new_privs) << 9;
             (7, keep.bits(), 0, 0, w3, 0)
         }
-        Op::SetIds { uid, gid, groups, preserve_effective } => {
+        Op::SetIds {
+            uid,
+            gid,
+            groups,
+            preserve_effective,
+        } => {
             let (ptr, len) = groups.map_or((0, u64::MAX), |(p, n)| (p as u64, n as u64));
-            (8, opt(uid), opt(gid), ptr, u32::from(preserve_effective), len)
+            (
+                8,
+                opt(uid),
+                opt(gid),
+                ptr,
+                u32::from(preserve_effective),
+                len,
+            )
         }
     }
 }
@@ -178,9 +195,13 @@ fn decode(kind: u32, w0: u64, w1: u64, w2: u64, w3: u32, w4: u64) -> Option<Op> 
             permitted: CapSet::from_bits(w1),
             inheritable: CapSet::from_bits(w2),
         }),
-        2 => Op::BoundingDrop { caps: CapSet::from_bits(w0) },
+        2 => Op::BoundingDrop {
+            caps: CapSet::from_bits(w0),
+        },
         3 => Op::AmbientClear { last },
-        4 => Op::AmbientRaise { caps: CapSet::from_bits(w0) },
+        4 => Op::AmbientRaise {
+            caps: CapSet::from_bits(w0),
+        },
         5 => Op::NoNewPrivs,
         6 => Op::Securebits(Secbits::from_bits_retain(w3)),
         7 => Op::DropAll {
@@ -494,11 +515,24 @@ fn apply_steps(op: Op, changed: &mut bool) -> Result<(), u32> {
             }
             Ok(())
         }
-        Op::SetIds { uid, gid, groups, preserve_effective } => {
+        Op::SetIds {
+            uid,
+            gid,
+            groups,
+            preserve_effective,
+        } => {
             // SAFETY: the broadcaster publishes a pointer and length of a live `[u32]` that it
             // keeps alive (and unchanged) until `quiesce` says no handler runs any more.
             let groups = groups.map(|(p, n)| unsafe { core::slice::from_raw_parts(p, n) });
-            set_ids(&IdRequest { uid, gid, groups, preserve_effective }, changed)
+            set_ids(
+                &IdRequest {
+                    uid,
+                    gid,
+                    groups,
+                    preserve_effective,
+                },
+                changed,
+            )
         }
     }
 }
@@ -514,7 +548,14 @@ fn set_ids(req: &IdRequest<'_>, changed: &mut bool) -> Result<(), u32> {
     })?;
     *changed = true;
     let mut scratch = [0u32; 2 * GROUPS_ON_STACK];
-    let check = if req.scratch_len() <= scratch.len() { *req } else { IdRequest { groups: None, ..*req } };
+    let check = if req.scratch_len() <= scratch.len() {
+        *req
+    } else {
+        IdRequest {
+            groups: None,
+            ..*req
+        }
+    };
     identity::verify(&check, &applied, &mut scratch).map_err(|e| match e {
         VerifyError::Syscall(_, errno) => errno.raw().unsigned_abs(),
         _ => MISMATCH,
@@ -573,7 +614,12 @@ mod tests {
                 no_new_privs: true,
                 last: 63,
             },
-            Op::SetIds { uid: Some(0), gid: None, groups: None, preserve_effective: true },
+            Op::SetIds {
+                uid: Some(0),
+                gid: None,
+                groups: None,
+                preserve_effective: true,
+            },
             Op::SetIds {
                 uid: None,
                 gid: Some(u32::MAX - 1),

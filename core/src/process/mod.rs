@@ -377,7 +377,13 @@ impl Broadcast {
             preserve_effective,
         };
         let caller = || crate::cap_set_ids(uid, gid, groups, preserve_effective);
-        broadcast::run_with(op, "process::cap_set_ids", self.settings, owned, Some(&caller))
+        broadcast::run_with(
+            op,
+            "process::cap_set_ids",
+            self.settings,
+            owned,
+            Some(&caller),
+        )
     }
 }
 

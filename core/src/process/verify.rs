@@ -101,7 +101,10 @@ fn gone(e: &Error) -> bool {
 fn caps_ok(op: Op, caps: CapState) -> bool {
     match op {
         Op::SetCaps(want) => caps == want,
-        Op::SetIds { preserve_effective: false, .. } => caps.effective.is_empty(),
+        Op::SetIds {
+            preserve_effective: false,
+            ..
+        } => caps.effective.is_empty(),
         Op::DropAll { keep, .. } => {
             caps.effective.is_empty()
                 && caps.inheritable.is_empty()
@@ -139,13 +142,17 @@ fn needs_proc(op: Op) -> bool {
 /// The numbers of a `/proc/<pid>/status` line such as `Uid:` or `Groups:`.
 fn numbers(text: &str, name: &str) -> Option<Vec<u32>> {
     let line = text.lines().find_map(|l| l.strip_prefix(name))?;
-    line.split_ascii_whitespace().map(|n| n.parse().ok()).collect()
+    line.split_ascii_whitespace()
+        .map(|n| n.parse().ok())
+        .collect()
 }
 
 /// Whether the ids in a status text are those a `cap_set_ids` asked for: all four uids (real,
 /// effective, saved, filesystem), the same for gids, the groups as a multiset.
 fn ids_ok(text: &str, op: Op, groups: Option<&[u32]>) -> bool {
-    let Op::SetIds { uid, gid, .. } = op else { return true };
+    let Op::SetIds { uid, gid, .. } = op else {
+        return true;
+    };
     let four = |name, id: Option<u32>| id.is_none_or(|id| numbers(text, name) == Some(vec![id; 4]));
     let groups_ok = groups.is_none_or(|want| {
         let mut want = want.to_vec();
@@ -175,7 +182,9 @@ pub(super) fn verify_all(op: Op, groups: Option<&[u32]>) -> Result<(usize, Vec<u
             let text = match std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")) {
                 Ok(t) => t,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::SRCH.raw_os_error()) => continue,
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::SRCH.raw_os_error()) => {
+                    continue
+                }
                 Err(e) => return Err(io_error("read /proc/self/task/<tid>/status", &e)),
             };
             good = full_ok(op, &FullCapState::from_status(&text)?) && ids_ok(&text, op, groups);

@@ -275,8 +275,13 @@ pub(crate) fn securebits_of(tids: &[u32]) -> Vec<(u32, u32)> {
 pub(crate) fn ids_of(tid: u32) -> Option<(Vec<u32>, Vec<u32>, Vec<u32>)> {
     let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
     let nums = |name: &str| -> Vec<u32> {
-        let line = text.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("no {name} line"));
-        line.split_ascii_whitespace().map(|n| n.parse().unwrap()).collect()
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} line"));
+        line.split_ascii_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect()
     };
     let mut groups = nums("Groups:");
     groups.sort_unstable();
