@@ -228,9 +228,14 @@ struct Entry {
     first_sent: Instant,
     result: Option<u32>,
     gone: bool,
+    /// Since when every look found the thread blocking the signal.
+    blocked_since: Option<Instant>,
 }
 
 struct Run {
+    op: Op,
+    /// Threads found already changed from outside, never signalled.
+    settled: Vec<u32>,
     name: &'static str,
     gen: u32,
     sig: i32,
@@ -269,6 +274,8 @@ pub(super) fn run_with(
     handler::reset_table();
     handler::publish(op, gen);
     let mut run = Run {
+        op,
+        settled: Vec::new(),
         name,
         gen,
         sig,
@@ -334,6 +341,7 @@ pub(super) fn run_with(
     Ok(Report {
         threads: checked,
         signalled,
+        settled: run.settled.len(),
         passes,
     })
 }
@@ -368,6 +376,13 @@ impl Run {
                 if tid == self.me || self.threads.contains_key(&tid) {
                     continue;
                 }
+                // After the first pass, most new threads were created by changed threads and
+                // were born with the new state: a look from outside (no signal) settles them.
+                // Whatever such a thread creates is born changed too.
+                if passes > 1 && verify::already_done(self.op, tid) {
+                    self.settled.push(tid);
+                    continue;
+                }
                 fresh += 1;
                 let index = handler::register(tid, self.gen);
                 let now = Instant::now();
@@ -377,6 +392,7 @@ impl Run {
                     first_sent: now,
                     result: None,
                     gone: false,
+                    blocked_since: None,
                 };
                 self.send(tid, &mut entry)?;
                 self.threads.insert(tid, entry);
@@ -478,11 +494,26 @@ impl Run {
                 .threads
                 .remove(&tid)
                 .expect("pending threads are registered");
-            if status.as_ref().is_none_or(|s| s.zombie) || tgkill(tid, 0) == Err(Errno::SRCH) {
+            let blocks = status.as_ref().is_some_and(|s| s.blocks(self.sig));
+            if blocks {
+                entry.blocked_since.get_or_insert(now);
+            } else {
+                entry.blocked_since = None;
+            }
+            // Named before the deadline: a thread seen blocking the signal at every look for
+            // the grace period, sleeping, and not blocking every signal. glibc blocks every
+            // signal for a moment in a thread being created or exiting (and a thread in a
+            // signal handler may too), and a runnable thread may just not have run yet: those
+            // are only named at the deadline, if they still block it then.
+            let early = status
+                .as_ref()
+                .is_some_and(|s| !s.running && !s.blocks_all())
+                && entry
+                    .blocked_since
+                    .is_some_and(|t| now.duration_since(t) >= grace);
+            if status.as_ref().is_some_and(|s| s.zombie) || tgkill(tid, 0) == Err(Errno::SRCH) {
                 entry.gone = true;
-            } else if status.as_ref().is_some_and(|s| s.blocks(self.sig))
-                && now.duration_since(entry.first_sent) >= grace
-            {
+            } else if blocks && (past_deadline || early) {
                 self.blocked.push(tid);
             } else if past_deadline {
                 stuck.push(tid);
@@ -494,9 +525,11 @@ impl Run {
         if self.blocked.is_empty() && stuck.is_empty() {
             return Ok(false);
         }
-        // Stop handlers from starting the change now, then take a last look: a thread that
-        // answered meanwhile did change.
+        // Stop handlers from starting the change now, let those already inside finish, then
+        // take a last look: a thread that answered meanwhile did change, the others did not.
+        // (If one stays inside, `run_with`'s own wait fails the whole call.)
         handler::retire();
+        handler::quiesce(QUIESCE);
         let still = self.collect();
         self.blocked.retain(|t| still.contains(t));
         self.unanswered = still

@@ -1,4 +1,5 @@
-//! Process-wide changes: apply a capability change to every thread of the process.
+//! Process-wide changes: apply a capability or identity change to every thread of the
+//! process.
 //!
 //! Linux keeps capabilities, securebits, no_new_privs and uids per **thread**. A program that
 //! drops its capabilities on one thread while a worker thread keeps them has dropped nothing:
@@ -15,6 +16,12 @@
 //!    (threads created by a changed thread inherit the new state).
 //! 4. Finally every thread's state is read from outside (`capget(tid)` and
 //!    `/proc/self/task/<tid>/status`) and compared with what was asked.
+//!
+//! The operations: [`set_caps`] (E, P, I), [`bounding_drop`], [`ambient_clear`],
+//! [`ambient_raise`], [`set_no_new_privs`], [`set_securebits`], [`cap_set_ids`] (uid, gid and
+//! groups, keeping capabilities), and [`drop_all`] (everything at once, what
+//! `#[drop_caps_after(all_threads)]` calls). [`Broadcast`] sets the timeouts. Each returns a
+//! [`Report`] of how many threads it changed and verified.
 //!
 //! Any thread that fails, blocks the signal, or does not answer within the timeout turns the
 //! call into [`Error::Threads`] naming the thread ids: never a silent partial success. After
@@ -41,11 +48,12 @@
 //! Every function here changes **every thread of the calling process**.
 //!
 //! Threads that block the broadcast signal cannot take part: a thread whose `SigBlk` mask holds
-//! it past [`Broadcast::blocked_grace`] is named in [`Error::Threads::blocked`]. Threads in an
+//! while sleeping past [`Broadcast::blocked_grace`] (or at all by the timeout) is named in [`Error::Threads::blocked`]. Threads in an
 //! uninterruptible wait (a `vfork` parent, for example) answer late or, past
-//! [`Broadcast::timeout`], not at all ([`Error::Threads::unanswered`]). A thread named there
-//! that was already inside the handler when the broadcast gave up may still complete the
-//! change; one that was not, does not. Only one broadcast runs at a time: another thread's call
+//! [`Broadcast::timeout`], not at all ([`Error::Threads::unanswered`]). Before the call
+//! returns, the broadcast is retired and every handler still at work has finished, so the
+//! threads named in the error did not make the change and the others did; a signal such a
+//! thread receives later does nothing. Only one broadcast runs at a time: another thread's call
 //! waits; a call from a signal handler that interrupted a broadcast on the same thread is
 //! refused.
 //!
@@ -87,6 +95,9 @@ pub struct Report {
     pub threads: usize,
     /// Threads signalled (every thread but the caller that was seen during the broadcast).
     pub signalled: usize,
+    /// Threads that appeared during the broadcast already holding the new state (created by a
+    /// changed thread): checked from outside, not signalled.
+    pub settled: usize,
     /// Passes over `/proc/self/task`; more than 2 means threads appeared meanwhile.
     pub passes: u32,
 }
@@ -139,8 +150,11 @@ impl Broadcast {
         self
     }
 
-    /// How long a thread may keep the broadcast signal blocked before the call fails naming it
-    /// (glibc blocks every signal for a moment while it creates a thread, so this is not 0).
+    /// How long a sleeping thread may keep the broadcast signal blocked before the call fails
+    /// naming it (glibc blocks every signal for a moment while it creates a thread, so this is
+    /// not 0). A runnable thread that blocks it is named at the [`timeout`](Self::timeout): it
+    /// may simply not have run yet. When the call fails this way, threads still pending then
+    /// are named as not having answered.
     #[must_use]
     pub const fn blocked_grace(mut self, grace: Duration) -> Broadcast {
         self.settings.blocked_grace = grace;

@@ -55,11 +55,20 @@ pub(super) fn num_threads() -> Result<usize> {
 pub(super) struct TaskStatus {
     /// The thread has exited (state `Z` or `X`); a zombie main thread stays listed.
     pub(super) zombie: bool,
+    /// The thread is running or runnable (state `R`).
+    pub(super) running: bool,
     /// Its blocked-signal mask (`SigBlk`).
     pub(super) sigblk: u64,
 }
 
 impl TaskStatus {
+    /// Whether the thread blocks every standard signal (1–31 but SIGKILL and SIGSTOP, which
+    /// cannot be blocked): what glibc does around thread creation and exit.
+    pub(super) fn blocks_all(&self) -> bool {
+        const STANDARD: u64 = (1 << 31) - 1 & !(1 << (9 - 1)) & !(1 << (19 - 1));
+        self.sigblk & STANDARD == STANDARD
+    }
+
     /// Whether the thread blocks `sig`.
     pub(super) fn blocks(&self, sig: i32) -> bool {
         matches!(u32::try_from(sig - 1), Ok(bit) if bit < 64 && self.sigblk & 1 << bit != 0)
@@ -78,6 +87,7 @@ pub(super) fn task_status(tid: u32) -> Option<TaskStatus> {
     let sigblk = u64::from_str_radix(field("SigBlk:")?, 16).ok()?;
     Some(TaskStatus {
         zombie: state.starts_with('Z') || state.starts_with('X'),
+        running: state.starts_with('R'),
         sigblk,
     })
 }
@@ -165,6 +175,19 @@ fn ids_ok(text: &str, op: Op, groups: Option<&[u32]>) -> bool {
     four("Uid:", uid) && four("Gid:", gid) && groups_ok
 }
 
+/// Whether thread `tid` already holds the state `op` asks for, as far as it can be seen from
+/// outside; `false` when that cannot be told (securebits, ids) or the thread is gone.
+pub(super) fn already_done(op: Op, tid: u32) -> bool {
+    match op {
+        Op::Securebits(_) | Op::SetIds { .. } => false,
+        Op::SetCaps(_) => CapState::get_for_pid(tid).is_ok_and(|c| caps_ok(op, c)),
+        _ => std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))
+            .ok()
+            .and_then(|t| FullCapState::from_status(&t).ok())
+            .is_some_and(|s| full_ok(op, &s)),
+    }
+}
+
 /// Checks every thread of the process now. Returns how many threads were checked and those
 /// whose state is not what `op` asked for. Threads that exited meanwhile are not counted.
 pub(super) fn verify_all(op: Op, groups: Option<&[u32]>) -> Result<(usize, Vec<u32>)> {
@@ -228,8 +251,23 @@ mod tests {
                 0
             );
             assert!(status.blocks(sig));
+            assert!(!status.blocks_all());
             assert!(!status.zombie);
         }
         assert!(!task_status(tid).unwrap().blocks(sig));
+        // SAFETY: as above, with a full set.
+        unsafe {
+            let mut all: libc::sigset_t = core::mem::zeroed();
+            libc::sigfillset(&mut all);
+            let mut old: libc::sigset_t = core::mem::zeroed();
+            assert_eq!(libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old), 0);
+            let status = task_status(tid).unwrap();
+            assert_eq!(
+                libc::pthread_sigmask(libc::SIG_SETMASK, &old, core::ptr::null_mut()),
+                0
+            );
+            assert!(status.blocks_all());
+            assert!(status.running, "the calling thread is running");
+        }
     }
 }
