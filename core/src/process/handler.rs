@@ -477,8 +477,19 @@ fn apply_steps(op: Op, changed: &mut bool) -> Result<(), u32> {
             no_new_privs,
             last,
         } => {
-            // Bounding first: dropping from it needs CAP_SETPCAP in the effective set.
+            // Bounding first: dropping from it needs CAP_SETPCAP in the effective set, raised
+            // here when it is only permitted (the effective set is emptied below anyway).
             if bounding {
+                let now = capget()?;
+                let setpcap = CapSet::from(crate::Cap::SETPCAP);
+                if now.permitted.is_superset(setpcap) && !now.effective.is_superset(setpcap) {
+                    let raised = CapState {
+                        effective: now.effective.union(setpcap),
+                        ..now
+                    };
+                    rustix::thread::set_capabilities(None, raised.to_rustix()).map_err(errno)?;
+                    *changed = true;
+                }
                 for cap in 0..=last {
                     if !keep.has_bit(cap) && bounding_has(cap)? {
                         rustix::thread::remove_capability_from_bounding_set(one(cap))

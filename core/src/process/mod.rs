@@ -312,7 +312,7 @@ impl Broadcast {
     }
 
     /// Drops every capability on every thread: with `bounding`, the bounding set down to
-    /// `keep`; the ambient set cleared; with `no_new_privs`, no_new_privs set; then the
+    /// `keep` (raising `CAP_SETPCAP` into the effective set first where it is only permitted); the ambient set cleared; with `no_new_privs`, no_new_privs set; then the
     /// effective and inheritable sets emptied and the permitted set cut down to `keep` (all 64
     /// bits). What `#[drop_caps_after(all_threads)]` calls.
     ///
