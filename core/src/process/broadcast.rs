@@ -10,7 +10,7 @@ use rustix::thread::futex;
 use crate::error::{Error, Result};
 use crate::Errno;
 
-use super::handler::{self, Fail, Op, COMPLETIONS, MISMATCH, WAITING};
+use super::handler::{self, Fail, Op, MISMATCH, OUTSTANDING};
 use super::verify;
 use super::Report;
 
@@ -415,10 +415,23 @@ impl Run {
         }
     }
 
+    /// Gives up pending threads that exited (checked with a signal-0 `tgkill`).
+    fn reap_exited(&mut self, pending: &[u32]) {
+        for tid in pending {
+            if tgkill(*tid, 0) == Err(Errno::SRCH) {
+                let e = self
+                    .threads
+                    .get_mut(tid)
+                    .expect("pending threads are registered");
+                e.gone = handler::abandon(e.index, self.gen);
+            }
+        }
+    }
+
     fn send(&self, tid: u32, entry: &mut Entry) -> Result<()> {
         match tgkill(tid, self.sig) {
             Ok(()) => entry.sent = Some(Instant::now()),
-            Err(Errno::SRCH) => entry.gone = true,
+            Err(Errno::SRCH) => entry.gone = handler::abandon(entry.index, self.gen),
             Err(e) if e.raw() == rustix::io::Errno::AGAIN.raw_os_error() => entry.sent = None,
             Err(e) => return Err(Error::os("tgkill", e)),
         }
@@ -446,11 +459,8 @@ impl Run {
     fn wait(&mut self, deadline: Instant, grace: Duration) -> Result<bool> {
         let mut last_check: Option<Instant> = None;
         loop {
-            WAITING.store(1, Ordering::SeqCst);
-            let seen = COMPLETIONS.load(Ordering::SeqCst);
             let pending = self.collect();
             if pending.is_empty() {
-                WAITING.store(0, Ordering::SeqCst);
                 return Ok(true);
             }
             let now = Instant::now();
@@ -460,20 +470,28 @@ impl Run {
             if now >= deadline
                 || (slow && last_check.is_none_or(|t| now.duration_since(t) >= SLICE))
             {
-                WAITING.store(0, Ordering::SeqCst);
                 last_check = Some(now);
                 if self.check_pending(&pending, now >= deadline, grace)? {
                     return Ok(false);
                 }
                 continue;
             }
+            // Sleep until the last pending thread answers (its handler wakes us), or a slice
+            // passes: then look for threads that exited instead of answering.
+            let seen = OUTSTANDING.load(Ordering::SeqCst);
+            if seen == 0 {
+                continue; // everyone answered since `collect`
+            }
             let left = SLICE.min(deadline - now);
             let ts = futex::Timespec {
                 tv_sec: 0,
                 tv_nsec: i64::from(left.subsec_nanos()),
             };
-            let _ = futex::wait(&COMPLETIONS, futex::Flags::PRIVATE, seen, Some(&ts));
-            WAITING.store(0, Ordering::SeqCst);
+            if futex::wait(&OUTSTANDING, futex::Flags::PRIVATE, seen, Some(&ts))
+                == Err(rustix::io::Errno::TIMEDOUT)
+            {
+                self.reap_exited(&pending);
+            }
         }
     }
 
@@ -512,7 +530,8 @@ impl Run {
                     .blocked_since
                     .is_some_and(|t| now.duration_since(t) >= grace);
             if status.as_ref().is_some_and(|s| s.zombie) || tgkill(tid, 0) == Err(Errno::SRCH) {
-                entry.gone = true;
+                // Exited (or answered just before exiting: then its result is collected).
+                entry.gone = handler::abandon(entry.index, self.gen);
             } else if blocks && (past_deadline || early) {
                 self.blocked.push(tid);
             } else if past_deadline {

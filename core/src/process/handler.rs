@@ -14,7 +14,8 @@
 //! Otherwise it applies the operation on its own thread, then records `(generation, result)`
 //! in the table slot the broadcaster registered for its thread id, with a compare-exchange from
 //! `(generation, PENDING)` so that a late handler can never overwrite a later broadcast's slot.
-//! It then bumps [`COMPLETIONS`] and, if the broadcaster sleeps on it, wakes it with a futex.
+//! The first answer of each registered thread decrements [`OUTSTANDING`]; the one that takes it
+//! to 0 wakes the broadcaster with a futex.
 
 use core::ffi::{c_int, c_void};
 use core::ptr;
@@ -30,6 +31,8 @@ use crate::{CapSet, CapState, Secbits};
 pub(super) const PENDING: u32 = u32::MAX;
 /// A slot's result when the thread's read-back after the change differs from what was asked.
 pub(super) const MISMATCH: u32 = u32::MAX - 1;
+/// A slot's result when the broadcaster gave the thread up (it exited).
+const ABANDONED: u32 = u32::MAX - 2;
 
 /// One operation, as the broadcaster publishes it and each thread applies it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,10 +98,10 @@ static OP: OpArea = OpArea {
 
 /// The generation of the running broadcast; 0 when none runs.
 pub(super) static ACTIVE: AtomicU32 = AtomicU32::new(0);
-/// Bumped by every handler that finished; the broadcaster's futex word.
-pub(super) static COMPLETIONS: AtomicU32 = AtomicU32::new(0);
-/// 1 while the broadcaster sleeps (or is about to sleep) on [`COMPLETIONS`].
-pub(super) static WAITING: AtomicU32 = AtomicU32::new(0);
+/// Registered threads that have neither answered nor been abandoned; the broadcaster's futex
+/// word. The handler that takes it to 0 wakes the broadcaster (one wake per pass, as glibc's
+/// own setxid broadcast does).
+pub(super) static OUTSTANDING: AtomicU32 = AtomicU32::new(0);
 /// Handlers between their first look at [`ACTIVE`] and their end.
 static IN_FLIGHT: AtomicU32 = AtomicU32::new(0);
 
@@ -116,6 +119,7 @@ pub(super) fn publish(op: Op, gen: u32) {
     OP.w2.store(w2, Ordering::Relaxed);
     OP.w3.store(w3, Ordering::Relaxed);
     OP.w4.store(w4, Ordering::Relaxed);
+    OUTSTANDING.store(0, Ordering::SeqCst);
     ACTIVE.store(gen, Ordering::SeqCst);
 }
 
@@ -285,12 +289,32 @@ pub(super) fn reset_table() {
 
 /// Registers thread `tid` as pending for `gen` and returns its slot index (broadcaster only).
 pub(super) fn register(tid: u32, gen: u32) -> usize {
+    OUTSTANDING.fetch_add(1, Ordering::SeqCst);
     let index = USED.load(Ordering::Relaxed);
     let slot = slot_at(index, true).expect("slot_at with grow always returns a slot");
     slot.tid.store(tid, Ordering::Relaxed);
     slot.result.store(pack(gen, PENDING), Ordering::Relaxed);
     USED.store(index + 1, Ordering::Release);
     index
+}
+
+/// Gives up the thread of slot `index` (it exited): `true` if it had not answered, `false` if
+/// it answered meanwhile (its result is then there to collect). Exactly one of the handler and
+/// this call takes the slot out of [`OUTSTANDING`].
+pub(super) fn abandon(index: usize, gen: u32) -> bool {
+    let Some(slot) = slot_at(index, false) else {
+        return false;
+    };
+    let done = slot.result.compare_exchange(
+        pack(gen, PENDING),
+        pack(gen, ABANDONED),
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
+    if done.is_ok() {
+        OUTSTANDING.fetch_sub(1, Ordering::SeqCst);
+    }
+    done.is_ok()
 }
 
 /// The result recorded at slot `index` for `gen`: `None` while pending.
@@ -361,17 +385,17 @@ fn answer_in_flight() {
         .as_raw_nonzero()
         .get()
         .unsigned_abs();
-    if let Some(slot) = find(me) {
-        let _ = slot.result.compare_exchange(
-            pack(gen, PENDING),
-            pack(gen, code),
-            Ordering::AcqRel,
-            Ordering::Relaxed,
-        );
-    }
-    COMPLETIONS.fetch_add(1, Ordering::SeqCst);
-    if WAITING.load(Ordering::SeqCst) != 0 {
-        let _ = futex::wake(&COMPLETIONS, futex::Flags::PRIVATE, 1);
+    let Some(slot) = find(me) else { return };
+    let recorded = slot.result.compare_exchange(
+        pack(gen, PENDING),
+        pack(gen, code),
+        Ordering::AcqRel,
+        Ordering::Relaxed,
+    );
+    // Only the first answer of a registered thread counts (a thread signalled twice answers
+    // twice; a slot abandoned or reused for a later broadcast is left alone).
+    if recorded.is_ok() && OUTSTANDING.fetch_sub(1, Ordering::SeqCst) == 1 {
+        let _ = futex::wake(&OUTSTANDING, futex::Flags::PRIVATE, 1);
     }
 }
 
