@@ -52,10 +52,10 @@ fn tid_i32(tid: u32) -> i32 {
     i32::try_from(tid).unwrap_or(i32::MAX)
 }
 
-/// `tgkill(our pid, tid, sig)`; `sig` 0 only checks that the thread exists.
-fn tgkill(tid: u32, sig: i32) -> std::result::Result<(), Errno> {
+/// `tgkill(pid, tid, sig)` (`pid` is ours); `sig` 0 only checks that the thread exists.
+fn tgkill(pid: i32, tid: u32, sig: i32) -> std::result::Result<(), Errno> {
     // SAFETY: tgkill takes plain integers; it signals only a thread of our own process.
-    let r = unsafe { libc::syscall(libc::SYS_tgkill, pid(), tid_i32(tid), sig) };
+    let r = unsafe { libc::syscall(libc::SYS_tgkill, pid, tid_i32(tid), sig) };
     if r == 0 {
         Ok(())
     } else {
@@ -83,7 +83,7 @@ pub(super) fn lock() -> Result<LockGuard> {
             Err(owner) => {
                 // An owner that is not a thread of this process: we are a child forked while
                 // another thread of the parent was broadcasting. Its broadcast is not ours.
-                if tgkill(owner, 0) == Err(Errno::SRCH) {
+                if tgkill(pid(), owner, 0) == Err(Errno::SRCH) {
                     let _ = LOCK.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
                     continue;
                 }
@@ -239,6 +239,8 @@ struct Run {
     name: &'static str,
     gen: u32,
     sig: i32,
+    /// Our process id, read once (one `getpid` per broadcast, not per thread).
+    pid: i32,
     me: u32,
     threads: HashMap<u32, Entry>,
     blocked: Vec<u32>,
@@ -279,6 +281,7 @@ pub(super) fn run_with(
         name,
         gen,
         sig,
+        pid: pid(),
         me: crate::current_tid(),
         threads: HashMap::new(),
         blocked: Vec::new(),
@@ -418,7 +421,7 @@ impl Run {
     /// Gives up pending threads that exited (checked with a signal-0 `tgkill`).
     fn reap_exited(&mut self, pending: &[u32]) {
         for tid in pending {
-            if tgkill(*tid, 0) == Err(Errno::SRCH) {
+            if tgkill(self.pid, *tid, 0) == Err(Errno::SRCH) {
                 let e = self
                     .threads
                     .get_mut(tid)
@@ -429,7 +432,7 @@ impl Run {
     }
 
     fn send(&self, tid: u32, entry: &mut Entry) -> Result<()> {
-        match tgkill(tid, self.sig) {
+        match tgkill(self.pid, tid, self.sig) {
             Ok(()) => entry.sent = Some(Instant::now()),
             Err(Errno::SRCH) => entry.gone = handler::abandon(entry.index, self.gen),
             Err(e) if e.raw() == rustix::io::Errno::AGAIN.raw_os_error() => entry.sent = None,
@@ -529,7 +532,9 @@ impl Run {
                 && entry
                     .blocked_since
                     .is_some_and(|t| now.duration_since(t) >= grace);
-            if status.as_ref().is_some_and(|s| s.zombie) || tgkill(tid, 0) == Err(Errno::SRCH) {
+            if status.as_ref().is_some_and(|s| s.zombie)
+                || tgkill(self.pid, tid, 0) == Err(Errno::SRCH)
+            {
                 // Exited (or answered just before exiting: then its result is collected).
                 entry.gone = handler::abandon(entry.index, self.gen);
             } else if blocks && (past_deadline || early) {

@@ -65,7 +65,7 @@ impl TaskStatus {
     /// Whether the thread blocks every standard signal (1–31 but SIGKILL and SIGSTOP, which
     /// cannot be blocked): what glibc does around thread creation and exit.
     pub(super) fn blocks_all(&self) -> bool {
-        const STANDARD: u64 = (1 << 31) - 1 & !(1 << (9 - 1)) & !(1 << (19 - 1));
+        const STANDARD: u64 = ((1 << 31) - 1) & !(1 << (9 - 1)) & !(1 << (19 - 1));
         self.sigblk & STANDARD == STANDARD
     }
 
