@@ -47,15 +47,29 @@
 //!
 //! Every function here changes **every thread of the calling process**.
 //!
-//! Threads that block the broadcast signal cannot take part: a thread whose `SigBlk` mask holds
-//! while sleeping past [`Broadcast::blocked_grace`] (or at all by the timeout) is named in [`Error::Threads::blocked`]. Threads in an
-//! uninterruptible wait (a `vfork` parent, for example) answer late or, past
+//! Threads that block the broadcast signal cannot take part. One that sleeps with it in its
+//! `SigBlk` mask for longer than [`Broadcast::blocked_grace`] is named in
+//! [`Error::Threads::blocked`] right away; one that blocks every signal (as glibc does for a
+//! moment around thread creation and exit, and as the "one thread calls `sigwait`" pattern does
+//! for good) or is runnable is named there only if it still blocks it at the
+//! [`Broadcast::timeout`]. Threads in an uninterruptible wait (a `vfork` parent, for example) answer late or, past
 //! [`Broadcast::timeout`], not at all ([`Error::Threads::unanswered`]). Before the call
 //! returns, the broadcast is retired and every handler still at work has finished, so the
 //! threads named in the error did not make the change and the others did; a signal such a
 //! thread receives later does nothing. Only one broadcast runs at a time: another thread's call
 //! waits; a call from a signal handler that interrupted a broadcast on the same thread is
 //! refused.
+//!
+//! # Limits
+//!
+//! - Threads created during a broadcast are caught: by a changed thread, they are born changed
+//!   (checked from outside and counted in [`Report::settled`]); by a thread that had not
+//!   changed yet, they are signalled in the next pass. A program that creates threads faster
+//!   than passes complete for the whole timeout gets an error, not a partial success.
+//! - A child forked during a broadcast inherits a half-done state; capscope's lock is taken
+//!   over in the child (its owner is not a thread there), nothing else is repaired.
+//! - A seccomp filter that forbids `capset` or `prctl` on some thread makes that thread fail:
+//!   [`Error::Threads::failed`] names it with its errno.
 //!
 //! # Examples
 //!
