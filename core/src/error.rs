@@ -139,7 +139,7 @@ pub enum Error {
     },
     /// Capabilities a scope needs are missing from the permitted set.
     #[error(
-        "{function} needs {missing:?}, missing from the permitted set; grant them with \
+        "{function} needs {grant}, missing from the permitted set; grant them with \
              `setcap {grant}+p <binary>` (or as ambient capabilities from the parent: \
              `capsh --caps=\"{grant}+eip\" --addamb={grant} -- -c <binary>`)"
     )]

@@ -14,6 +14,11 @@
 //!   no_new_privs, seccomp strict mode, ...).
 //! - [`cap_set_ids`]: change uid, gid and groups keeping capabilities; [`fsid`]: filesystem
 //!   ids.
+//! - Scoped privilege: [`guard::RaiseGuard`] and [`with_caps`] raise capabilities for a scope
+//!   and restore them after; [`future::RaisedFuture`] does it around each poll of a future;
+//!   [`drop_after`] drops everything for good; [`manifest`] lists what the program may raise.
+//! - With the default `macros` feature, the attribute macros [`requires_caps`] and
+//!   [`drop_caps_after`] that declare all of this on functions.
 //! - [`process`]: changes applied to every thread of the process.
 //!
 //! # Thread scope
@@ -52,8 +57,12 @@ mod state;
 
 pub mod ambient;
 pub mod bounding;
+pub mod drop_after;
 pub mod fsid;
+pub mod future;
+pub mod guard;
 pub mod kernel;
+pub mod manifest;
 pub mod prctl;
 pub mod process;
 pub mod securebits;
@@ -68,6 +77,46 @@ pub use handles::{
 pub use identity::{cap_set_ids, MAX_GROUPS};
 pub use securebits::Secbits;
 pub use state::CapState;
+
+pub use guard::{with_caps, RaiseGuard};
+
+#[cfg(feature = "macros")]
+#[doc(inline)]
+pub use capscope_macros::{drop_caps_after, requires_caps};
+
+/// What the attribute macros expand to. Not public API: no stability promise.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::drop_after::{DropAfter, DropOptions};
+    pub use crate::future::RaisedFuture;
+    pub use crate::manifest::{Entry, __MANIFEST as MANIFEST};
+    pub use crate::{Cap, CapSet, Error};
+    pub use linkme;
+
+    /// `#[requires_caps]`: raise or fail.
+    #[inline]
+    pub fn enter(
+        caps: CapSet,
+        exclusive: bool,
+        function: &'static str,
+    ) -> crate::Result<crate::RaiseGuard> {
+        crate::RaiseGuard::enter(caps, exclusive, function)
+    }
+
+    /// `on_missing = panic`: the message of the error.
+    #[cold]
+    #[track_caller]
+    pub fn missing(e: Error) -> ! {
+        panic!("{e}")
+    }
+
+    /// Pins the output type of an async block to the function's return type, so that `?` and
+    /// `return` inside it infer as they do in the function.
+    #[inline]
+    pub fn async_body<R, F: core::future::Future<Output = R>>(f: F) -> F {
+        f
+    }
+}
 
 /// The calling thread's kernel thread id (`gettid`).
 ///

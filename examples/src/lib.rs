@@ -1,3 +1,8 @@
 //! Runnable examples of capscope: see the `examples/` folder of this package.
 //!
+//! - `quickstart`: a small service binds a privileged port with `#[requires_caps]`, drops
+//!   every capability with `#[drop_caps_after]`, then serves; as a normal user it runs in new
+//!   user and network namespaces. Its logic is [`quickstart`], so tests run it too.
 //! - `inspect`: print the calling thread's full capability state, as `capsh --print` does.
+
+pub mod quickstart;
