@@ -166,6 +166,54 @@ pub enum Error {
         /// The failure after the first change.
         source: Box<Error>,
     },
+    /// A process-wide change (see [`process`](crate::process)) did not reach every thread: the
+    /// calling thread and possibly others changed, the threads listed here did not (or not as
+    /// asked). The process's threads now hold different credentials.
+    ///
+    /// Treat it like [`Error::Indeterminate`]: abort the process (or retry the same change once
+    /// the named threads can answer) rather than go on.
+    #[error("{op}: not applied to every thread, the process's threads now differ{}",
+            fmt_threads(.blocked, .unanswered, .failed, .unverified))]
+    Threads {
+        /// The operation.
+        op: &'static str,
+        /// Threads that kept the broadcast signal blocked (their `SigBlk` mask has it).
+        blocked: Vec<u32>,
+        /// Threads that did not answer before the timeout although they did not block it.
+        unanswered: Vec<u32>,
+        /// Threads whose own system call failed, with its errno.
+        failed: Vec<(u32, Errno)>,
+        /// Threads whose state, read back after the change, is not what was asked.
+        unverified: Vec<u32>,
+    },
+}
+
+fn fmt_threads(
+    blocked: &[u32],
+    unanswered: &[u32],
+    failed: &[(u32, Errno)],
+    unverified: &[u32],
+) -> String {
+    let mut s = String::new();
+    if !blocked.is_empty() {
+        s.push_str(&format!(
+            "; threads blocking the broadcast signal: {blocked:?}"
+        ));
+    }
+    if !unanswered.is_empty() {
+        s.push_str(&format!(
+            "; threads that did not answer in time: {unanswered:?}"
+        ));
+    }
+    for (tid, errno) in failed {
+        s.push_str(&format!("; thread {tid} failed: {errno}"));
+    }
+    if !unverified.is_empty() {
+        s.push_str(&format!(
+            "; threads whose state is not as asked: {unverified:?}"
+        ));
+    }
+    s
 }
 
 fn fmt_hint(hint: &Option<Cow<'static, str>>) -> String {
@@ -251,7 +299,8 @@ impl Error {
             | Error::Unsupported { op, .. }
             | Error::InvalidInput { op, .. }
             | Error::Kernel { op, .. }
-            | Error::Indeterminate { op, .. } => op,
+            | Error::Indeterminate { op, .. }
+            | Error::Threads { op, .. } => op,
             Error::MissingCaps { function, .. } => function,
         }
     }
@@ -277,7 +326,9 @@ impl Error {
             Error::Unsupported { .. } => io::ErrorKind::Unsupported,
             Error::InvalidInput { .. } => io::ErrorKind::InvalidInput,
             Error::MissingCaps { .. } => io::ErrorKind::PermissionDenied,
-            Error::Kernel { .. } | Error::Indeterminate { .. } => io::ErrorKind::Other,
+            Error::Kernel { .. } | Error::Indeterminate { .. } | Error::Threads { .. } => {
+                io::ErrorKind::Other
+            }
         }
     }
 }

@@ -23,6 +23,7 @@
 //!   [`drop_after`] drops everything for good; [`manifest`] lists what the program may raise.
 //! - With the default `macros` feature, the attribute macros [`requires_caps`] and
 //!   [`drop_caps_after`] that declare all of this on functions.
+//! - [`process`]: changes applied to every thread of the process.
 //!
 //! # Thread scope
 //!
@@ -69,6 +70,7 @@ pub mod guard;
 pub mod kernel;
 pub mod manifest;
 pub mod prctl;
+pub mod process;
 pub mod securebits;
 
 pub use cap::{Cap, ParseCapError};
