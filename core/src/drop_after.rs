@@ -4,6 +4,8 @@
 //! effective, permitted and inheritable sets over all 64 bits (but for the capabilities asked
 //! to be kept in the permitted set), optionally sets no_new_privs, then reads every set back and
 //! verifies it. [`DropAfter`] does the same when dropped, aborting the process on any failure.
+//! With [`DropOptions::all_threads`], both act on every thread of the process through
+//! [`process::drop_all`](crate::process::drop_all) instead of on the calling thread alone.
 //!
 //! # References
 //!
@@ -27,6 +29,7 @@ pub struct DropOptions {
     keep: CapSet,
     bounding: bool,
     no_new_privs: bool,
+    all_threads: bool,
 }
 
 impl DropOptions {
@@ -37,6 +40,7 @@ impl DropOptions {
             keep: CapSet::empty(),
             bounding: false,
             no_new_privs: false,
+            all_threads: false,
         }
     }
 
@@ -63,20 +67,53 @@ impl DropOptions {
         self
     }
 
+    /// Apply the drop to every thread of the process ([`process::drop_all`](crate::process::drop_all):
+    /// each thread is signalled, makes the change itself and is verified) instead of to the
+    /// calling thread alone; [`DropAfter`] then no longer refuses multi-threaded processes.
+    #[must_use]
+    pub const fn all_threads(mut self, yes: bool) -> DropOptions {
+        self.all_threads = yes;
+        self
+    }
+
     /// The capabilities kept in the permitted set.
     #[must_use]
     pub const fn keeps(&self) -> CapSet {
         self.keep
     }
 
+    /// Whether the bounding set is dropped too.
+    #[must_use]
+    pub const fn drops_bounding(&self) -> bool {
+        self.bounding
+    }
+
+    /// Whether no_new_privs is set too.
+    #[must_use]
+    pub const fn sets_no_new_privs(&self) -> bool {
+        self.no_new_privs
+    }
+
+    /// Whether the drop applies to every thread of the process.
+    #[must_use]
+    pub const fn is_all_threads(&self) -> bool {
+        self.all_threads
+    }
+
     /// Used by the macro expansion: options from constants.
     #[doc(hidden)]
     #[must_use]
-    pub const fn __from_parts(keep: CapSet, bounding: bool, no_new_privs: bool) -> DropOptions {
+    pub const fn __from_parts(
+        keep: CapSet,
+        bounding: bool,
+        no_new_privs: bool,
+        all_threads: bool,
+    ) -> DropOptions {
         DropOptions {
             keep,
             bounding,
             no_new_privs,
+            all_threads,
         }
     }
 }
@@ -141,7 +178,9 @@ pub fn ensure_single_threaded(function: &'static str) -> Result<()> {
     Ok(())
 }
 
-/// Drops the calling thread's capabilities as `opts` says, then verifies every set.
+/// Drops the calling thread's capabilities as `opts` says, then verifies every set; with
+/// [`DropOptions::all_threads`], every thread's, through
+/// [`process::drop_all`](crate::process::drop_all).
 ///
 /// In order: if `opts` asks for the bounding set, raises `CAP_SETPCAP` (when permitted) and
 /// drops from the bounding set everything not kept; clears the ambient set; sets the effective
@@ -155,7 +194,7 @@ pub fn ensure_single_threaded(function: &'static str) -> Result<()> {
 ///
 /// # Thread scope
 ///
-/// The calling thread only.
+/// The calling thread only, unless `opts` asks for all threads.
 ///
 /// # Examples
 ///
@@ -171,6 +210,9 @@ pub fn ensure_single_threaded(function: &'static str) -> Result<()> {
 ///
 /// capset(2), prctl(2) (`PR_CAPBSET_DROP`, `PR_CAP_AMBIENT_CLEAR_ALL`, `PR_SET_NO_NEW_PRIVS`)
 pub fn drop_all(opts: DropOptions) -> Result<()> {
+    if opts.all_threads {
+        return crate::process::drop_all(opts.keep, opts.bounding, opts.no_new_privs).map(|_| ());
+    }
     let before = CapState::get_current()?;
     if opts.bounding {
         if before.permitted.has(Cap::SETPCAP) && !before.effective.has(Cap::SETPCAP) {
@@ -262,8 +304,8 @@ pub struct DropAfter {
 }
 
 impl DropAfter {
-    /// Arms the drop; refuses when the process has other threads (see
-    /// [`ensure_single_threaded`]).
+    /// Arms the drop; without [`DropOptions::all_threads`], refuses when the process has other
+    /// threads (see [`ensure_single_threaded`]).
     ///
     /// # Errors
     ///
@@ -271,9 +313,12 @@ impl DropAfter {
     ///
     /// # Thread scope
     ///
-    /// The drop applies to the calling thread; the guard is `!Send`.
+    /// The drop applies to the calling thread, or to every thread with
+    /// [`DropOptions::all_threads`]; the guard is `!Send`.
     pub fn new(opts: DropOptions, function: &'static str) -> Result<DropAfter> {
-        ensure_single_threaded(function)?;
+        if !opts.all_threads {
+            ensure_single_threaded(function)?;
+        }
         Ok(DropAfter {
             opts,
             function,

@@ -50,6 +50,7 @@ pub(crate) struct DropArgs {
     pub(crate) keep: Vec<CapArg>,
     pub(crate) bounding: bool,
     pub(crate) no_new_privs: bool,
+    pub(crate) all_threads: bool,
 }
 
 /// Collects every error, to report them together.
@@ -300,7 +301,7 @@ impl Parse for DropArgs {
                     "`keep` takes a list of capabilities in parentheses: `keep(net_bind_service)`",
                 ));
                 skip_value(input)?;
-            } else if (ident == "bounding" || ident == "no_new_privs")
+            } else if (ident == "bounding" || ident == "no_new_privs" || ident == "all_threads")
                 && (input.peek(Token![=]) || input.peek(syn::token::Paren))
             {
                 errors.push(syn::Error::new(
@@ -313,12 +314,7 @@ impl Parse for DropArgs {
             } else if ident == "no_new_privs" {
                 flag(&ident, &mut args.no_new_privs, &mut errors);
             } else if ident == "all_threads" {
-                errors.push(syn::Error::new(
-                    ident.span(),
-                    "`all_threads` is not available yet: process-wide dropping arrives with \
-                     `capscope::process`; until then #[drop_caps_after] drops the calling \
-                     thread's capabilities and refuses to run while other threads are alive",
-                ));
+                flag(&ident, &mut args.all_threads, &mut errors);
             } else {
                 let hint = match suggest(&ident.to_string(), OPTIONS.iter().copied()) {
                     Some(s) => format!("; did you mean `{s}`?"),
@@ -328,7 +324,7 @@ impl Parse for DropArgs {
                     ident.span(),
                     format!(
                         "unknown option `{ident}` of #[drop_caps_after]; expected `keep(...)`, \
-                         `bounding` or `no_new_privs`{hint}"
+                         `bounding`, `no_new_privs` or `all_threads`{hint}"
                     ),
                 ));
                 skip_value(input)?;
@@ -380,8 +376,11 @@ mod tests {
         assert!(syn::parse_str::<RequiresArgs>("\"net_raw\"").is_err());
         let d: DropArgs = syn::parse_str("keep(net_bind_service), bounding, no_new_privs").unwrap();
         assert_eq!(d.keep.len(), 1);
-        assert!(d.bounding && d.no_new_privs);
-        assert!(syn::parse_str::<DropArgs>("all_threads").is_err());
+        assert!(d.bounding && d.no_new_privs && !d.all_threads);
+        let t: DropArgs = syn::parse_str("all_threads").unwrap();
+        assert!(t.all_threads && !t.bounding);
+        assert!(syn::parse_str::<DropArgs>("all_threads, all_threads").is_err());
+        assert!(syn::parse_str::<DropArgs>("all_threads = true").is_err());
         assert!(syn::parse_str::<DropArgs>("boundng").is_err());
     }
 }

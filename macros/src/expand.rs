@@ -204,19 +204,24 @@ pub(crate) fn drop_caps_after(attr: TokenStream, item: TokenStream) -> TokenStre
         OnMissing::Panic
     };
     let keep = capset_expr(&args.keep);
-    let (bounding, nnp) = (args.bounding, args.no_new_privs);
+    let (bounding, nnp, all) = (args.bounding, args.no_new_privs, args.all_threads);
     let fn_name = func.sig.ident.to_string();
     let name = quote! { ::core::concat!(::core::module_path!(), "::", #fn_name) };
     let enter = quote! {
         ::capscope::__private::DropAfter::new(
-            ::capscope::__private::DropOptions::__from_parts(#keep, #bounding, #nnp), #name)
+            ::capscope::__private::DropOptions::__from_parts(#keep, #bounding, #nnp, #all), #name)
     };
     let local = syn::Ident::new("__capscope_drop", Span::mixed_site());
     let bound = bind(&local, &enter, mode);
-    let mut doc = String::from(
-        " **Capabilities:** when this function returns or unwinds, the calling thread's \
+    let whose = if all {
+        "every thread's"
+    } else {
+        "the calling thread's"
+    };
+    let mut doc = format!(
+        " **Capabilities:** when this function returns or unwinds, {whose} \
          capabilities are dropped for good (`#[drop_caps_after]`): ambient cleared, effective, \
-         permitted and inheritable sets emptied",
+         permitted and inheritable sets emptied"
     );
     if !args.keep.is_empty() {
         doc.push_str(&format!(
@@ -230,7 +235,11 @@ pub(crate) fn drop_caps_after(attr: TokenStream, item: TokenStream) -> TokenStre
     if nnp {
         doc.push_str(", no_new_privs set");
     }
-    doc.push_str("; it refuses to run while the process has other threads.");
+    if all {
+        doc.push_str("; every thread is changed and verified (`capscope::process`).");
+    } else {
+        doc.push_str("; it refuses to run while the process has other threads.");
+    }
     func.attrs.push(syn::parse_quote! { #[doc = ""] });
     func.attrs.push(syn::parse_quote! { #[doc = #doc] });
     let attrs = &func.attrs;

@@ -60,17 +60,21 @@ pub fn requires_caps(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 ///
 /// Options: `keep(caps...)` (stay in the permitted set), `bounding` (also drop the bounding
-/// set), `no_new_privs`. It refuses to run (error or panic, by return type, before the body)
-/// while the process has other threads. Not for `async fn`.
+/// set), `no_new_privs`, `all_threads` (apply the drop to every thread of the process through
+/// `capscope::process`, each thread changed by itself and verified). Without `all_threads` it
+/// refuses to run (error or panic, by return type, before the body) while the process has
+/// other threads, which would keep their capabilities. Not for `async fn`.
 ///
 /// # Thread scope
 ///
-/// The calling thread, which must be the process's only thread.
+/// The calling thread, which must be the process's only thread; with `all_threads`, every
+/// thread of the process.
 ///
 /// # Errors
 ///
-/// When the process has other threads: an error naming `all_threads` (converted with `From`
-/// for a `Result`), or a panic otherwise; the body does not run. A failure of the drop itself
+/// Without `all_threads`, when the process has other threads: an error naming `all_threads`
+/// (converted with `From` for a `Result`), or a panic otherwise; the body does not run. A
+/// failure of the drop itself (with `all_threads`: any thread not changed or not verified)
 /// aborts the process.
 ///
 /// # References

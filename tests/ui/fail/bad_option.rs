@@ -9,7 +9,7 @@ fn b() {}
 #[drop_caps_after(boundng)]
 fn c() {}
 
-#[drop_caps_after(all_threads)]
+#[drop_caps_after(all_threads, all_threads)]
 fn d() {}
 
 #[drop_caps_after(keep = net_raw)]
