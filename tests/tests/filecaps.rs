@@ -12,7 +12,9 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use capscope::{Cap, CapSet, CapState, FileCaps, FileCapsBytesError, ParseFileCapsError};
-use capscope_tests::{assert_pass, check, ensure, in_child, is_privileged, privileged, Verdict};
+use capscope_tests::{
+    assert_pass, check, ensure, in_child, is_privileged, privileged, Rng, Verdict,
+};
 use proptest::prelude::*;
 
 /// A directory removed when dropped, also when its test fails.
@@ -121,17 +123,6 @@ fn expected_rootid() -> Option<u32> {
     }
 }
 
-/// xorshift64*, seeded.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
 /// File capabilities worth writing: special cases, then random ones over all 64 bits.
 fn samples(n: usize) -> Vec<FileCaps> {
     let fc = |effective, p: u64, i: u64| FileCaps {
@@ -151,8 +142,11 @@ fn samples(n: usize) -> Vec<FileCaps> {
     ];
     let mut r = Rng(0x5eed_f11e);
     while v.len() < n {
-        let (p, i) = (r.next() & r.next(), r.next() & r.next() & r.next());
-        v.push(fc(r.next() & 1 == 1 && (p | i) != 0, p, i));
+        let (p, i) = (
+            r.next_u64() & r.next_u64(),
+            r.next_u64() & r.next_u64() & r.next_u64(),
+        );
+        v.push(fc(r.next_u64() & 1 == 1 && (p | i) != 0, p, i));
     }
     v
 }
@@ -524,9 +518,9 @@ fn capsh_accepts_our_state_text() {
     let all = CapSet::up_to(last).bits();
     let mut r = Rng(0x5eed_ca95);
     for k in 0..30 {
-        let p = if k == 0 { all } else { r.next() & all };
-        let e = if k == 1 { p } else { r.next() & p };
-        let i = r.next() & all;
+        let p = if k == 0 { all } else { r.next_u64() & all };
+        let e = if k == 1 { p } else { r.next_u64() & p };
+        let i = r.next_u64() & all;
         let s = CapState {
             effective: CapSet::from_bits(e),
             permitted: CapSet::from_bits(p),

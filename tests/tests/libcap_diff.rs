@@ -10,28 +10,8 @@
 mod libcap;
 
 use capscope::{Cap, CapSet, CapState};
+use capscope_tests::Rng;
 use libcap::Libcap;
-
-/// xorshift64*: small, seeded, reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len())]
-    }
-}
 
 fn load() -> Libcap {
     match Libcap::load() {
@@ -57,9 +37,9 @@ fn random_set(r: &mut Rng) -> CapSet {
         0 => 0,
         1 => u64::MAX,
         2 => CapSet::all_known().bits(),
-        3 => r.next() & r.next(),
-        4 => r.next() | r.next(),
-        _ => r.next(),
+        3 => r.next_u64() & r.next_u64(),
+        4 => r.next_u64() | r.next_u64(),
+        _ => r.next_u64(),
     };
     let mut bits = base;
     for _ in 0..r.below(4) {
@@ -250,7 +230,7 @@ fn random_text(r: &mut Rng) -> Vec<u8> {
             }
             1 => bytes.insert(at, r.pick(b"=+-,eipEIP0189x_ \t\x0b\x0c\x00\xc5\xbf\xff")),
             2 if at < bytes.len() => bytes[at] = r.pick(b"=+-,eip 0a_\x00\xc5"),
-            _ => bytes.insert(at, (r.next() & 0xff) as u8),
+            _ => bytes.insert(at, (r.next_u64() & 0xff) as u8),
         }
     }
     bytes

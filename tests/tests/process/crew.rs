@@ -164,20 +164,7 @@ pub(crate) fn check_caps(
     what: &str,
     good: impl Fn(&CapState) -> bool,
 ) -> Result<usize, String> {
-    let mut n = 0;
-    for tid in all_tids(crew) {
-        let Some(s) = caps_of(tid) else {
-            if crew.contains(&tid) {
-                return Err(format!("{what}: crew thread {tid} vanished"));
-            }
-            continue;
-        };
-        if !good(&s) {
-            return Err(format!("{what}: thread {tid} has {s:?}"));
-        }
-        n += 1;
-    }
-    Ok(n)
+    check_each(crew, what, caps_of, good)
 }
 
 /// Like [`check_caps`] with the `/proc` status of every thread.
@@ -186,9 +173,20 @@ pub(crate) fn check_full(
     what: &str,
     good: impl Fn(&FullCapState) -> bool,
 ) -> Result<usize, String> {
+    check_each(crew, what, full_of, good)
+}
+
+/// Reads every thread with `read` (`None`: the thread is gone) and checks `good` on it; a crew
+/// thread that vanished is a failure, any other vanished thread is skipped.
+fn check_each<S: std::fmt::Debug>(
+    crew: &[u32],
+    what: &str,
+    read: impl Fn(u32) -> Option<S>,
+    good: impl Fn(&S) -> bool,
+) -> Result<usize, String> {
     let mut n = 0;
     for tid in all_tids(crew) {
-        let Some(s) = full_of(tid) else {
+        let Some(s) = read(tid) else {
             if crew.contains(&tid) {
                 return Err(format!("{what}: crew thread {tid} vanished"));
             }
