@@ -107,7 +107,7 @@ impl CapState {
     /// # Thread scope
     ///
     /// Changes the calling thread only. Other threads keep their sets: see
-    /// `capscope::process` for a change to all of them.
+    /// [`process`](crate::process) for a change to all of them.
     ///
     /// # References
     ///
