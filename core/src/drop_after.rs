@@ -118,11 +118,14 @@ impl DropOptions {
     }
 }
 
-/// How many threads the calling process has: the entries of `/proc/self/task`.
+/// How many threads the calling process has: the kernel's count (`num_threads` in
+/// `/proc/self/stat`), read in one piece. (A listing of `/proc/self/task` is not used here: the
+/// kernel's walk of it stops early when a thread exits during the listing, so it can
+/// under-count.)
 ///
 /// # Errors
 ///
-/// [`Error::Os`] if `/proc/self/task` cannot be read.
+/// [`Error::Os`] if `/proc/self/stat` cannot be read, [`Error::Kernel`] if it is malformed.
 ///
 /// # Examples
 ///
@@ -131,18 +134,7 @@ impl DropOptions {
 /// # Ok::<(), capscope::Error>(())
 /// ```
 pub fn thread_count() -> Result<usize> {
-    let io = |e: std::io::Error| {
-        Error::os(
-            "read /proc/self/task",
-            crate::Errno::from_raw(e.raw_os_error().unwrap_or(5)),
-        )
-    };
-    let mut n = 0;
-    for entry in std::fs::read_dir("/proc/self/task").map_err(io)? {
-        entry.map_err(io)?;
-        n += 1;
-    }
-    Ok(n)
+    crate::process::verify::num_threads()
 }
 
 /// Refuses (with an error naming `function`) when the process has more than one thread: a

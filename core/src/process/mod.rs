@@ -97,7 +97,7 @@ use crate::{kernel, CapSet, CapState, Secbits};
 
 mod broadcast;
 mod handler;
-mod verify;
+pub(crate) mod verify;
 
 use handler::Op;
 

@@ -34,8 +34,37 @@ pub(super) fn list_tasks() -> Result<Vec<u32>> {
     Ok(tids)
 }
 
+/// A listing of `/proc/self/task` that can be trusted not to have lost threads.
+///
+/// The kernel's readdir of `/proc/<pid>/task` walks the thread list and stops early when the
+/// thread it stands on exits meanwhile (`next_tid()` ends the walk once `pid_alive()` fails),
+/// so a listing taken while threads exit can miss every thread after the one that exited.
+/// A listing is accepted only when the kernel's thread count read just before and just after
+/// it is the same and the listing holds at least that many threads (a zombie main thread is
+/// listed but not counted). What such a listing can still miss is a thread born during it,
+/// at the end of the list; the broadcast's next pass finds it. Otherwise the listing is taken
+/// again, up to [`SETTLE_TRIES`] times.
+pub(super) fn list_tasks_settled() -> Result<Vec<u32>> {
+    for _ in 0..SETTLE_TRIES {
+        let before = num_threads()?;
+        let tids = list_tasks()?;
+        let after = num_threads()?;
+        if before == after && tids.len() >= after {
+            return Ok(tids);
+        }
+        std::thread::yield_now();
+    }
+    Err(Error::kernel(
+        OP_LIST,
+        format!("threads kept starting or exiting during {SETTLE_TRIES} listings"),
+    ))
+}
+
+/// How many times [`list_tasks_settled`] lists before it gives up.
+const SETTLE_TRIES: u32 = 10_000;
+
 /// The kernel's count of the process's threads (`num_threads`, field 20 of `/proc/self/stat`).
-pub(super) fn num_threads() -> Result<usize> {
+pub(crate) fn num_threads() -> Result<usize> {
     const OP: &str = "read /proc/self/stat";
     let text = std::fs::read_to_string("/proc/self/stat").map_err(|e| io_error(OP, &e))?;
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
@@ -194,7 +223,7 @@ pub(super) fn verify_all(op: Op, groups: Option<&[u32]>) -> Result<(usize, Vec<u
     let pid = std::process::id();
     let mut checked = 0;
     let mut wrong = Vec::new();
-    for tid in list_tasks()? {
+    for tid in list_tasks_settled()? {
         let caps = match CapState::get_for_pid(tid) {
             Ok(c) => c,
             Err(e) if gone(&e) => continue,
@@ -230,7 +259,7 @@ mod tests {
     #[test]
     fn lists_this_thread_and_counts_threads() {
         let me = crate::current_tid();
-        assert!(list_tasks().unwrap().contains(&me));
+        assert!(list_tasks_settled().unwrap().contains(&me));
         assert!(num_threads().unwrap() >= 1);
     }
 
