@@ -13,7 +13,10 @@
 //!    back, and reports through atomics (waking the caller with a futex).
 //! 3. The list is read again until a pass finds no thread that has not made the change:
 //!    threads created meanwhile by a thread that had not changed yet are caught this way
-//!    (threads created by a changed thread inherit the new state).
+//!    (threads created by a changed thread inherit the new state). A listing counts only when
+//!    the kernel's thread count is the same just before and just after it: the kernel's walk
+//!    of `/proc/<pid>/task` stops early when a thread exits under it, and would otherwise
+//!    hide the threads after that one.
 //! 4. Finally every thread's state is read from outside (`capget(tid)` and
 //!    `/proc/self/task/<tid>/status`) and compared with what was asked.
 //!
