@@ -17,6 +17,64 @@
 
 use crate::error::{Errno, Error, Result};
 
+/// The uid or the gid flavour of the filesystem-id calls.
+#[derive(Clone, Copy)]
+struct Kind {
+    op: &'static str,
+    what: &'static str,
+    cap: &'static str,
+    call: unsafe extern "C" fn(u32) -> i32,
+}
+
+const UID: Kind = Kind {
+    op: "setfsuid",
+    what: "uid",
+    cap: "CAP_SETUID",
+    call: libc::setfsuid,
+};
+
+const GID: Kind = Kind {
+    op: "setfsgid",
+    what: "gid",
+    cap: "CAP_SETGID",
+    call: libc::setfsgid,
+};
+
+impl Kind {
+    /// The current value: the call with `-1`, which is never a valid id, changes nothing and
+    /// returns the current value.
+    fn get(self) -> u32 {
+        // SAFETY: setfsuid/setfsgid take an integer and touch only the calling thread's
+        // credentials; glibc's wrappers are the plain per-thread system calls.
+        unsafe { (self.call)(u32::MAX) as u32 }
+    }
+
+    /// Sets `id`, reads it back, and turns a change that did not take into an error.
+    fn set(self, id: u32) -> Result<u32> {
+        if id == u32::MAX {
+            return Err(Error::invalid(
+                self.op,
+                format!(
+                    "{} 4294967295 (-1) means \"unchanged\" to the kernel",
+                    self.what
+                ),
+            ));
+        }
+        // SAFETY: as in `get`.
+        let old = unsafe { (self.call)(id) as u32 };
+        let now = self.get();
+        if now != id {
+            return Err(Error::os(self.op, Errno::PERM).with_hint(format!(
+                "the kernel ignored {}({id}) (the filesystem {} is still {now}): it needs {}, \
+                 or one of the thread's real, effective, saved or filesystem {}s, mapped in its \
+                 user namespace",
+                self.op, self.what, self.cap, self.what
+            )));
+        }
+        Ok(old)
+    }
+}
+
 /// The calling thread's filesystem uid. One `setfsuid(-1)`, which changes nothing.
 ///
 /// # Thread scope
@@ -41,9 +99,7 @@ use crate::error::{Errno, Error, Result};
 /// setfsuid(2)
 #[doc(alias = "setfsuid")]
 pub fn fsuid() -> Result<u32> {
-    // SAFETY: setfsuid takes an integer; -1 is invalid, so the kernel only returns the current
-    // value. glibc's setfsuid is the plain per-thread system call.
-    Ok(unsafe { libc::setfsuid(u32::MAX) } as u32)
+    Ok(UID.get())
 }
 
 /// The calling thread's filesystem gid. One `setfsgid(-1)`, which changes nothing.
@@ -70,8 +126,7 @@ pub fn fsuid() -> Result<u32> {
 /// setfsgid(2)
 #[doc(alias = "setfsgid")]
 pub fn fsgid() -> Result<u32> {
-    // SAFETY: as in `fsuid`.
-    Ok(unsafe { libc::setfsgid(u32::MAX) } as u32)
+    Ok(GID.get())
 }
 
 /// Sets the calling thread's filesystem uid and returns the previous one; the new value is
@@ -109,22 +164,7 @@ pub fn fsgid() -> Result<u32> {
 /// setfsuid(2), capabilities(7)
 #[doc(alias = "setfsuid")]
 pub fn set_fsuid(uid: u32) -> Result<u32> {
-    if uid == u32::MAX {
-        return Err(Error::invalid(
-            "setfsuid",
-            "uid 4294967295 (-1) means \"unchanged\" to the kernel",
-        ));
-    }
-    // SAFETY: setfsuid takes an integer and changes only the calling thread.
-    let old = unsafe { libc::setfsuid(uid) } as u32;
-    let now = fsuid()?;
-    if now != uid {
-        return Err(Error::os("setfsuid", Errno::PERM).with_hint(format!(
-            "the kernel ignored setfsuid({uid}) (fsuid is still {now}): it needs CAP_SETUID, or one of the \
-             thread's real, effective, saved or filesystem uids, mapped in its user namespace"
-        )));
-    }
-    Ok(old)
+    UID.set(uid)
 }
 
 /// Sets the calling thread's filesystem gid and returns the previous one, verified as
@@ -155,20 +195,5 @@ pub fn set_fsuid(uid: u32) -> Result<u32> {
 /// setfsgid(2)
 #[doc(alias = "setfsgid")]
 pub fn set_fsgid(gid: u32) -> Result<u32> {
-    if gid == u32::MAX {
-        return Err(Error::invalid(
-            "setfsgid",
-            "gid 4294967295 (-1) means \"unchanged\" to the kernel",
-        ));
-    }
-    // SAFETY: setfsgid takes an integer and changes only the calling thread.
-    let old = unsafe { libc::setfsgid(gid) } as u32;
-    let now = fsgid()?;
-    if now != gid {
-        return Err(Error::os("setfsgid", Errno::PERM).with_hint(format!(
-            "the kernel ignored setfsgid({gid}) (fsgid is still {now}): it needs CAP_SETGID, or one of the \
-             thread's real, effective, saved or filesystem gids, mapped in its user namespace"
-        )));
-    }
-    Ok(old)
+    GID.set(gid)
 }
