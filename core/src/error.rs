@@ -44,6 +44,13 @@ impl Errno {
         Errno(raw)
     }
 
+    /// The calling thread's current `errno`, right after a libc call that failed.
+    /// Async-signal-safe: it reads the thread's errno and allocates nothing.
+    #[inline]
+    pub(crate) fn last() -> Errno {
+        Errno(io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    }
+
     /// The raw errno value.
     #[must_use]
     pub const fn raw(self) -> i32 {
@@ -232,6 +239,14 @@ impl Error {
             errno: errno.into(),
             hint: None,
         }
+    }
+
+    /// An [`Error::Os`] for `op` from a standard I/O error (`EIO` if it carries no errno).
+    pub(crate) fn from_io(op: &'static str, e: &io::Error) -> Error {
+        let raw = e
+            .raw_os_error()
+            .unwrap_or(rustix::io::Errno::IO.raw_os_error());
+        Error::os(op, Errno(raw))
     }
 
     /// An [`Error::InvalidInput`].

@@ -91,15 +91,8 @@ impl FullCapState {
     }
 
     fn from_status_file(path: &str) -> Result<FullCapState> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::os(
-                "read /proc/<pid>/status",
-                crate::Errno::from_raw(
-                    e.raw_os_error()
-                        .unwrap_or(rustix::io::Errno::IO.raw_os_error()),
-                ),
-            )
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::from_io("read /proc/<pid>/status", &e))?;
         FullCapState::from_status(&text)
     }
 
@@ -111,12 +104,9 @@ impl FullCapState {
     /// the sets, `0`/`1` for `NoNewPrivs`).
     pub fn from_status(text: &str) -> Result<FullCapState> {
         let field = |name: &'static str| -> Result<&str> {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
-                .map(str::trim)
-                .ok_or_else(|| {
-                    Error::kernel("parse /proc/<pid>/status", format!("no {name} field"))
-                })
+            status_field(text, name).ok_or_else(|| {
+                Error::kernel("parse /proc/<pid>/status", format!("no {name} field"))
+            })
         };
         let set = |name: &'static str| -> Result<CapSet> {
             let v = field(name)?;
@@ -153,4 +143,12 @@ impl FullCapState {
             keepcaps: None,
         })
     }
+}
+
+/// The value of field `name` (without its colon) of a `/proc/<pid>/status` text, trimmed:
+/// `status_field(text, "CapEff")`.
+pub(crate) fn status_field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
+        .map(str::trim)
 }

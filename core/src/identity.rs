@@ -384,7 +384,7 @@ impl VerifyError {
 }
 
 fn errno() -> Errno {
-    Errno::from_raw(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    Errno::last()
 }
 
 /// Reads the calling thread back and checks it against `req` and what [`apply`] reported:

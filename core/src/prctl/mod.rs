@@ -121,10 +121,7 @@ pub(crate) fn raw_prctl(op: &'static str, option: i32, a2: u64, a3: u64) -> Resu
     // reads no memory from them; the unused arguments are zero as prctl(2) requires.
     let r = unsafe { libc::syscall(libc::SYS_prctl, option as libc::c_long, a2, a3, 0u64, 0u64) };
     if r == -1 {
-        Err(Error::os(
-            op,
-            crate::Errno::from_raw(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
-        ))
+        Err(Error::os(op, crate::Errno::last()))
     } else {
         Ok(r)
     }

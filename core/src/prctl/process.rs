@@ -152,11 +152,8 @@ pub fn child_subreaper() -> Result<bool> {
         )
     };
     if r == -1 {
-        let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-        return Err(Error::os(
-            "prctl(PR_GET_CHILD_SUBREAPER)",
-            crate::Errno::from_raw(e),
-        ));
+        let e = crate::Errno::last();
+        return Err(Error::os("prctl(PR_GET_CHILD_SUBREAPER)", e));
     }
     Ok(v != 0)
 }

@@ -184,7 +184,7 @@ pub fn set_pdeathsig(signal: Option<Signal>) -> Result<()> {
 }
 
 fn errno() -> crate::Errno {
-    crate::Errno::from_raw(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    crate::Errno::last()
 }
 
 #[cfg(test)]

@@ -59,9 +59,7 @@ fn tgkill(pid: i32, tid: u32, sig: i32) -> std::result::Result<(), Errno> {
     if r == 0 {
         Ok(())
     } else {
-        Err(Errno::from_raw(
-            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
-        ))
+        Err(Errno::last())
     }
 }
 
@@ -153,10 +151,7 @@ fn current_action(sig: i32) -> Result<libc::sigaction> {
     unsafe {
         let mut old: libc::sigaction = core::mem::zeroed();
         if libc::sigaction(sig, core::ptr::null(), &mut old) != 0 {
-            return Err(Error::os(
-                "sigaction",
-                Errno::from_raw(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
-            ));
+            return Err(Error::os("sigaction", Errno::last()));
         }
         Ok(old)
     }
@@ -196,10 +191,7 @@ fn ensure_installed() -> Result<i32> {
         action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
         libc::sigfillset(&mut action.sa_mask);
         if libc::sigaction(sig, &action, core::ptr::null_mut()) != 0 {
-            return Err(Error::os(
-                "sigaction",
-                Errno::from_raw(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
-            ));
+            return Err(Error::os("sigaction", Errno::last()));
         }
     }
     INSTALLED.store(sig, Ordering::Release);

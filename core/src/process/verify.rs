@@ -6,6 +6,7 @@
 //! from outside a thread; for them the handler's own read-back is the check.
 
 use crate::error::{Error, Result};
+use crate::full::status_field;
 use crate::{CapState, FullCapState};
 
 use super::handler::Op;
@@ -14,10 +15,10 @@ const OP_LIST: &str = "read /proc/self/task";
 
 /// The thread ids of the calling process, from `/proc/self/task`.
 pub(super) fn list_tasks() -> Result<Vec<u32>> {
-    let dir = std::fs::read_dir("/proc/self/task").map_err(|e| io_error(OP_LIST, &e))?;
+    let dir = std::fs::read_dir("/proc/self/task").map_err(|e| Error::from_io(OP_LIST, &e))?;
     let mut tids = Vec::new();
     for entry in dir {
-        let entry = entry.map_err(|e| io_error(OP_LIST, &e))?;
+        let entry = entry.map_err(|e| Error::from_io(OP_LIST, &e))?;
         let name = entry.file_name();
         let tid = name
             .to_str()
@@ -66,7 +67,7 @@ const SETTLE_TRIES: u32 = 10_000;
 /// The kernel's count of the process's threads (`num_threads`, field 20 of `/proc/self/stat`).
 pub(crate) fn num_threads() -> Result<usize> {
     const OP: &str = "read /proc/self/stat";
-    let text = std::fs::read_to_string("/proc/self/stat").map_err(|e| io_error(OP, &e))?;
+    let text = std::fs::read_to_string("/proc/self/stat").map_err(|e| Error::from_io(OP, &e))?;
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
     let rest = text
         .rsplit_once(')')
@@ -107,28 +108,13 @@ impl TaskStatus {
 /// The status of thread `tid`: `None` when it is gone or the file cannot be read.
 pub(super) fn task_status(tid: u32) -> Option<TaskStatus> {
     let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(str::trim)
-    };
-    let state = field("State:")?;
-    let sigblk = u64::from_str_radix(field("SigBlk:")?, 16).ok()?;
+    let state = status_field(&text, "State")?;
+    let sigblk = u64::from_str_radix(status_field(&text, "SigBlk")?, 16).ok()?;
     Some(TaskStatus {
         zombie: state.starts_with('Z') || state.starts_with('X'),
         running: state.starts_with('R'),
         sigblk,
     })
-}
-
-fn io_error(op: &'static str, e: &std::io::Error) -> Error {
-    Error::os(
-        op,
-        crate::Errno::from_raw(
-            e.raw_os_error()
-                .unwrap_or(rustix::io::Errno::IO.raw_os_error()),
-        ),
-    )
 }
 
 /// Whether `e` means the thread is gone (it exited between listing and reading).
@@ -178,10 +164,10 @@ fn needs_proc(op: Op) -> bool {
     !matches!(op, Op::SetCaps(_) | Op::Securebits(_))
 }
 
-/// The numbers of a `/proc/<pid>/status` line such as `Uid:` or `Groups:`.
+/// The numbers of a `/proc/<pid>/status` field such as `Uid` or `Groups`.
 fn numbers(text: &str, name: &str) -> Option<Vec<u32>> {
-    let line = text.lines().find_map(|l| l.strip_prefix(name))?;
-    line.split_ascii_whitespace()
+    status_field(text, name)?
+        .split_ascii_whitespace()
         .map(|n| n.parse().ok())
         .collect()
 }
@@ -196,12 +182,12 @@ fn ids_ok(text: &str, op: Op, groups: Option<&[u32]>) -> bool {
     let groups_ok = groups.is_none_or(|want| {
         let mut want = want.to_vec();
         want.sort_unstable();
-        numbers(text, "Groups:").is_some_and(|mut got| {
+        numbers(text, "Groups").is_some_and(|mut got| {
             got.sort_unstable();
             got == want
         })
     });
-    four("Uid:", uid) && four("Gid:", gid) && groups_ok
+    four("Uid", uid) && four("Gid", gid) && groups_ok
 }
 
 /// Whether thread `tid` already holds the state `op` asks for, as far as it can be seen from
@@ -237,7 +223,7 @@ pub(super) fn verify_all(op: Op, groups: Option<&[u32]>) -> Result<(usize, Vec<u
                 Err(e) if e.raw_os_error() == Some(rustix::io::Errno::SRCH.raw_os_error()) => {
                     continue
                 }
-                Err(e) => return Err(io_error("read /proc/self/task/<tid>/status", &e)),
+                Err(e) => return Err(Error::from_io("read /proc/self/task/<tid>/status", &e)),
             };
             good = full_ok(op, &FullCapState::from_status(&text)?) && ids_ok(&text, op, groups);
         }
