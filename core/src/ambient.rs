@@ -121,11 +121,5 @@ pub fn clear() -> Result<()> {
 ///
 /// As [`is_set`] and [`kernel::last_supported`].
 pub fn probe() -> Result<CapSet> {
-    let mut set = CapSet::empty();
-    for cap in kernel::supported()? {
-        if is_set(cap)? == Some(true) {
-            set.add(cap);
-        }
-    }
-    Ok(set)
+    kernel::probe_each(is_set)
 }

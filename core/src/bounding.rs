@@ -105,13 +105,7 @@ pub fn ensure_dropped(cap: Cap) -> Result<()> {
 /// # Ok::<(), capscope::Error>(())
 /// ```
 pub fn probe() -> Result<CapSet> {
-    let mut set = CapSet::empty();
-    for cap in kernel::supported()? {
-        if read(cap)? == Some(true) {
-            set.add(cap);
-        }
-    }
-    Ok(set)
+    kernel::probe_each(read)
 }
 
 /// Drops every capability from the bounding set except those in `keep`: capabilities 0 up to

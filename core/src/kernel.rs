@@ -104,6 +104,18 @@ pub fn supported() -> Result<crate::CapSet> {
     Ok(crate::CapSet::up_to(last_supported()?))
 }
 
+/// The capabilities, among those the kernel supports, for which `read` answers `Some(true)`:
+/// one `read` per supported capability (how the ambient and bounding sets are probed).
+pub(crate) fn probe_each(read: impl Fn(Cap) -> Result<Option<bool>>) -> Result<crate::CapSet> {
+    let mut set = crate::CapSet::empty();
+    for cap in supported()? {
+        if read(cap)? == Some(true) {
+            set.add(cap);
+        }
+    }
+    Ok(set)
+}
+
 /// An [`Error::Unsupported`] for `cap` if the kernel lacks it.
 pub(crate) fn check_supported(op: &'static str, cap: Cap) -> Result<()> {
     let last = last_supported()?;
