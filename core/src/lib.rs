@@ -56,42 +56,33 @@
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
-mod cap;
-mod capset;
 mod error;
-mod file;
-mod full;
-mod handles;
-mod identity;
-mod state;
-mod text;
+mod model;
+mod scope;
+#[allow(unsafe_code)]
+mod sys;
+mod thread;
 
-pub mod ambient;
-pub mod bounding;
-pub mod drop_after;
-pub mod fsid;
-pub mod future;
-pub mod guard;
-pub mod kernel;
-pub mod manifest;
 pub mod prctl;
 pub mod process;
-pub mod securebits;
 
-pub use cap::{Cap, ParseCapError};
-pub use capset::{CapSet, Iter as CapSetIter};
+pub use scope::{drop_after, future, guard, manifest};
+pub use thread::{ambient, bounding, fsid, kernel, securebits};
+
 pub use error::{Errno, Error, Result};
-pub use file::{FileCaps, FileCapsBytesError, ParseFileCapsError};
-pub use full::FullCapState;
-pub use handles::{
+pub use model::cap::{Cap, ParseCapError};
+pub use model::capset::{CapSet, Iter as CapSetIter};
+pub use model::filecaps::{FileCaps, FileCapsBytesError, ParseFileCapsError};
+pub use model::full::FullCapState;
+pub use model::secbits::Secbits;
+pub use model::state::CapState;
+pub use model::text::{ParseStateError, StateText};
+pub use thread::handles::{
     cap_ambient, cap_effective, cap_inheritable, cap_permitted, capbset, SetHandle, Which,
 };
-pub use identity::{cap_set_ids, MAX_GROUPS};
-pub use securebits::Secbits;
-pub use state::CapState;
-pub use text::{ParseStateError, StateText};
+pub use thread::identity::{cap_set_ids, MAX_GROUPS};
 
-pub use guard::{with_caps, RaiseGuard};
+pub use scope::guard::{with_caps, RaiseGuard};
 
 #[cfg(feature = "macros")]
 #[doc(inline)]

@@ -81,8 +81,8 @@ pub(crate) fn lookup(name: &str) -> Option<(&'static str, u8)> {
     let lower = name.to_ascii_lowercase();
     let bare = lower.strip_prefix("cap_").unwrap_or(&lower);
     CAPS.iter()
-        .copied()
-        .find(|(full, _)| &full["cap_".len()..] == bare)
+        .find(|r| &r.name["cap_".len()..] == bare)
+        .map(|r| (r.name, r.num))
 }
 
 /// Levenshtein distance, for suggestions.
@@ -115,7 +115,7 @@ pub(crate) fn suggest<'a>(
 }
 
 fn bare_names() -> impl Iterator<Item = &'static str> {
-    CAPS.iter().map(|(full, _)| &full["cap_".len()..])
+    CAPS.iter().map(|r| &r.name["cap_".len()..])
 }
 
 fn unknown_cap(ident: &Ident, options: &[&'static str]) -> syn::Error {

@@ -13,7 +13,7 @@ mod expand;
 /// Raises the named capabilities into the calling thread's effective set for each call of the
 /// function, and restores the set when the call ends (return, `?`, unwinding).
 ///
-/// ```no_run
+/// ```ignore
 /// #[capscope::requires_caps(net_bind_service)]
 /// fn bind_http() -> std::io::Result<std::net::TcpListener> {
 ///     std::net::TcpListener::bind("127.0.0.1:80")
@@ -51,7 +51,7 @@ pub fn requires_caps(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// ambient cleared, effective, permitted and inheritable emptied over all 64 bits, then verified;
 /// any failure aborts the process.
 ///
-/// ```no_run
+/// ```ignore
 /// #[capscope::drop_caps_after(keep(net_bind_service), bounding, no_new_privs)]
 /// fn init() -> std::io::Result<()> {
 ///     Ok(())
@@ -83,4 +83,12 @@ pub fn requires_caps(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn drop_caps_after(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::drop_caps_after(attr.into(), item.into()).into()
+}
+
+/// Not public API: expands to `callback! { 0 CHOWN "cap_chown" "description"; ... }`, the
+/// capability table, for `capscope` to generate `Cap` from.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __cap_table(input: TokenStream) -> TokenStream {
+    caps::expand(input.into()).into()
 }

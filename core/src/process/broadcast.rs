@@ -365,7 +365,7 @@ impl Run {
         let mut passes = 0;
         loop {
             passes += 1;
-            let tids = verify::list_tasks_settled()?;
+            let tids = crate::sys::proc::list_tasks_settled()?;
             let mut fresh = 0;
             for &tid in &tids {
                 if tid == self.me || self.threads.contains_key(&tid) {
@@ -504,7 +504,7 @@ impl Run {
         let now = Instant::now();
         let mut stuck = Vec::new();
         for &tid in pending {
-            let status = verify::task_status(tid);
+            let status = crate::sys::proc::task_status(tid);
             let mut entry = self
                 .threads
                 .remove(&tid)

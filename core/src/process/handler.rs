@@ -24,7 +24,7 @@ use core::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Or
 use rustix::thread::futex;
 use rustix::thread::{CapabilitiesSecureBits, CapabilitySet as RSet};
 
-use crate::identity::{self, IdRequest, VerifyError};
+use crate::thread::identity::{self, IdRequest, VerifyError};
 use crate::{CapSet, CapState, Secbits};
 
 /// A slot's result while its thread has not answered.

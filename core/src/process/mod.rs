@@ -100,7 +100,7 @@ use crate::{kernel, CapSet, CapState, Secbits};
 
 mod broadcast;
 mod handler;
-pub(crate) mod verify;
+mod verify;
 
 use handler::Op;
 
@@ -398,7 +398,7 @@ impl Broadcast {
         groups: Option<&[u32]>,
         preserve_effective: bool,
     ) -> Result<Report> {
-        crate::identity::IdRequest::new(uid, gid, groups, preserve_effective)?;
+        crate::thread::identity::IdRequest::new(uid, gid, groups, preserve_effective)?;
         // The handlers read the groups from a copy that outlives every handler.
         let owned: Option<Box<[u32]>> = groups.map(Box::from);
         let op = Op::SetIds {

@@ -1,7 +1,8 @@
-//! [`FullCapState`]: every capability-related attribute of a thread at once.
+//! [`FullCapState`]: every capability-related attribute of a thread at once, as data, and the
+//! parser of `/proc/<pid>/status`. Reading a thread's state is in `thread/full.rs`.
 
-use crate::error::{Error, OsContext, Result};
-use crate::{ambient, bounding, securebits, CapSet, CapState, Secbits};
+use crate::error::{Error, Result};
+use crate::{CapSet, CapState, Secbits};
 
 /// Everything that decides a thread's privileges: the three sets, ambient, bounding,
 /// securebits, no_new_privs and keepcaps.
@@ -44,58 +45,6 @@ pub struct FullCapState {
 }
 
 impl FullCapState {
-    /// The calling thread's full state: one `capget`, one `prctl` per supported capability for
-    /// each of ambient and bounding, and one each for securebits and no_new_privs (keepcaps is
-    /// a securebit).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Os`] if any of these calls fails.
-    ///
-    /// # Thread scope
-    ///
-    /// Reads the calling thread.
-    pub fn get_current() -> Result<FullCapState> {
-        let bits = securebits::get()?;
-        Ok(FullCapState {
-            caps: CapState::get_current()?,
-            ambient: ambient::probe()?,
-            bounding: bounding::probe()?,
-            securebits: Some(bits),
-            no_new_privs: rustix::thread::no_new_privs().op("prctl(PR_GET_NO_NEW_PRIVS)")?,
-            keepcaps: Some(bits.contains(Secbits::KEEP_CAPS)),
-        })
-    }
-
-    /// The state of process `pid`'s main thread, from `/proc/<pid>/status`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Os`] if the file cannot be read (`ENOENT` for no such process);
-    /// [`Error::Kernel`] if it lacks a field or a field is malformed.
-    ///
-    /// # Thread scope
-    ///
-    /// Reads the process's main thread, which may differ from its other threads.
-    pub fn get_for_pid(pid: u32) -> Result<FullCapState> {
-        FullCapState::from_status_file(&format!("/proc/{pid}/status"))
-    }
-
-    /// The state of thread `tid` of process `pid`, from `/proc/<pid>/task/<tid>/status`.
-    ///
-    /// # Errors
-    ///
-    /// As [`get_for_pid`](Self::get_for_pid).
-    pub fn get_for_thread(pid: u32, tid: u32) -> Result<FullCapState> {
-        FullCapState::from_status_file(&format!("/proc/{pid}/task/{tid}/status"))
-    }
-
-    fn from_status_file(path: &str) -> Result<FullCapState> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::from_io("read /proc/<pid>/status", &e))?;
-        FullCapState::from_status(&text)
-    }
-
     /// Parses the text of a `/proc/<pid>/status` file (the `Cap*` and `NoNewPrivs` lines).
     ///
     /// # Errors

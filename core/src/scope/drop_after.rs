@@ -134,7 +134,7 @@ impl DropOptions {
 /// # Ok::<(), capscope::Error>(())
 /// ```
 pub fn thread_count() -> Result<usize> {
-    crate::process::verify::num_threads()
+    crate::sys::proc::num_threads()
 }
 
 /// Refuses (with an error naming `function`) when the process has more than one thread: a

@@ -29,7 +29,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::cap::parse_cap_number;
+use crate::model::cap::parse_cap_number;
 use crate::{Cap, CapSet, CapState};
 
 /// Why a capability state text did not parse: the byte offset of the first offending byte and

@@ -49,7 +49,7 @@ macro_rules! cap_table {
         const NUMBERS: &[u8] = &[$($num),*];
     };
 }
-include!("caps.in");
+capscope_macros::__cap_table!(cap_table);
 
 // Entry `n` of the table must be capability `n`.
 const _: () = {
@@ -57,7 +57,7 @@ const _: () = {
     while i < NUMBERS.len() {
         assert!(
             NUMBERS[i] as usize == i,
-            "caps.in must list capabilities in order"
+            "the capability table must list capabilities in order"
         );
         i += 1;
     }

@@ -1,0 +1,10 @@
+//! The data model: capabilities, sets, states, the libcap text form and the file-capability
+//! format. Nothing here makes a system call.
+
+pub(crate) mod cap;
+pub(crate) mod capset;
+pub(crate) mod filecaps;
+pub(crate) mod full;
+pub(crate) mod secbits;
+pub(crate) mod state;
+pub(crate) mod text;

@@ -1,0 +1,4 @@
+//! The one place for `unsafe` code and `/proc` readers: raw system calls that rustix does not
+//! offer, signal handling, and the files of `/proc`. Every other module denies `unsafe_code`.
+
+pub(crate) mod proc;
