@@ -1,15 +1,29 @@
 //! The error type of every fallible call in capscope.
 //!
-//! A failing system call becomes an [`Error`] that keeps its errno ([`Error::code`]), names the
-//! operation that failed ([`Error::op`]) and, for the classic traps of the capability rules,
-//! says how to fix it ([`Error::hint`]). Input that capscope refuses before any system call is
-//! [`Error::InvalidInput`]; a capability the running kernel lacks is [`Error::Unsupported`].
+//! A failing system call becomes an [`Error`] that keeps its errno ([`Error::errno`]), names the
+//! operation that failed as a matchable [`Op`] ([`Error::op`]) and, for the classic traps of the
+//! capability rules, says how to fix it ([`Error::hint`]). Input that capscope refuses before
+//! any system call is [`Error::InvalidInput`]; a request it cannot carry out safely in the
+//! situation at hand (a foreign `/proc`, other threads alive, a guard made inside a signal
+//! handler that interrupted another) is [`Error::Refused`]; a capability the running kernel
+//! lacks is [`Error::Unsupported`]; [`Error::Kernel`] is reserved for answers of the kernel that
+//! make no sense (a malformed `/proc` file, a read-back that differs from what was just set).
 //! Text that does not parse has its own types, with the byte position: see
 //! [`ParseCapError`](crate::ParseCapError).
+//!
+//! # Display, `source` and `Debug`
+//!
+//! No error both prints its cause in its message and returns it from
+//! [`source`](std::error::Error::source): the wrappers ([`Error::Indeterminate`],
+//! [`Error::Path`]) print the inner message after their own and hand on the inner error's own
+//! source. `Debug` prints the same message as `Display` (`{:#?}` prints the structure), so that
+//! `fn main() -> Result<(), capscope::Error>` and `fn main() -> std::io::Result<()>` both show
+//! the readable message, advice included, when they return an error.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 
 use crate::{Cap, CapSet};
 
@@ -22,8 +36,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// ```
 /// let e = capscope::Errno::from_raw(1);
-/// assert_eq!(e.raw(), 1);
+/// assert_eq!(e, capscope::Errno::PERM);
 /// assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied);
+/// let io: std::io::Error = e.into();
+/// assert_eq!(io.raw_os_error(), Some(1));
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Errno(i32);
@@ -31,8 +47,14 @@ pub struct Errno(i32);
 impl Errno {
     /// `EPERM`: operation not permitted.
     pub const PERM: Errno = Errno(1);
+    /// `ENOENT`: no such file or directory.
+    pub const NOENT: Errno = Errno(2);
     /// `ESRCH`: no such process.
     pub const SRCH: Errno = Errno(3);
+    /// `EAGAIN`: try again (a full signal queue, for `tgkill`).
+    pub const AGAIN: Errno = Errno(11);
+    /// `EACCES`: permission denied.
+    pub const ACCES: Errno = Errno(13);
     /// `EINVAL`: invalid argument.
     pub const INVAL: Errno = Errno(22);
     /// `ENODATA`: no data available (no such extended attribute).
@@ -42,13 +64,6 @@ impl Errno {
     #[must_use]
     pub const fn from_raw(raw: i32) -> Errno {
         Errno(raw)
-    }
-
-    /// The calling thread's current `errno`, right after a libc call that failed.
-    /// Async-signal-safe: it reads the thread's errno and allocates nothing.
-    #[inline]
-    pub(crate) fn last() -> Errno {
-        Errno(io::Error::last_os_error().raw_os_error().unwrap_or(0))
     }
 
     /// The raw errno value.
@@ -70,6 +85,12 @@ impl From<rustix::io::Errno> for Errno {
     }
 }
 
+impl From<Errno> for io::Error {
+    fn from(e: Errno) -> io::Error {
+        io::Error::from_raw_os_error(e.0)
+    }
+}
+
 impl fmt::Debug for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -88,152 +109,487 @@ impl fmt::Display for Errno {
     }
 }
 
+impl std::error::Error for Errno {}
+
+macro_rules! ops {
+    ($($(#[$doc:meta])* $name:ident => $text:literal,)*) => {
+        /// The operation an [`Error`] is about: a system call (named as the kernel names it) or
+        /// one of capscope's own operations.
+        ///
+        /// Its `Display` is the name a message uses (`capset`, `prctl(PR_CAPBSET_DROP)`,
+        /// `process::drop_all`).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use capscope::{bounding, Cap, Error, Op};
+        ///
+        /// match bounding::drop(Cap::SYS_MODULE) {
+        ///     Ok(()) => {}
+        ///     Err(Error::Os { op: Op::CapbsetDrop, .. }) => eprintln!("not allowed to drop"),
+        ///     Err(e) => return Err(e),
+        /// }
+        /// assert_eq!(Op::CapbsetDrop.to_string(), "prctl(PR_CAPBSET_DROP)");
+        /// # Ok::<(), capscope::Error>(())
+        /// ```
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Op {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl Op {
+            /// The operation's name, as messages print it.
+            #[must_use]
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Op::$name => $text,)*
+                }
+            }
+        }
+    };
+}
+
+ops! {
+    /// `capget(2)`.
+    Capget => "capget",
+    /// `capset(2)`.
+    Capset => "capset",
+    /// `prctl(PR_CAPBSET_READ)`.
+    CapbsetRead => "prctl(PR_CAPBSET_READ)",
+    /// `prctl(PR_CAPBSET_DROP)`.
+    CapbsetDrop => "prctl(PR_CAPBSET_DROP)",
+    /// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET)`.
+    AmbientIsSet => "prctl(PR_CAP_AMBIENT_IS_SET)",
+    /// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE)`.
+    AmbientRaise => "prctl(PR_CAP_AMBIENT_RAISE)",
+    /// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER)`.
+    AmbientLower => "prctl(PR_CAP_AMBIENT_LOWER)",
+    /// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)`.
+    AmbientClearAll => "prctl(PR_CAP_AMBIENT_CLEAR_ALL)",
+    /// `prctl(PR_GET_SECUREBITS)`.
+    GetSecurebits => "prctl(PR_GET_SECUREBITS)",
+    /// `prctl(PR_SET_SECUREBITS)`.
+    SetSecurebits => "prctl(PR_SET_SECUREBITS)",
+    /// `prctl(PR_GET_KEEPCAPS)`.
+    GetKeepcaps => "prctl(PR_GET_KEEPCAPS)",
+    /// `prctl(PR_SET_KEEPCAPS)`.
+    SetKeepcaps => "prctl(PR_SET_KEEPCAPS)",
+    /// `prctl(PR_GET_NO_NEW_PRIVS)`.
+    GetNoNewPrivs => "prctl(PR_GET_NO_NEW_PRIVS)",
+    /// `prctl(PR_SET_NO_NEW_PRIVS)`.
+    SetNoNewPrivs => "prctl(PR_SET_NO_NEW_PRIVS)",
+    /// `setresuid(2)` (the per-thread system call).
+    Setresuid => "setresuid",
+    /// `setresgid(2)` (the per-thread system call).
+    Setresgid => "setresgid",
+    /// `setgroups(2)` (the per-thread system call).
+    Setgroups => "setgroups",
+    /// `getresuid(2)`.
+    Getresuid => "getresuid",
+    /// `getresgid(2)`.
+    Getresgid => "getresgid",
+    /// `getgroups(2)`.
+    Getgroups => "getgroups",
+    /// `setfsuid(2)`.
+    Setfsuid => "setfsuid",
+    /// `setfsgid(2)`.
+    Setfsgid => "setfsgid",
+    /// Reading the `security.capability` attribute (`lgetxattr`, `fgetxattr`).
+    GetFileCaps => "getxattr(security.capability)",
+    /// Writing the `security.capability` attribute (`fsetxattr`).
+    SetFileCaps => "setxattr(security.capability)",
+    /// Removing the `security.capability` attribute (`fremovexattr`).
+    RemoveFileCaps => "removexattr(security.capability)",
+    /// Opening a file to read or change its capabilities.
+    OpenFile => "open",
+    /// `prctl(PR_GET_NAME)`.
+    GetName => "prctl(PR_GET_NAME)",
+    /// `prctl(PR_SET_NAME)`.
+    SetName => "prctl(PR_SET_NAME)",
+    /// `prctl(PR_GET_PDEATHSIG)`.
+    GetPdeathsig => "prctl(PR_GET_PDEATHSIG)",
+    /// `prctl(PR_SET_PDEATHSIG)`.
+    SetPdeathsig => "prctl(PR_SET_PDEATHSIG)",
+    /// `prctl(PR_GET_DUMPABLE)`.
+    GetDumpable => "prctl(PR_GET_DUMPABLE)",
+    /// `prctl(PR_SET_DUMPABLE)`.
+    SetDumpable => "prctl(PR_SET_DUMPABLE)",
+    /// `prctl(PR_GET_CHILD_SUBREAPER)`.
+    GetChildSubreaper => "prctl(PR_GET_CHILD_SUBREAPER)",
+    /// `prctl(PR_SET_CHILD_SUBREAPER)`.
+    SetChildSubreaper => "prctl(PR_SET_CHILD_SUBREAPER)",
+    /// `prctl(PR_GET_TIMERSLACK)`.
+    GetTimerslack => "prctl(PR_GET_TIMERSLACK)",
+    /// `prctl(PR_SET_TIMERSLACK)`.
+    SetTimerslack => "prctl(PR_SET_TIMERSLACK)",
+    /// `prctl(PR_GET_TIMING)`.
+    GetTiming => "prctl(PR_GET_TIMING)",
+    /// `prctl(PR_SET_TIMING)`.
+    SetTiming => "prctl(PR_SET_TIMING)",
+    /// `prctl(PR_GET_THP_DISABLE)`.
+    GetThpDisable => "prctl(PR_GET_THP_DISABLE)",
+    /// `prctl(PR_SET_THP_DISABLE)`.
+    SetThpDisable => "prctl(PR_SET_THP_DISABLE)",
+    /// `prctl(PR_GET_IO_FLUSHER)`.
+    GetIoFlusher => "prctl(PR_GET_IO_FLUSHER)",
+    /// `prctl(PR_SET_IO_FLUSHER)`.
+    SetIoFlusher => "prctl(PR_SET_IO_FLUSHER)",
+    /// `prctl(PR_SET_PTRACER)`.
+    SetPtracer => "prctl(PR_SET_PTRACER)",
+    /// `prctl(PR_MCE_KILL_GET)`.
+    GetMceKill => "prctl(PR_MCE_KILL_GET)",
+    /// `prctl(PR_MCE_KILL)`.
+    SetMceKill => "prctl(PR_MCE_KILL)",
+    /// `prctl(PR_GET_SECCOMP)`.
+    GetSeccomp => "prctl(PR_GET_SECCOMP)",
+    /// `prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT)`.
+    SetSeccompStrict => "prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT)",
+    /// `prctl(PR_GET_SPECULATION_CTRL)`.
+    GetSpeculationCtrl => "prctl(PR_GET_SPECULATION_CTRL)",
+    /// `prctl(PR_SET_SPECULATION_CTRL)`.
+    SetSpeculationCtrl => "prctl(PR_SET_SPECULATION_CTRL)",
+    /// Making a [`Signal`](crate::Signal) from a number.
+    Signal => "signal",
+    /// Finding the kernel's last capability (`PR_CAPBSET_READ` probes and
+    /// `/proc/sys/kernel/cap_last_cap`).
+    CapLastCap => "cap_last_cap",
+    /// Reading a file of `/proc`.
+    ReadProc => "read /proc",
+    /// `sigaction(2)`, installing the broadcast signal's handler.
+    Sigaction => "sigaction",
+    /// `tgkill(2)`, signalling a thread.
+    Tgkill => "tgkill",
+    /// [`cap_set_ids`](crate::cap_set_ids).
+    CapSetIds => "cap_set_ids",
+    /// Dropping capabilities for good: [`drop_after::drop_all`](crate::drop_after::drop_all),
+    /// `#[drop_caps_after]`.
+    DropAll => "drop_all",
+    /// [`manifest::restrict`](crate::manifest::restrict).
+    Restrict => "manifest::restrict",
+    /// Raising capabilities for a scope: a guard, a future, `#[requires_caps]`.
+    Raise => "raise",
+    /// The end of a scope: restoring the effective set and lowering threads born in it.
+    Restore => "restore",
+    /// [`process::set_caps`](crate::process::set_caps).
+    ProcessSetCaps => "process::set_caps",
+    /// [`process::bounding_drop`](crate::process::bounding_drop).
+    ProcessBoundingDrop => "process::bounding_drop",
+    /// [`process::ambient_clear`](crate::process::ambient_clear).
+    ProcessAmbientClear => "process::ambient_clear",
+    /// [`process::ambient_raise`](crate::process::ambient_raise).
+    ProcessAmbientRaise => "process::ambient_raise",
+    /// [`process::set_no_new_privs`](crate::process::set_no_new_privs).
+    ProcessSetNoNewPrivs => "process::set_no_new_privs",
+    /// [`process::set_securebits`](crate::process::set_securebits).
+    ProcessSetSecurebits => "process::set_securebits",
+    /// [`process::drop_all`](crate::process::drop_all).
+    ProcessDropAll => "process::drop_all",
+    /// [`process::cap_set_ids`](crate::process::cap_set_ids).
+    ProcessCapSetIds => "process::cap_set_ids",
+    /// [`process::set_signal`](crate::process::set_signal).
+    ProcessSetSignal => "process::set_signal",
+    /// Lowering, on other threads, what a scope raised (threads born inside a scope).
+    ProcessLower => "process::lower",
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Every error a capscope call returns, apart from text parse errors.
 ///
 /// # Examples
 ///
 /// ```
-/// use capscope::{Cap, Error};
+/// use capscope::{Error, Op};
 ///
-/// // Dropping from the bounding set without CAP_SETPCAP in the effective set is the classic trap;
-/// // the error names the operation, keeps the errno and says how to fix it.
-/// let e = Error::os("prctl(PR_CAPBSET_DROP)", capscope::Errno::PERM)
-///     .with_hint("dropping from the bounding set needs CAP_SETPCAP in the effective set");
-/// assert_eq!(e.code(), Some(1));
-/// assert!(e.to_string().contains("PR_CAPBSET_DROP"));
+/// // Asking for a capability the running kernel does not have is refused before any
+/// // system call, whoever runs it.
+/// let cap = capscope::Cap::from_u8(63).unwrap();
+/// let e = capscope::bounding::drop(cap).unwrap_err();
+/// assert!(matches!(e, Error::Unsupported { op: Op::CapbsetDrop, .. }));
 /// let io: std::io::Error = e.into();
-/// assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+/// assert_eq!(io.kind(), std::io::ErrorKind::Unsupported);
 /// ```
-#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A system call failed.
-    #[error("{op} failed: {errno}{}", fmt_hint(.hint))]
     Os {
-        /// The operation, as the kernel names it (`capset`, `prctl(PR_CAP_AMBIENT_RAISE)`).
-        op: &'static str,
+        /// The operation.
+        op: Op,
         /// The error number the kernel returned.
         errno: Errno,
         /// How to fix the classic mistakes, where capscope can tell.
         hint: Option<Cow<'static, str>>,
     },
     /// The running kernel does not know this capability.
-    #[error("{op}: the running kernel does not support capability {cap} (its last capability is {last})")]
     Unsupported {
         /// The operation that needed the capability.
-        op: &'static str,
+        op: Op,
         /// The capability.
         cap: Cap,
         /// The kernel's last capability.
         last: Cap,
     },
     /// capscope refused the input before making any system call.
-    #[error("{op}: invalid input: {reason}")]
     InvalidInput {
         /// The operation.
-        op: &'static str,
+        op: Op,
         /// What is wrong with the input.
         reason: Cow<'static, str>,
     },
-    /// The kernel answered with something capscope cannot make sense of (for example a
-    /// malformed `/proc` file, or two sources that disagree).
-    #[error("{op}: unexpected answer from the kernel: {detail}")]
+    /// capscope refused to carry out the operation in the situation at hand, before changing
+    /// anything: the reason says why and what to do (mount a `/proc` for the PID namespace,
+    /// use the process-wide form, do not nest broadcasts, ...).
+    Refused {
+        /// The operation.
+        op: Op,
+        /// Why, and the fix.
+        reason: Cow<'static, str>,
+    },
+    /// The kernel answered with something capscope cannot make sense of: a malformed `/proc`
+    /// file, two sources that disagree, a state read back after a change that is not what was
+    /// set.
     Kernel {
         /// The operation.
-        op: &'static str,
+        op: Op,
         /// What was unexpected.
         detail: Cow<'static, str>,
     },
     /// Capabilities a scope needs are missing from the permitted set.
-    #[error(
-        "{function} needs {grant}, missing from the permitted set; grant them with \
-             `setcap {grant}+p <binary>` (or as ambient capabilities from the parent: \
-             `capsh --caps=\"{grant}+eip\" --addamb={grant} -- -c <binary>`)"
-    )]
     MissingCaps {
         /// The function (or scope) that needs them.
         function: &'static str,
         /// Every capability missing from the permitted set.
         missing: CapSet,
-        /// The missing set in libcap's list form, `cap_a,cap_b`.
-        grant: String,
+    },
+    /// An operation on a file failed; the path names the file.
+    Path {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: Box<Error>,
     },
     /// A change failed after an earlier part of it had already taken effect: the thread's
     /// credentials are now neither what they were nor what was asked.
     ///
     /// The caller must not go on: it should abort the process (or at least end the thread)
     /// rather than run with credentials nobody chose.
-    #[error(
-        "{op}: failed part-way, the thread's credentials are indeterminate and the \
-             process must abort: {source}"
-    )]
     Indeterminate {
         /// The operation.
-        op: &'static str,
+        op: Op,
         /// The failure after the first change.
         source: Box<Error>,
     },
     /// A process-wide change (see [`process`](crate::process)) did not reach every thread: the
-    /// calling thread and possibly others changed, the threads listed here did not (or not as
+    /// calling thread and possibly others changed, the threads named did not (or not as
     /// asked). The process's threads now hold different credentials.
     ///
     /// Treat it like [`Error::Indeterminate`]: abort the process (or retry the same change once
     /// the named threads can answer) rather than go on.
-    #[error("{op}: not applied to every thread, the process's threads now differ{}",
-            fmt_threads(.blocked, .unanswered, .failed, .unverified))]
-    Threads {
-        /// The operation.
-        op: &'static str,
-        /// Threads that kept the broadcast signal blocked (their `SigBlk` mask has it).
-        blocked: Vec<u32>,
-        /// Threads that did not answer before the timeout although they did not block it.
-        unanswered: Vec<u32>,
-        /// Threads whose own system call failed, with its errno.
-        failed: Vec<(u32, Errno)>,
-        /// Threads whose state, read back after the change, is not what was asked.
-        unverified: Vec<u32>,
-    },
+    Threads(Box<ThreadFailures>),
 }
 
-fn fmt_threads(
-    blocked: &[u32],
-    unanswered: &[u32],
-    failed: &[(u32, Errno)],
-    unverified: &[u32],
-) -> String {
-    let mut s = String::new();
-    if !blocked.is_empty() {
-        s.push_str(&format!(
-            "; threads blocking the broadcast signal: {blocked:?}"
-        ));
-    }
-    if !unanswered.is_empty() {
-        s.push_str(&format!(
-            "; threads that did not answer in time: {unanswered:?}"
-        ));
-    }
-    for (tid, errno) in failed {
-        s.push_str(&format!("; thread {tid} failed: {errno}"));
-    }
-    if !unverified.is_empty() {
-        s.push_str(&format!(
-            "; threads whose state is not as asked: {unverified:?}"
-        ));
-    }
-    s
+/// The threads a process-wide change did not reach, by cause: see [`Error::Threads`].
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ThreadFailures {
+    /// The operation.
+    pub op: Option<Op>,
+    /// Threads that kept the broadcast signal blocked (their `SigBlk` mask has it).
+    pub blocked: Vec<u32>,
+    /// Threads that did not answer before the timeout although they did not block it.
+    pub unanswered: Vec<u32>,
+    /// Threads the kernel would not queue the signal for until the timeout (`tgkill` answered
+    /// `EAGAIN`: the real-time signal queue is full, see `RLIMIT_SIGPENDING`).
+    pub queue_full: Vec<u32>,
+    /// Threads whose own system call failed: the call and its errno.
+    pub failed: Vec<(u32, Op, Errno)>,
+    /// Threads whose state, read back after the change, is not what was asked.
+    pub unverified: Vec<u32>,
 }
 
-fn fmt_hint(hint: &Option<Cow<'static, str>>) -> String {
-    match hint {
-        Some(h) => format!(" ({h})"),
-        None => String::new(),
+impl fmt::Display for ThreadFailures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(op) = self.op {
+            write!(f, "{op}: ")?;
+        }
+        f.write_str("not applied to every thread, the process's threads now differ")?;
+        if !self.blocked.is_empty() {
+            write!(
+                f,
+                "; threads blocking the broadcast signal: {:?}",
+                self.blocked
+            )?;
+        }
+        if !self.unanswered.is_empty() {
+            write!(
+                f,
+                "; threads that did not answer in time: {:?}",
+                self.unanswered
+            )?;
+        }
+        if !self.queue_full.is_empty() {
+            write!(
+                f,
+                "; threads the signal could not be queued for (the real-time signal queue is \
+                 full: raise RLIMIT_SIGPENDING): {:?}",
+                self.queue_full
+            )?;
+        }
+        for (tid, op, errno) in &self.failed {
+            write!(f, "; thread {tid}: {op} failed: {errno}")?;
+        }
+        if !self.unverified.is_empty() {
+            write!(
+                f,
+                "; threads whose state is not as asked: {:?}",
+                self.unverified
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Os { op, errno, hint } => {
+                write!(f, "{op} failed: {errno}")?;
+                match hint {
+                    Some(h) => write!(f, " ({h})"),
+                    None => Ok(()),
+                }
+            }
+            Error::Unsupported { op, cap, last } => write!(
+                f,
+                "{op}: the running kernel does not support capability {cap} (its last \
+                 capability is {last})"
+            ),
+            Error::InvalidInput { op, reason } => write!(f, "{op}: invalid input: {reason}"),
+            Error::Refused { op, reason } => write!(f, "{op}: refused: {reason}"),
+            Error::Kernel { op, detail } => {
+                write!(f, "{op}: unexpected answer from the kernel: {detail}")
+            }
+            Error::MissingCaps { function, missing } => {
+                let them = if missing.len() == 1 { "it" } else { "them" };
+                write!(
+                    f,
+                    "{function} needs {missing}, missing from the permitted set. Grant {them} to \
+                     the program: as a file capability, `setcap {missing}+p /path/to/program`; \
+                     or start it with {them} ambient: `capscope exec --ambient {missing} -- \
+                     /path/to/program` (or, as root for a normal user, `setpriv --reuid=USER \
+                     --regid=GROUP --clear-groups --inh-caps={plus} --ambient-caps={plus} -- \
+                     /path/to/program`), or in a systemd unit `AmbientCapabilities={kernel}`",
+                    plus = fmt_plus(*missing),
+                    kernel = fmt_kernel(*missing),
+                )
+            }
+            Error::Path { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::Indeterminate { op, source } => write!(
+                f,
+                "{op}: failed part-way, the thread's credentials are indeterminate and the \
+                 process must abort: {source}"
+            ),
+            Error::Threads(t) => fmt::Display::fmt(t, f),
+        }
+    }
+}
+
+/// The wrappers ([`Error::Path`], [`Error::Indeterminate`]) print the inner error in their
+/// message, so their `source` is the inner error's own source, not the inner error.
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Path { source, .. } | Error::Indeterminate { source, .. } => source.source(),
+            _ => None,
+        }
+    }
+}
+
+/// `+cap_a,+cap_b` (setpriv's form).
+fn fmt_plus(caps: CapSet) -> String {
+    caps.iter()
+        .map(|c| match c.name() {
+            Some(n) => format!("+{}", &n["cap_".len()..]),
+            None => format!("+cap_{}", c.as_u8()),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `CAP_A CAP_B` (systemd's form).
+fn fmt_kernel(caps: CapSet) -> String {
+    caps.iter()
+        .map(|c| match c.kernel_name() {
+            Some(n) => format!("CAP_{n}"),
+            None => c.as_u8().to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl fmt::Debug for Error {
+    /// The message, as `Display` prints it (what `main` shows when it returns the error);
+    /// `{:#?}` prints the structure.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !f.alternate() {
+            return fmt::Display::fmt(self, f);
+        }
+        match self {
+            Error::Os { op, errno, hint } => f
+                .debug_struct("Os")
+                .field("op", op)
+                .field("errno", errno)
+                .field("hint", hint)
+                .finish(),
+            Error::Unsupported { op, cap, last } => f
+                .debug_struct("Unsupported")
+                .field("op", op)
+                .field("cap", cap)
+                .field("last", last)
+                .finish(),
+            Error::InvalidInput { op, reason } => f
+                .debug_struct("InvalidInput")
+                .field("op", op)
+                .field("reason", reason)
+                .finish(),
+            Error::Refused { op, reason } => f
+                .debug_struct("Refused")
+                .field("op", op)
+                .field("reason", reason)
+                .finish(),
+            Error::Kernel { op, detail } => f
+                .debug_struct("Kernel")
+                .field("op", op)
+                .field("detail", detail)
+                .finish(),
+            Error::MissingCaps { function, missing } => f
+                .debug_struct("MissingCaps")
+                .field("function", function)
+                .field("missing", missing)
+                .finish(),
+            Error::Path { path, source } => f
+                .debug_struct("Path")
+                .field("path", path)
+                .field("source", source)
+                .finish(),
+            Error::Indeterminate { op, source } => f
+                .debug_struct("Indeterminate")
+                .field("op", op)
+                .field("source", source)
+                .finish(),
+            Error::Threads(t) => f.debug_tuple("Threads").field(t).finish(),
+        }
     }
 }
 
 impl Error {
     /// An [`Error::Os`] for `op` failing with `errno`, without a hint.
-    #[must_use]
-    pub fn os(op: &'static str, errno: impl Into<Errno>) -> Error {
+    pub(crate) fn os(op: Op, errno: impl Into<Errno>) -> Error {
         Error::Os {
             op,
             errno: errno.into(),
@@ -242,7 +598,7 @@ impl Error {
     }
 
     /// An [`Error::Os`] for `op` from a standard I/O error (`EIO` if it carries no errno).
-    pub(crate) fn from_io(op: &'static str, e: &io::Error) -> Error {
+    pub(crate) fn from_io(op: Op, e: &io::Error) -> Error {
         let raw = e
             .raw_os_error()
             .unwrap_or(rustix::io::Errno::IO.raw_os_error());
@@ -250,36 +606,47 @@ impl Error {
     }
 
     /// An [`Error::InvalidInput`].
-    #[must_use]
-    pub fn invalid(op: &'static str, reason: impl Into<Cow<'static, str>>) -> Error {
+    pub(crate) fn invalid(op: Op, reason: impl Into<Cow<'static, str>>) -> Error {
         Error::InvalidInput {
             op,
             reason: reason.into(),
         }
     }
 
+    /// An [`Error::Refused`].
+    pub(crate) fn refused(op: Op, reason: impl Into<Cow<'static, str>>) -> Error {
+        Error::Refused {
+            op,
+            reason: reason.into(),
+        }
+    }
+
     /// An [`Error::Kernel`].
-    #[must_use]
-    pub fn kernel(op: &'static str, detail: impl Into<Cow<'static, str>>) -> Error {
+    pub(crate) fn kernel(op: Op, detail: impl Into<Cow<'static, str>>) -> Error {
         Error::Kernel {
             op,
             detail: detail.into(),
         }
     }
 
-    /// An [`Error::MissingCaps`] for `function` lacking `missing`.
-    #[must_use]
-    pub fn missing_caps(function: &'static str, missing: CapSet) -> Error {
-        Error::MissingCaps {
-            function,
-            missing,
-            grant: missing.to_string(),
+    /// An [`Error::Indeterminate`] wrapping `source`.
+    pub(crate) fn indeterminate(op: Op, source: Error) -> Error {
+        Error::Indeterminate {
+            op,
+            source: Box::new(source),
+        }
+    }
+
+    /// An [`Error::Path`] naming `path`.
+    pub(crate) fn at_path(self, path: impl Into<PathBuf>) -> Error {
+        Error::Path {
+            path: path.into(),
+            source: Box::new(self),
         }
     }
 
     /// Adds (or replaces) the hint of an [`Error::Os`]; other variants are returned unchanged.
-    #[must_use]
-    pub fn with_hint(self, new: impl Into<Cow<'static, str>>) -> Error {
+    pub(crate) fn with_hint(self, new: impl Into<Cow<'static, str>>) -> Error {
         match self {
             Error::Os { op, errno, .. } => Error::Os {
                 op,
@@ -290,33 +657,53 @@ impl Error {
         }
     }
 
-    /// The raw errno of a failed system call, if this error is one.
+    /// The errno of a failed system call, looking through [`Error::Indeterminate`] and
+    /// [`Error::Path`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = capscope::FileCaps::get_for_file("/no/such/file").unwrap_err();
+    /// assert_eq!(e.errno(), Some(capscope::Errno::NOENT));
+    /// ```
+    #[must_use]
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Error::Os { errno, .. } => Some(*errno),
+            Error::Indeterminate { source, .. } | Error::Path { source, .. } => source.errno(),
+            _ => None,
+        }
+    }
+
+    /// The raw errno of a failed system call: [`errno`](Self::errno) as an `i32`.
     #[must_use]
     pub fn code(&self) -> Option<i32> {
         self.errno().map(Errno::raw)
     }
 
-    /// The errno of a failed system call, looking through [`Error::Indeterminate`].
+    /// The operation that failed; `None` for [`Error::MissingCaps`] (a function, see
+    /// [`function`](Self::function)). [`Error::Path`] answers for the operation inside.
     #[must_use]
-    pub fn errno(&self) -> Option<Errno> {
-        match self {
-            Error::Os { errno, .. } => Some(*errno),
-            Error::Indeterminate { source, .. } => source.errno(),
-            _ => None,
-        }
-    }
-
-    /// The operation that failed.
-    #[must_use]
-    pub fn op(&self) -> &'static str {
+    pub fn op(&self) -> Option<Op> {
         match self {
             Error::Os { op, .. }
             | Error::Unsupported { op, .. }
             | Error::InvalidInput { op, .. }
+            | Error::Refused { op, .. }
             | Error::Kernel { op, .. }
-            | Error::Indeterminate { op, .. }
-            | Error::Threads { op, .. } => op,
-            Error::MissingCaps { function, .. } => function,
+            | Error::Indeterminate { op, .. } => Some(*op),
+            Error::Threads(t) => t.op,
+            Error::Path { source, .. } => source.op(),
+            Error::MissingCaps { .. } => None,
+        }
+    }
+
+    /// The function of an [`Error::MissingCaps`].
+    #[must_use]
+    pub fn function(&self) -> Option<&'static str> {
+        match self {
+            Error::MissingCaps { function, .. } => Some(function),
+            _ => None,
         }
     }
 
@@ -325,30 +712,38 @@ impl Error {
     pub fn hint(&self) -> Option<&str> {
         match self {
             Error::Os { hint, .. } => hint.as_deref(),
+            Error::Indeterminate { source, .. } | Error::Path { source, .. } => source.hint(),
             _ => None,
         }
     }
 
-    /// Whether this is [`Error::Indeterminate`]: the caller must abort.
+    /// Whether the caller must not go on: [`Error::Indeterminate`] or [`Error::Threads`] (the
+    /// threads now hold different credentials).
     #[must_use]
     pub fn is_indeterminate(&self) -> bool {
-        matches!(self, Error::Indeterminate { .. })
+        match self {
+            Error::Indeterminate { .. } | Error::Threads(_) => true,
+            Error::Path { source, .. } => source.is_indeterminate(),
+            _ => false,
+        }
     }
 
-    pub(crate) fn io_kind(&self) -> io::ErrorKind {
+    fn io_kind(&self) -> io::ErrorKind {
         match self {
             Error::Os { errno, .. } => errno.kind(),
+            Error::Path { source, .. } => source.io_kind(),
             Error::Unsupported { .. } => io::ErrorKind::Unsupported,
             Error::InvalidInput { .. } => io::ErrorKind::InvalidInput,
             Error::MissingCaps { .. } => io::ErrorKind::PermissionDenied,
-            Error::Kernel { .. } | Error::Indeterminate { .. } | Error::Threads { .. } => {
-                io::ErrorKind::Other
-            }
+            Error::Refused { .. }
+            | Error::Kernel { .. }
+            | Error::Indeterminate { .. }
+            | Error::Threads(_) => io::ErrorKind::Other,
         }
     }
 }
 
-/// Keeps the message (operation, hint) and maps the errno to its [`io::ErrorKind`]; the
+/// Keeps the message (operation, hint, advice) and maps the errno to its [`io::ErrorKind`]; the
 /// original [`Error`] stays reachable with `io_error.get_ref()` and `downcast_ref`.
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
@@ -358,12 +753,67 @@ impl From<Error> for io::Error {
 
 /// Shorthand used across the crate: map a rustix result to an [`Error::Os`] naming `op`.
 pub(crate) trait OsContext<T> {
-    fn op(self, op: &'static str) -> Result<T>;
+    fn op(self, op: Op) -> Result<T>;
 }
 
 impl<T> OsContext<T> for rustix::io::Result<T> {
     #[inline]
-    fn op(self, op: &'static str) -> Result<T> {
+    fn op(self, op: Op) -> Result<T> {
         self.map_err(|e| Error::os(op, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrappers_print_their_cause_once_and_do_not_return_it() {
+        use std::error::Error as _;
+        let inner = Error::os(Op::SetFileCaps, Errno::PERM);
+        let e = inner.at_path("/x");
+        assert_eq!(
+            e.to_string(),
+            "/x: setxattr(security.capability) failed: Operation not permitted (os error 1)"
+        );
+        assert!(e.source().is_none());
+        let e = Error::indeterminate(Op::CapSetIds, Error::os(Op::Setresuid, Errno::PERM));
+        assert!(e.to_string().contains("setresuid failed"));
+        assert!(e.source().is_none());
+        assert_eq!(format!("{e:?}"), e.to_string());
+    }
+
+    #[test]
+    fn missing_caps_advice() {
+        let caps = CapSet::from(Cap::NET_BIND_SERVICE) | Cap::NET_RAW;
+        let e = Error::MissingCaps {
+            function: "f",
+            missing: caps,
+        };
+        let s = e.to_string();
+        assert!(
+            s.contains("setcap cap_net_bind_service,cap_net_raw+p"),
+            "{s}"
+        );
+        assert!(
+            s.contains("--ambient-caps=+net_bind_service,+net_raw"),
+            "{s}"
+        );
+        assert!(
+            s.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET_RAW"),
+            "{s}"
+        );
+        assert!(s.contains("capscope exec --ambient cap_net_bind_service,cap_net_raw"));
+        let io: io::Error = e.into();
+        assert!(format!("{io:?}").contains("setcap"), "{io:?}");
+    }
+
+    #[test]
+    fn the_error_stays_small() {
+        assert!(
+            std::mem::size_of::<Error>() <= 40,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
     }
 }

@@ -75,13 +75,16 @@ pub use model::capset::{CapSet, Iter as CapSetIter};
 pub use model::filecaps::{FileCaps, FileCapsBytesError, ParseFileCapsError};
 pub use model::full::FullCapState;
 pub use model::secbits::Secbits;
+pub use model::signal::Signal;
 pub use model::state::CapState;
 pub use model::text::{ParseStateError, StateText};
 pub use thread::handles::{
-    cap_ambient, cap_effective, cap_inheritable, cap_permitted, capbset, SetHandle, Which,
+    cap_ambient, cap_effective, cap_inheritable, cap_permitted, capbset, AmbientSet, BoundingSet,
+    EffectiveSet, InheritableSet, PermittedSet,
 };
-pub use thread::identity::{cap_set_ids, MAX_GROUPS};
+pub use thread::identity::{cap_set_ids, IdChange, MAX_GROUPS};
 
+pub use error::{Op, ThreadFailures};
 pub use scope::guard::{with_caps, RaiseGuard};
 
 #[cfg(feature = "macros")]
@@ -90,37 +93,7 @@ pub use capscope_macros::{drop_caps_after, requires_caps};
 
 /// What the attribute macros expand to. Not public API: no stability promise.
 #[doc(hidden)]
-pub mod __private {
-    pub use crate::drop_after::{DropAfter, DropOptions};
-    pub use crate::future::RaisedFuture;
-    pub use crate::manifest::{Entry, __MANIFEST as MANIFEST};
-    pub use crate::{Cap, CapSet, Error};
-    pub use linkme;
-
-    /// `#[requires_caps]`: raise or fail.
-    #[inline]
-    pub fn enter(
-        caps: CapSet,
-        exclusive: bool,
-        function: &'static str,
-    ) -> crate::Result<crate::RaiseGuard> {
-        crate::RaiseGuard::enter(caps, exclusive, function)
-    }
-
-    /// `on_missing = panic`: the message of the error.
-    #[cold]
-    #[track_caller]
-    pub fn missing(e: Error) -> ! {
-        panic!("{e}")
-    }
-
-    /// Pins the output type of an async block to the function's return type, so that `?` and
-    /// `return` inside it infer as they do in the function.
-    #[inline]
-    pub fn async_body<R, F: core::future::Future<Output = R>>(f: F) -> F {
-        f
-    }
-}
+pub use scope::private as __private;
 
 /// The calling thread's kernel thread id (`gettid`).
 ///

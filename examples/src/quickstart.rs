@@ -140,15 +140,9 @@ fn init(out: &mut dyn Write, port: u16, inside: &mut CapSet) -> std::io::Result<
 pub fn run(out: &mut dyn Write, port: u16) -> std::io::Result<Outcome> {
     show(out, "0. start:")?;
     // Keep only what the program's #[requires_caps] functions need (the link-time manifest),
-    // and keep it permitted but not effective: raised only where needed.
-    capscope::manifest::restrict(false)?;
-    let s = CapState::get_current()?;
-    CapState {
-        effective: CapSet::empty(),
-        ..s
-    }
-    .set_current()?;
-    show(out, "1. after manifest::restrict() (only what #[requires_caps] functions need) and emptying the effective set:")?;
+    // permitted but not effective: raised only where needed.
+    capscope::manifest::restrict(&capscope::drop_after::DropOptions::new())?;
+    show(out, "1. after manifest::restrict() (only what #[requires_caps] functions need, none effective):")?;
 
     let refused_without_caps = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err();
     writeln!(

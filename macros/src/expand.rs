@@ -116,6 +116,11 @@ pub(crate) fn requires_caps(attr: TokenStream, item: TokenStream) -> TokenStream
         });
     let caps = capset_expr(&args.caps);
     let exclusive = args.exclusive;
+    let raise_mode = if exclusive {
+        quote! { ::capscope::__private::RaiseMode::Exclusive }
+    } else {
+        quote! { ::capscope::__private::RaiseMode::Add }
+    };
     let fn_name = func.sig.ident.to_string();
     let name = quote! { ::core::concat!(::core::module_path!(), "::", #fn_name) };
     let doc = format!(
@@ -143,7 +148,7 @@ pub(crate) fn requires_caps(attr: TokenStream, item: TokenStream) -> TokenStream
         };
         let fut = quote! {
             ::capscope::__private::RaisedFuture::new(
-                #caps, #exclusive, #name,
+                #caps, #raise_mode, #name,
                 ::capscope::__private::async_body::<#ret, _>(async move #block),
             ).await
         };
@@ -151,7 +156,7 @@ pub(crate) fn requires_caps(attr: TokenStream, item: TokenStream) -> TokenStream
         let bound = bind(&value, &fut, mode);
         quote! { #bound #value }
     } else {
-        let enter = quote! { ::capscope::__private::enter(#caps, #exclusive, #name) };
+        let enter = quote! { ::capscope::__private::enter(#caps, #raise_mode, #name) };
         let bound = bind(&guard, &enter, mode);
         quote! { #bound #block }
     };
@@ -159,7 +164,7 @@ pub(crate) fn requires_caps(attr: TokenStream, item: TokenStream) -> TokenStream
         #[::capscope::__private::linkme::distributed_slice(::capscope::__private::MANIFEST)]
         #[linkme(crate = ::capscope::__private::linkme)]
         static __CAPSCOPE_MANIFEST_ENTRY: ::capscope::__private::Entry =
-            ::capscope::__private::Entry::__new(#name, #caps, #exclusive, ::core::file!(), ::core::line!());
+            ::capscope::__private::entry(#name, #caps, #exclusive, ::core::file!(), ::core::line!());
     };
     func.attrs.push(syn::parse_quote! { #[doc = ""] });
     func.attrs.push(syn::parse_quote! { #[doc = #doc] });
@@ -209,7 +214,7 @@ pub(crate) fn drop_caps_after(attr: TokenStream, item: TokenStream) -> TokenStre
     let name = quote! { ::core::concat!(::core::module_path!(), "::", #fn_name) };
     let enter = quote! {
         ::capscope::__private::DropAfter::new(
-            ::capscope::__private::DropOptions::__from_parts(#keep, #bounding, #nnp, #all), #name)
+            ::capscope::__private::drop_options(#keep, #bounding, #nnp, #all), #name)
     };
     let local = syn::Ident::new("__capscope_drop", Span::mixed_site());
     let bound = bind(&local, &enter, mode);

@@ -446,3 +446,27 @@ impl Rng {
         xs[self.below(xs.len())]
     }
 }
+
+/// An [`IdChange`](capscope::IdChange) from the four values tests enumerate (uid, gid, groups,
+/// whether to keep the effective set).
+pub fn ids<'a>(
+    uid: Option<u32>,
+    gid: Option<u32>,
+    groups: Option<&'a [u32]>,
+    keep_effective: bool,
+) -> capscope::IdChange<'a> {
+    let mut c = capscope::IdChange::new();
+    if let Some(u) = uid {
+        c = c.uid(u);
+    }
+    if let Some(g) = gid {
+        c = c.gid(g);
+    }
+    if let Some(gs) = groups {
+        c = c.groups(gs);
+    }
+    if keep_effective {
+        c = c.keep_effective();
+    }
+    c
+}

@@ -53,7 +53,7 @@ fn raise_then_restore_touching_only_the_effective_set() {
         let rest = untouchable();
         {
             let g = check!(RaiseGuard::raise(capset![RAW, BIND]));
-            ensure!(g.caps() == capset![RAW, BIND] && !g.is_exclusive());
+            ensure!(g.caps() == capset![RAW, BIND] && g.mode() == capscope::guard::RaiseMode::Add);
             ensure!(state().effective == before.effective | RAW | BIND);
             ensure!(
                 raised_on_this_thread() == capset![RAW, BIND],
@@ -167,9 +167,9 @@ fn missing_caps_are_all_listed_and_nothing_changes() {
         .set_current());
         let before = state();
         match RaiseGuard::raise(capset![RAW, BIND, CHOWN]) {
-            Err(Error::MissingCaps { missing, grant, .. }) => {
+            Err(e @ Error::MissingCaps { missing, .. }) => {
                 ensure!(missing == capset![RAW, CHOWN], "{missing:?}");
-                ensure!(grant == "cap_chown,cap_net_raw", "{grant}");
+                ensure!(e.to_string().contains("cap_chown,cap_net_raw"), "{e}");
             }
             other => return Err(format!("expected MissingCaps, got {other:?}")),
         }
@@ -200,7 +200,9 @@ fn with_caps_restores_after_return_and_panic() {
 }
 
 #[test]
-fn threads_spawned_inside_a_scope_inherit_the_raised_set_and_debug_builds_detect_it() {
+fn threads_spawned_inside_a_scope_start_without_the_raised_set() {
+    // The thorough tests (tokio, births paired with deaths, 1,000 scopes, fallback without
+    // interception) are in confinement.rs; this is the guard's own promise.
     assert_pass(privileged(|| {
         set_pool_effective(CapSet::empty())?;
         let g = check!(RaiseGuard::raise(RAW));
@@ -211,28 +213,21 @@ fn threads_spawned_inside_a_scope_inherit_the_raised_set_and_debug_builds_detect
             (first, state().effective.has(RAW))
         });
         std::thread::sleep(std::time::Duration::from_millis(20));
+        ensure!(
+            state().effective.has(RAW),
+            "the scope's own thread holds it"
+        );
         drop(g);
         let _ = tx.send(());
         let ((had, inherited), still) = t.join().map_err(|_| "the thread panicked".to_owned())?;
         ensure!(
-            had,
-            "a thread spawned inside the scope starts with the raised set"
+            !had,
+            "a thread spawned inside the scope starts without the raised set"
         );
-        ensure!(still, "and keeps it after the scope ends (documented)");
+        ensure!(!still, "and never gets it");
         ensure!(!state().effective.has(RAW));
-        let inherited = check!(inherited);
-        if cfg!(debug_assertions) {
-            ensure!(
-                inherited == CapSet::from(RAW),
-                "debug builds detect it: {inherited:?}"
-            );
-        } else {
-            ensure!(inherited.is_empty());
-        }
-        ensure!(
-            check!(inherited_raised()).is_empty(),
-            "the spawning thread holds nothing inherited"
-        );
+        ensure!(check!(inherited).is_empty());
+        ensure!(check!(inherited_raised()).is_empty());
         Ok(())
     }));
 }
@@ -339,25 +334,30 @@ fn raised_future_raises_around_each_poll_only() {
     assert_pass(privileged(|| {
         set_pool_effective(CapSet::empty())?;
         let mut polls = Vec::new();
-        let fut = capscope::future::RaisedFuture::new(RAW, false, "test", async {
-            let mut seen = Vec::new();
-            for _ in 0..3 {
-                seen.push(state().effective.has(RAW));
-                // Pending once, then ready.
-                let mut once = false;
-                std::future::poll_fn(|cx| {
-                    if once {
-                        Poll::Ready(())
-                    } else {
-                        once = true;
-                        cx.waker().wake_by_ref();
-                        Poll::Pending
-                    }
-                })
-                .await;
-            }
-            seen
-        });
+        let fut = capscope::future::RaisedFuture::new(
+            RAW,
+            capscope::guard::RaiseMode::Add,
+            "test",
+            async {
+                let mut seen = Vec::new();
+                for _ in 0..3 {
+                    seen.push(state().effective.has(RAW));
+                    // Pending once, then ready.
+                    let mut once = false;
+                    std::future::poll_fn(|cx| {
+                        if once {
+                            Poll::Ready(())
+                        } else {
+                            once = true;
+                            cx.waker().wake_by_ref();
+                            Poll::Pending
+                        }
+                    })
+                    .await;
+                }
+                seen
+            },
+        );
         let mut fut = std::pin::pin!(fut);
         let mut cx = Context::from_waker(Waker::noop());
         let out = loop {

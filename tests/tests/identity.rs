@@ -150,15 +150,29 @@ fn rejected_inputs_change_nothing() {
     everywhere(|| {
         let before = snap()?;
         let too_many = vec![5u32; capscope::MAX_GROUPS + 1];
-        expect_invalid(cap_set_ids(None, None, None, false), "nothing given")?;
-        expect_invalid(cap_set_ids(Some(u32::MAX), None, None, false), "uid -1")?;
-        expect_invalid(cap_set_ids(None, Some(u32::MAX), None, true), "gid -1")?;
         expect_invalid(
-            cap_set_ids(Some(0), Some(0), Some(&[0, u32::MAX]), false),
+            cap_set_ids(&capscope_tests::ids(None, None, None, false)),
+            "nothing given",
+        )?;
+        expect_invalid(
+            cap_set_ids(&capscope_tests::ids(Some(u32::MAX), None, None, false)),
+            "uid -1",
+        )?;
+        expect_invalid(
+            cap_set_ids(&capscope_tests::ids(None, Some(u32::MAX), None, true)),
+            "gid -1",
+        )?;
+        expect_invalid(
+            cap_set_ids(&capscope_tests::ids(
+                Some(0),
+                Some(0),
+                Some(&[0, u32::MAX]),
+                false,
+            )),
             "group -1",
         )?;
         expect_invalid(
-            cap_set_ids(Some(0), None, Some(&too_many), false),
+            cap_set_ids(&capscope_tests::ids(Some(0), None, Some(&too_many), false)),
             "65,537 groups",
         )?;
         expect_invalid(set_fsuid(u32::MAX).map(drop), "fsuid -1")?;
@@ -302,7 +316,12 @@ fn cap_set_ids_keeps_permitted() {
                 let r = in_child(|| {
                     check!(securebits::set_keepcaps(keep_before));
                     let b = caps()?;
-                    check!(cap_set_ids(Some(uid), Some(gid), grp, preserve));
+                    check!(cap_set_ids(&capscope_tests::ids(
+                        Some(uid),
+                        Some(gid),
+                        grp,
+                        preserve
+                    )));
                     let a = caps()?;
                     ensure!(resuid() == [uid; 3] && resgid() == [gid; 3]);
                     if let Some(g) = grp {
@@ -332,7 +351,12 @@ fn cap_set_ids_keeps_permitted() {
             let p = capset![Cap::SETUID, Cap::SETGID, Cap::NET_RAW];
             let e = capset![Cap::NET_RAW];
             check!(set_caps(e, p & b.permitted, CapSet::empty()));
-            check!(cap_set_ids(Some(uid), Some(gid), clear, true));
+            check!(cap_set_ids(&capscope_tests::ids(
+                Some(uid),
+                Some(gid),
+                clear,
+                true
+            )));
             let a = caps()?;
             ensure!(a.effective == e && a.permitted == p, "{a:?}");
             ensure!(resuid() == [uid; 3] && resgid() == [gid; 3]);
@@ -364,12 +388,14 @@ fn failure_before_any_change_is_clean() {
                 ));
                 check!(securebits::set_keepcaps(keep));
                 let before = snap()?;
-                let e = cap_set_ids(Some(4242), None, None, true).unwrap_err();
+                let e =
+                    cap_set_ids(&capscope_tests::ids(Some(4242), None, None, true)).unwrap_err();
                 ensure!(!e.is_indeterminate(), "{e}");
                 ensure!(matches!(e.code(), Some(libc::EPERM | libc::EINVAL)), "{e}");
-                ensure!(e.op() == "setresuid", "{e}");
+                ensure!(e.op() == Some(capscope::Op::Setresuid), "{e}");
                 ensure!(snap()? == before, "{before:?} -> {:?}", snap()?);
-                let e = cap_set_ids(None, None, Some(&[1, 2]), false).unwrap_err();
+                let e = cap_set_ids(&capscope_tests::ids(None, None, Some(&[1, 2]), false))
+                    .unwrap_err();
                 ensure!(
                     !e.is_indeterminate() && e.code() == Some(libc::EPERM),
                     "{e}"
@@ -396,7 +422,13 @@ fn failure_after_a_change_is_indeterminate() {
             s.inheritable
         ));
         let gid = resgid()[0];
-        let e = cap_set_ids(None, Some(gid), Some(&[gid, 77]), true).unwrap_err();
+        let e = cap_set_ids(&capscope_tests::ids(
+            None,
+            Some(gid),
+            Some(&[gid, 77]),
+            true,
+        ))
+        .unwrap_err();
         ensure!(e.is_indeterminate(), "{e}");
         ensure!(e.code() == Some(libc::EPERM), "{e}");
         ensure!(e.to_string().contains("must abort"), "{e}");
@@ -421,7 +453,12 @@ fn cap_set_ids_leaves_other_threads_alone() {
         let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let worker = std::thread::spawn(move || -> Verdict {
             let b = caps()?;
-            check!(cap_set_ids(Some(uid), Some(gid), None, false));
+            check!(cap_set_ids(&capscope_tests::ids(
+                Some(uid),
+                Some(gid),
+                None,
+                false
+            )));
             ensure!(resuid() == [uid; 3] && caps()?.effective.is_empty());
             ensure!(caps()?.permitted == b.permitted);
             tx.send(capscope::current_tid())

@@ -243,10 +243,17 @@ fn missing_caps_give_an_error_listing_all_of_them_and_the_body_does_not_run() {
             msg.contains("setcap cap_chown,cap_net_raw+p"),
             "message: {msg}"
         );
-        ensure!(
-            msg.contains("--addamb"),
-            "the message should tell about ambient capabilities: {msg}"
-        );
+        for form in [
+            "capscope exec --ambient cap_chown,cap_net_raw",
+            "--inh-caps=+chown,+net_raw --ambient-caps=+chown,+net_raw",
+            "AmbientCapabilities=CAP_CHOWN CAP_NET_RAW",
+        ] {
+            ensure!(
+                msg.contains(form),
+                "the message should show {form:?} (ambient capabilities): {msg}"
+            );
+        }
+        ensure!(!msg.contains("capsh"), "capsh's advice did not work: {msg}");
         ensure!(check!(CapState::get_current()) == before, "state changed");
         Ok(())
     }));

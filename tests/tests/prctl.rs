@@ -10,7 +10,8 @@
 
 use std::time::Duration;
 
-use capscope::prctl::{self, Dumpable, MceKill, Ptracer, SeccompMode, Signal, SpeculationFeature};
+use capscope::prctl::{self, Dumpable, MceKill, Ptracer, SeccompMode, SpeculationFeature};
+use capscope::Signal;
 use capscope::{Cap, CapState, Error};
 use capscope_tests::{assert_pass, check, ensure, in_child, in_thread, privileged, Verdict};
 

@@ -154,24 +154,6 @@ impl Cap {
             .position(|(text, _, _)| text[4..].eq_ignore_ascii_case(bare))
             .map(|i| Cap(i as u8))
     }
-
-    /// Whether the running kernel supports this capability.
-    ///
-    /// # Errors
-    ///
-    /// As [`last_supported`](crate::kernel::last_supported).
-    pub fn is_supported(self) -> crate::Result<bool> {
-        Ok(self <= crate::kernel::last_supported()?)
-    }
-
-    /// Every capability the running kernel supports, as a set.
-    ///
-    /// # Errors
-    ///
-    /// As [`last_supported`](crate::kernel::last_supported).
-    pub fn probe_supported() -> crate::Result<crate::CapSet> {
-        Ok(crate::CapSet::up_to(crate::kernel::last_supported()?))
-    }
 }
 
 impl fmt::Display for Cap {

@@ -1,7 +1,7 @@
 //! [`FullCapState`]: every capability-related attribute of a thread at once, as data, and the
 //! parser of `/proc/<pid>/status`. Reading a thread's state is in `thread/full.rs`.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Op, Result};
 use crate::{CapSet, CapState, Secbits};
 
 /// Everything that decides a thread's privileges: the three sets, ambient, bounding,
@@ -53,28 +53,27 @@ impl FullCapState {
     /// the sets, `0`/`1` for `NoNewPrivs`).
     pub fn from_status(text: &str) -> Result<FullCapState> {
         let field = |name: &'static str| -> Result<&str> {
-            status_field(text, name).ok_or_else(|| {
-                Error::kernel("parse /proc/<pid>/status", format!("no {name} field"))
-            })
+            status_field(text, name)
+                .ok_or_else(|| Error::kernel(Op::ReadProc, format!("no {name} field")))
         };
         let set = |name: &'static str| -> Result<CapSet> {
             let v = field(name)?;
             if v.len() != 16 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(Error::kernel(
-                    "parse /proc/<pid>/status",
+                    Op::ReadProc,
                     format!("{name} is not 16 hex digits: {v:?}"),
                 ));
             }
             u64::from_str_radix(v, 16)
                 .map(CapSet::from_bits)
-                .map_err(|e| Error::kernel("parse /proc/<pid>/status", format!("{name}: {e}")))
+                .map_err(|e| Error::kernel(Op::ReadProc, format!("{name}: {e}")))
         };
         let no_new_privs = match field("NoNewPrivs")? {
             "0" => false,
             "1" => true,
             other => {
                 return Err(Error::kernel(
-                    "parse /proc/<pid>/status",
+                    Op::ReadProc,
                     format!("NoNewPrivs is {other:?}"),
                 ));
             }

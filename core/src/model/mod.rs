@@ -6,5 +6,6 @@ pub(crate) mod capset;
 pub(crate) mod filecaps;
 pub(crate) mod full;
 pub(crate) mod secbits;
+pub(crate) mod signal;
 pub(crate) mod state;
 pub(crate) mod text;

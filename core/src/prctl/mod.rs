@@ -4,7 +4,7 @@
 //! | Area | Functions | Scope |
 //! |---|---|---|
 //! | thread name | [`name`], [`set_name`] | thread |
-//! | parent-death signal | [`pdeathsig`], [`set_pdeathsig`], [`Signal`] | thread |
+//! | parent-death signal | [`pdeathsig`], [`set_pdeathsig`], [`Signal`](crate::Signal) | thread |
 //! | keepcaps | [`keepcaps`], [`set_keepcaps`] (from [`securebits`](crate::securebits)) | thread |
 //! | no_new_privs | [`no_new_privs`], [`set_no_new_privs`] | thread |
 //! | dumpable | [`dumpable`], [`dumpable_mode`], [`set_dumpable`] | process |
@@ -41,7 +41,7 @@ pub use process::{
     thp_disabled, timing, Dumpable, MceKill, Ptracer, Timing,
 };
 pub use seccomp::{exit_thread, seccomp_mode, set_seccomp_strict, SeccompMode};
-pub use signals::{pdeathsig, set_pdeathsig, Signal};
+pub use signals::{pdeathsig, set_pdeathsig};
 pub use speculation::{
     set_speculation, speculation, SpeculationControl, SpeculationFeature, SpeculationState,
 };
@@ -53,7 +53,9 @@ pub use timerslack::{set_timerslack, timerslack, TIMERSLACK_MAX};
 /// Thread scope: the calling thread; cleared by `execve`.
 pub use crate::securebits::{keepcaps, set_keepcaps};
 
-use crate::error::{Error, OsContext, Result};
+use crate::error::{Op, OsContext, Result};
+#[cfg(doc)]
+use crate::Error;
 
 /// The calling thread's no_new_privs flag. One `prctl`.
 ///
@@ -79,7 +81,7 @@ use crate::error::{Error, OsContext, Result};
 /// prctl(2) (`PR_GET_NO_NEW_PRIVS`)
 #[doc(alias = "PR_GET_NO_NEW_PRIVS")]
 pub fn no_new_privs() -> Result<bool> {
-    rustix::thread::no_new_privs().op("prctl(PR_GET_NO_NEW_PRIVS)")
+    rustix::thread::no_new_privs().op(Op::GetNoNewPrivs)
 }
 
 /// Sets the calling thread's no_new_privs flag: from now on `execve` grants no privilege
@@ -108,34 +110,5 @@ pub fn no_new_privs() -> Result<bool> {
 /// prctl(2) (`PR_SET_NO_NEW_PRIVS`), <https://docs.kernel.org/userspace-api/no_new_privs.html>
 #[doc(alias = "PR_SET_NO_NEW_PRIVS")]
 pub fn set_no_new_privs() -> Result<()> {
-    rustix::thread::set_no_new_privs(true).op("prctl(PR_SET_NO_NEW_PRIVS)")
-}
-
-/// `prctl(option, a2, a3, a4, a5)` with integer arguments only, returning the raw result.
-///
-/// The options passed here take integers (never pointers), so the call cannot touch memory.
-/// Allocation-free and async-signal-safe.
-#[inline]
-pub(crate) fn raw_prctl(op: &'static str, option: i32, a2: u64, a3: u64) -> Result<i64> {
-    // SAFETY: every caller passes an option whose arguments are plain integers, so the kernel
-    // reads no memory from them; the unused arguments are zero as prctl(2) requires.
-    let r = unsafe { libc::syscall(libc::SYS_prctl, option as libc::c_long, a2, a3, 0u64, 0u64) };
-    if r == -1 {
-        Err(Error::os(op, crate::Errno::last()))
-    } else {
-        Ok(r)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn raw_prctl_reports_errno() {
-        // Option 0 is not a prctl option.
-        let e = raw_prctl("prctl(0)", 0, 0, 0).unwrap_err();
-        assert_eq!(e.code(), Some(libc::EINVAL));
-        assert_eq!(e.op(), "prctl(0)");
-    }
+    rustix::thread::set_no_new_privs(true).op(Op::SetNoNewPrivs)
 }

@@ -2,7 +2,7 @@
 
 use std::ffi::CStr;
 
-use crate::error::{Error, OsContext, Result};
+use crate::error::{Error, Op, OsContext, Result};
 
 /// The longest thread name the kernel keeps, in bytes (`TASK_COMM_LEN` − 1 for the NUL).
 pub const NAME_MAX: usize = 15;
@@ -35,11 +35,11 @@ pub const NAME_MAX: usize = 15;
 /// prctl(2) (`PR_GET_NAME`), proc(5) (`/proc/pid/task/tid/comm`)
 #[doc(alias = "PR_GET_NAME")]
 pub fn name() -> Result<Vec<u8>> {
-    let name = rustix::thread::name().op("prctl(PR_GET_NAME)")?;
+    let name = rustix::thread::name().op(Op::GetName)?;
     let bytes = name.into_bytes();
     if bytes.len() > NAME_MAX {
         return Err(Error::kernel(
-            "prctl(PR_GET_NAME)",
+            Op::GetName,
             format!("a name of {} bytes", bytes.len()),
         ));
     }
@@ -81,7 +81,7 @@ pub fn set_name(name: &str) -> Result<()> {
     let bytes = name.as_bytes();
     if let Some(pos) = bytes.iter().position(|&b| b == 0) {
         return Err(Error::invalid(
-            "prctl(PR_SET_NAME)",
+            Op::SetName,
             format!("the name has a NUL byte at position {pos}"),
         ));
     }
@@ -89,6 +89,6 @@ pub fn set_name(name: &str) -> Result<()> {
     let len = bytes.len().min(NAME_MAX);
     buf[..len].copy_from_slice(&bytes[..len]);
     let c = CStr::from_bytes_until_nul(&buf)
-        .map_err(|_| Error::invalid("prctl(PR_SET_NAME)", "no NUL terminator"))?;
-    rustix::thread::set_name(c).op("prctl(PR_SET_NAME)")
+        .map_err(|_| Error::invalid(Op::SetName, "no NUL terminator"))?;
+    rustix::thread::set_name(c).op(Op::SetName)
 }

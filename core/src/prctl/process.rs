@@ -5,7 +5,7 @@ use rustix::process::{
     self as rp, DumpableBehavior, MachineCheckMemoryCorruptionKillPolicy as Mce,
 };
 
-use crate::error::{Error, OsContext, Result};
+use crate::error::{Error, Op, OsContext, Result};
 
 /// The three values of the dumpable attribute, as `PR_GET_DUMPABLE` reports them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -72,12 +72,12 @@ pub fn dumpable() -> Result<bool> {
 /// prctl(2) (`PR_GET_DUMPABLE`)
 #[doc(alias = "PR_GET_DUMPABLE")]
 pub fn dumpable_mode() -> Result<Dumpable> {
-    match super::raw_prctl("prctl(PR_GET_DUMPABLE)", libc::PR_GET_DUMPABLE, 0, 0)? {
+    match crate::sys::prctl::int(crate::sys::prctl::IntOption::GetDumpable, 0, 0)? {
         0 => Ok(Dumpable::No),
         1 => Ok(Dumpable::User),
         2 => Ok(Dumpable::Root),
         n => Err(Error::kernel(
-            "prctl(PR_GET_DUMPABLE)",
+            Op::GetDumpable,
             format!("dumpable value {n}"),
         )),
     }
@@ -113,7 +113,7 @@ pub fn set_dumpable(dumpable: bool) -> Result<()> {
     } else {
         DumpableBehavior::NotDumpable
     };
-    rp::set_dumpable_behavior(v).op("prctl(PR_SET_DUMPABLE)")
+    rp::set_dumpable_behavior(v).op(Op::SetDumpable)
 }
 
 /// Whether the process is a child subreaper: orphaned descendants are re-parented to it
@@ -140,22 +140,7 @@ pub fn set_dumpable(dumpable: bool) -> Result<()> {
 /// prctl(2) (`PR_GET_CHILD_SUBREAPER`)
 #[doc(alias = "PR_GET_CHILD_SUBREAPER")]
 pub fn child_subreaper() -> Result<bool> {
-    let mut v: libc::c_int = 0;
-    // SAFETY: PR_GET_CHILD_SUBREAPER writes one int to the address in arg2, which is `v`.
-    let r = unsafe {
-        libc::prctl(
-            libc::PR_GET_CHILD_SUBREAPER,
-            &mut v as *mut libc::c_int,
-            0,
-            0,
-            0,
-        )
-    };
-    if r == -1 {
-        let e = crate::Errno::last();
-        return Err(Error::os("prctl(PR_GET_CHILD_SUBREAPER)", e));
-    }
-    Ok(v != 0)
+    Ok(crate::sys::prctl::get_int(crate::sys::prctl::IntOutOption::GetChildSubreaper)? != 0)
 }
 
 /// Makes the process a child subreaper (or not). One `prctl`.
@@ -180,9 +165,8 @@ pub fn child_subreaper() -> Result<bool> {
 /// prctl(2) (`PR_SET_CHILD_SUBREAPER`)
 #[doc(alias = "PR_SET_CHILD_SUBREAPER")]
 pub fn set_child_subreaper(subreaper: bool) -> Result<()> {
-    super::raw_prctl(
-        "prctl(PR_SET_CHILD_SUBREAPER)",
-        libc::PR_SET_CHILD_SUBREAPER,
+    crate::sys::prctl::int(
+        crate::sys::prctl::IntOption::SetChildSubreaper,
         u64::from(subreaper),
         0,
     )
@@ -234,14 +218,14 @@ pub fn set_ptracer(tracer: Ptracer) -> Result<()> {
                 .and_then(rp::Pid::from_raw)
                 .ok_or_else(|| {
                     Error::invalid(
-                        "prctl(PR_SET_PTRACER)",
+                        Op::SetPtracer,
                         format!("{pid} is not a process id (1 to i32::MAX)"),
                     )
                 })?;
             rp::PTracer::ProcessID(raw)
         }
     };
-    rp::set_ptracer(t).op("prctl(PR_SET_PTRACER)")
+    rp::set_ptracer(t).op(Op::SetPtracer)
 }
 
 /// Whether transparent huge pages are disabled for the process. One `prctl`.
@@ -267,7 +251,7 @@ pub fn set_ptracer(tracer: Ptracer) -> Result<()> {
 /// prctl(2) (`PR_GET_THP_DISABLE`)
 #[doc(alias = "PR_GET_THP_DISABLE")]
 pub fn thp_disabled() -> Result<bool> {
-    rustix::thread::transparent_huge_pages_are_disabled().op("prctl(PR_GET_THP_DISABLE)")
+    rustix::thread::transparent_huge_pages_are_disabled().op(Op::GetThpDisable)
 }
 
 /// Disables (or re-enables) transparent huge pages for the process. One `prctl`.
@@ -292,7 +276,7 @@ pub fn thp_disabled() -> Result<bool> {
 /// prctl(2) (`PR_SET_THP_DISABLE`)
 #[doc(alias = "PR_SET_THP_DISABLE")]
 pub fn set_thp_disabled(disabled: bool) -> Result<()> {
-    rustix::thread::disable_transparent_huge_pages(disabled).op("prctl(PR_SET_THP_DISABLE)")
+    rustix::thread::disable_transparent_huge_pages(disabled).op(Op::SetThpDisable)
 }
 
 /// Whether the calling thread is an I/O flusher (its allocations avoid recursing into I/O).
@@ -323,9 +307,9 @@ pub fn set_thp_disabled(disabled: bool) -> Result<()> {
 pub fn io_flusher() -> Result<bool> {
     match rp::is_io_flusher() {
         Ok(b) => Ok(b),
-        Err(e @ rustix::io::Errno::PERM) => Err(Error::os("prctl(PR_GET_IO_FLUSHER)", e)
+        Err(e @ rustix::io::Errno::PERM) => Err(Error::os(Op::GetIoFlusher, e)
             .with_hint("PR_GET_IO_FLUSHER needs CAP_SYS_RESOURCE in the effective set")),
-        Err(e) => Err(Error::os("prctl(PR_GET_IO_FLUSHER)", e)),
+        Err(e) => Err(Error::os(Op::GetIoFlusher, e)),
     }
 }
 
@@ -355,9 +339,9 @@ pub fn io_flusher() -> Result<bool> {
 pub fn set_io_flusher(flusher: bool) -> Result<()> {
     match rp::configure_io_flusher_behavior(flusher) {
         Ok(()) => Ok(()),
-        Err(e @ rustix::io::Errno::PERM) => Err(Error::os("prctl(PR_SET_IO_FLUSHER)", e)
+        Err(e @ rustix::io::Errno::PERM) => Err(Error::os(Op::SetIoFlusher, e)
             .with_hint("PR_SET_IO_FLUSHER needs CAP_SYS_RESOURCE in the effective set")),
-        Err(e) => Err(Error::os("prctl(PR_SET_IO_FLUSHER)", e)),
+        Err(e) => Err(Error::os(Op::SetIoFlusher, e)),
     }
 }
 
@@ -395,14 +379,11 @@ pub enum MceKill {
 /// prctl(2) (`PR_MCE_KILL_GET`)
 #[doc(alias = "PR_MCE_KILL_GET")]
 pub fn mce_kill() -> Result<MceKill> {
-    match super::raw_prctl("prctl(PR_MCE_KILL_GET)", libc::PR_MCE_KILL_GET, 0, 0)? {
+    match crate::sys::prctl::int(crate::sys::prctl::IntOption::GetMceKill, 0, 0)? {
         0 => Ok(MceKill::Late),
         1 => Ok(MceKill::Early),
         2 => Ok(MceKill::Default),
-        n => Err(Error::kernel(
-            "prctl(PR_MCE_KILL_GET)",
-            format!("policy {n}"),
-        )),
+        n => Err(Error::kernel(Op::GetMceKill, format!("policy {n}"))),
     }
 }
 
@@ -439,7 +420,7 @@ pub fn set_mce_kill(policy: MceKill) -> Result<()> {
         MceKill::Early => Some(Mce::Early),
         MceKill::Default => None,
     };
-    rp::set_machine_check_memory_corruption_kill_policy(p).op("prctl(PR_MCE_KILL)")
+    rp::set_machine_check_memory_corruption_kill_policy(p).op(Op::SetMceKill)
 }
 
 /// Process timing methods (`PR_TIMING_*`).
@@ -474,13 +455,10 @@ pub enum Timing {
 /// prctl(2) (`PR_GET_TIMING`)
 #[doc(alias = "PR_GET_TIMING")]
 pub fn timing() -> Result<Timing> {
-    match super::raw_prctl("prctl(PR_GET_TIMING)", libc::PR_GET_TIMING, 0, 0)? {
+    match crate::sys::prctl::int(crate::sys::prctl::IntOption::GetTiming, 0, 0)? {
         0 => Ok(Timing::Statistical),
         1 => Ok(Timing::Timestamp),
-        n => Err(Error::kernel(
-            "prctl(PR_GET_TIMING)",
-            format!("timing method {n}"),
-        )),
+        n => Err(Error::kernel(Op::GetTiming, format!("timing method {n}"))),
     }
 }
 
@@ -512,5 +490,5 @@ pub fn set_timing(method: Timing) -> Result<()> {
         Timing::Statistical => 0,
         Timing::Timestamp => 1,
     };
-    super::raw_prctl("prctl(PR_SET_TIMING)", libc::PR_SET_TIMING, v, 0).map(drop)
+    crate::sys::prctl::int(crate::sys::prctl::IntOption::SetTiming, v, 0).map(drop)
 }

@@ -1,7 +1,7 @@
 //! Seccomp mode (`PR_GET_SECCOMP`), strict mode (`PR_SET_SECCOMP`, `SECCOMP_MODE_STRICT`) and
 //! a raw thread exit that strict mode allows.
 
-use crate::error::{Error, OsContext, Result};
+use crate::error::{Error, Op, OsContext, Result};
 
 /// A thread's seccomp mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -41,11 +41,11 @@ pub enum SeccompMode {
 /// prctl(2) (`PR_GET_SECCOMP`), seccomp(2)
 #[doc(alias = "PR_GET_SECCOMP")]
 pub fn seccomp_mode() -> Result<SeccompMode> {
-    match super::raw_prctl("prctl(PR_GET_SECCOMP)", libc::PR_GET_SECCOMP, 0, 0)? {
+    match crate::sys::prctl::int(crate::sys::prctl::IntOption::GetSeccomp, 0, 0)? {
         0 => Ok(SeccompMode::Disabled),
         1 => Ok(SeccompMode::Strict),
         2 => Ok(SeccompMode::Filter),
-        n => Err(Error::kernel("prctl(PR_GET_SECCOMP)", format!("mode {n}"))),
+        n => Err(Error::kernel(Op::GetSeccomp, format!("mode {n}"))),
     }
 }
 
@@ -87,7 +87,7 @@ pub fn seccomp_mode() -> Result<SeccompMode> {
 #[doc(alias = "SECCOMP_MODE_STRICT")]
 pub fn set_seccomp_strict() -> Result<()> {
     rustix::thread::set_secure_computing_mode(rustix::thread::SecureComputingMode::Strict)
-        .op("prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT)")
+        .op(Op::SetSeccompStrict)
 }
 
 /// Ends the calling thread with the raw `exit` system call (`SYS_exit`), the only way out
@@ -97,37 +97,4 @@ pub fn set_seccomp_strict() -> Result<()> {
 ///
 /// # Thread scope
 ///
-/// Ends the calling thread only; other threads go on.
-///
-/// # Errors
-///
-/// None: it does not return. (If the system call ever came back, the process aborts.)
-///
-/// # Safety
-///
-/// The thread disappears in the middle of whatever its callers were doing. The caller must
-/// make sure that nothing else depends on it finishing: no lock it holds, no value on its
-/// stack borrowed by another thread (e.g. from `std::thread::scope`), no `JoinHandle` that
-/// expects a result (joining a `std` thread that left this way panics), no buffered data that
-/// still has to be written. Its stack and thread-local storage are leaked.
-///
-/// # Examples
-///
-/// ```no_run
-/// // SAFETY: a forked child with nothing left to clean up.
-/// unsafe { capscope::prctl::exit_thread(3) }
-/// ```
-///
-/// # References
-///
-/// _exit(2) (the raw `exit` system call, not `exit_group`), seccomp(2)
-#[doc(alias = "SYS_exit")]
-pub unsafe fn exit_thread(status: i32) -> ! {
-    // SAFETY: SYS_exit takes one integer and does not return; the caller guarantees (see
-    // above) that ending the thread here is sound.
-    unsafe {
-        libc::syscall(libc::SYS_exit, libc::c_long::from(status));
-    }
-    // SYS_exit cannot fail; if it ever returned, stopping hard is the only safe answer.
-    std::process::abort()
-}
+pub use crate::sys::prctl::exit_thread;

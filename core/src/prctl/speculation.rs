@@ -1,9 +1,6 @@
 //! Speculation control (`PR_GET_SPECULATION_CTRL` / `PR_SET_SPECULATION_CTRL`).
 
-use crate::error::{Error, Result};
-
-const PR_GET_SPECULATION_CTRL: i32 = 52;
-const PR_SET_SPECULATION_CTRL: i32 = 53;
+use crate::error::{Error, Op, Result};
 
 /// A speculative-execution misfeature the kernel lets a thread control.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -87,15 +84,14 @@ pub enum SpeculationControl {
 /// <https://docs.kernel.org/userspace-api/spec_ctrl.html>
 #[doc(alias = "PR_GET_SPECULATION_CTRL")]
 pub fn speculation(feature: SpeculationFeature) -> Result<SpeculationState> {
-    let r = super::raw_prctl(
-        "prctl(PR_GET_SPECULATION_CTRL)",
-        PR_GET_SPECULATION_CTRL,
+    let r = crate::sys::prctl::int(
+        crate::sys::prctl::IntOption::GetSpeculationCtrl,
         feature.raw(),
         0,
     )?;
     u32::try_from(r)
         .map(SpeculationState::from_bits_retain)
-        .map_err(|_| Error::kernel("prctl(PR_GET_SPECULATION_CTRL)", format!("state {r}")))
+        .map_err(|_| Error::kernel(Op::GetSpeculationCtrl, format!("state {r}")))
 }
 
 /// Sets the calling thread's control of `feature`. One `prctl`.
@@ -137,9 +133,8 @@ pub fn set_speculation(feature: SpeculationFeature, control: SpeculationControl)
         SpeculationControl::ForceDisable => SpeculationState::FORCE_DISABLE,
         SpeculationControl::DisableNoexec => SpeculationState::DISABLE_NOEXEC,
     };
-    super::raw_prctl(
-        "prctl(PR_SET_SPECULATION_CTRL)",
-        PR_SET_SPECULATION_CTRL,
+    crate::sys::prctl::int(
+        crate::sys::prctl::IntOption::SetSpeculationCtrl,
         feature.raw(),
         u64::from(c.bits()),
     )

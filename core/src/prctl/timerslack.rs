@@ -1,6 +1,6 @@
 //! The timer slack (`PR_GET_TIMERSLACK` / `PR_SET_TIMERSLACK`).
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Op, Result};
 
 /// The largest slack [`set_timerslack`] accepts: `u64::MAX - 4095` nanoseconds.
 ///
@@ -42,7 +42,7 @@ pub const TIMERSLACK_MAX: u64 = u64::MAX - 4095;
 #[doc(alias = "PR_GET_TIMERSLACK")]
 pub fn timerslack() -> Result<u64> {
     // The result is the slack reinterpreted as a signed long; cast back losslessly.
-    super::raw_prctl("prctl(PR_GET_TIMERSLACK)", libc::PR_GET_TIMERSLACK, 0, 0).map(|r| r as u64)
+    crate::sys::prctl::int(crate::sys::prctl::IntOption::GetTimerslack, 0, 0).map(|r| r as u64)
 }
 
 /// Sets the calling thread's timer slack to `ns` nanoseconds; `0` restores the thread's
@@ -78,9 +78,9 @@ pub fn timerslack() -> Result<u64> {
 pub fn set_timerslack(ns: u64) -> Result<()> {
     if ns > TIMERSLACK_MAX {
         return Err(Error::invalid(
-            "prctl(PR_SET_TIMERSLACK)",
+            Op::SetTimerslack,
             format!("{ns} ns is above {TIMERSLACK_MAX}: PR_GET_TIMERSLACK could not read it back"),
         ));
     }
-    super::raw_prctl("prctl(PR_SET_TIMERSLACK)", libc::PR_SET_TIMERSLACK, ns, 0).map(drop)
+    crate::sys::prctl::int(crate::sys::prctl::IntOption::SetTimerslack, ns, 0).map(drop)
 }

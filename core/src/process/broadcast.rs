@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 use rustix::thread::futex;
 
-use crate::error::{Error, Result};
-use crate::Errno;
+use crate::error::{Errno, Error, Op, Result, ThreadFailures};
+use crate::sys::proc::TaskDir;
+use crate::sys::{shared, signal};
+use crate::thread::ops::{self, Change};
+use crate::Signal;
 
-use super::handler::{self, Fail, Op, MISMATCH, OUTSTANDING};
-use super::verify;
+use super::handler::{self, Answer, OUTSTANDING};
 use super::Report;
-
-const OP_LOCK: &str = "process broadcast";
 
 /// The thread id holding the broadcast lock; 0 when free.
 static LOCK: AtomicU32 = AtomicU32::new(0);
@@ -30,6 +30,8 @@ static GEN: AtomicU32 = AtomicU32::new(0);
 const RESEND: Duration = Duration::from_millis(200);
 /// The longest single futex sleep, so that deadlines and exited threads are noticed.
 const SLICE: Duration = Duration::from_millis(10);
+/// How long a broadcast waits, at its end, for handlers still applying the change.
+const QUIESCE: Duration = Duration::from_secs(1);
 
 /// Holding the broadcast lock. Dropping it ends the broadcast (handlers that run later do
 /// nothing) and lets the next one start.
@@ -48,40 +50,25 @@ fn pid() -> i32 {
     rustix::process::getpid().as_raw_nonzero().get()
 }
 
-fn tid_i32(tid: u32) -> i32 {
-    i32::try_from(tid).unwrap_or(i32::MAX)
-}
-
-/// `tgkill(pid, tid, sig)` (`pid` is ours); `sig` 0 only checks that the thread exists.
-fn tgkill(pid: i32, tid: u32, sig: i32) -> std::result::Result<(), Errno> {
-    // SAFETY: tgkill takes plain integers; it signals only a thread of our own process.
-    let r = unsafe { libc::syscall(libc::SYS_tgkill, pid, tid_i32(tid), sig) };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(Errno::last())
-    }
-}
-
 /// Takes the broadcast lock, waiting for a broadcast running on another thread. A thread that
 /// already holds it (a broadcast started from a signal handler that interrupted a broadcast on
 /// the same thread) is refused: waiting would never end.
-pub(super) fn lock() -> Result<LockGuard> {
+pub(super) fn lock(op: Op) -> Result<LockGuard> {
     let me = crate::current_tid();
     loop {
         match LOCK.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed) {
             Ok(_) => return Ok(LockGuard(())),
             Err(owner) if owner == me => {
-                return Err(Error::invalid(
-                    OP_LOCK,
-                    "a broadcast is already running on this thread (called from a signal handler that \
-                     interrupted it); broadcasts do not nest",
+                return Err(Error::refused(
+                    op,
+                    "a broadcast is already running on this thread (called from a signal \
+                     handler that interrupted it); broadcasts do not nest",
                 ));
             }
             Err(owner) => {
                 // An owner that is not a thread of this process: we are a child forked while
                 // another thread of the parent was broadcasting. Its broadcast is not ours.
-                if tgkill(pid(), owner, 0) == Err(Errno::SRCH) {
+                if signal::tgkill(pid(), owner, 0) == Err(Errno::SRCH) {
                     let _ = LOCK.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
                     continue;
                 }
@@ -99,101 +86,81 @@ pub(super) fn lock() -> Result<LockGuard> {
 
 #[cfg(test)]
 pub(super) fn lock_for_tests() -> LockGuard {
-    lock().expect("broadcast lock")
+    lock(Op::ProcessSetCaps).expect("broadcast lock")
 }
 
 /// The default signal: `SIGRTMAX() - 2`, see the module docs of `process` for why.
-pub(super) fn default_signal() -> i32 {
-    libc::SIGRTMAX() - 2
+pub(super) fn default_signal() -> Signal {
+    Signal::new(signal::rtmax() - 2).expect("SIGRTMAX() - 2 is a signal")
 }
 
 /// The signal broadcasts use (installed or about to be).
-pub(super) fn signal() -> i32 {
-    match INSTALLED.load(Ordering::Acquire) {
-        0 => match SIGNAL.load(Ordering::Acquire) {
-            0 => default_signal(),
-            s => s,
-        },
+pub(super) fn current_signal() -> Signal {
+    let raw = match INSTALLED.load(Ordering::Acquire) {
+        0 => SIGNAL.load(Ordering::Acquire),
         s => s,
-    }
+    };
+    Signal::new(raw).unwrap_or_else(|_| default_signal())
 }
 
-pub(super) fn set_signal(sig: i32) -> Result<()> {
-    const OP: &str = "process::set_signal";
-    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
-    if !(min..=max).contains(&sig) {
+pub(super) fn set_signal(sig: Signal) -> Result<()> {
+    const OP: Op = Op::ProcessSetSignal;
+    let (min, max) = (signal::rtmin(), signal::rtmax());
+    if !(min..=max).contains(&sig.raw()) {
         return Err(Error::invalid(
             OP,
-            format!("signal {sig} is not a real-time signal usable here ({min}..={max})"),
+            format!(
+                "signal {} is not a real-time signal usable here ({min}..={max})",
+                sig.raw()
+            ),
         ));
     }
-    let _guard = lock()?;
+    let _guard = lock(OP)?;
     match INSTALLED.load(Ordering::Acquire) {
         0 => {
-            SIGNAL.store(sig, Ordering::Release);
+            SIGNAL.store(sig.raw(), Ordering::Release);
             Ok(())
         }
-        s if s == sig => Ok(()),
-        s => Err(Error::invalid(
+        s if s == sig.raw() => Ok(()),
+        s => Err(Error::refused(
             OP,
-            format!("the broadcast handler is already installed on signal {s}; choose the signal before the first broadcast"),
+            format!(
+                "the broadcast handler is already installed on signal {s}; choose the signal \
+                 before the first broadcast"
+            ),
         )),
     }
 }
 
-fn handler_address() -> usize {
-    handler::on_signal as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
-        as usize
-}
-
-fn current_action(sig: i32) -> Result<libc::sigaction> {
-    // SAFETY: sigaction with a null new action only writes the current one into `old`.
-    unsafe {
-        let mut old: libc::sigaction = core::mem::zeroed();
-        if libc::sigaction(sig, core::ptr::null(), &mut old) != 0 {
-            return Err(Error::os("sigaction", Errno::last()));
-        }
-        Ok(old)
-    }
-}
-
 /// Installs the handler on the chosen signal if needed, and checks that it is still ours.
-fn ensure_installed() -> Result<i32> {
+fn ensure_installed(op: Op) -> Result<i32> {
+    let ours = signal::address(handler::on_signal);
     let installed = INSTALLED.load(Ordering::Acquire);
     if installed != 0 {
-        let now = current_action(installed)?;
-        if now.sa_sigaction != handler_address() {
-            return Err(Error::kernel(
-                "sigaction",
+        let now = signal::current_handler(installed).map_err(|e| Error::os(Op::Sigaction, e))?;
+        if now != ours {
+            return Err(Error::refused(
+                op,
                 format!(
-                    "the broadcast handler on signal {installed} was replaced by another handler"
+                    "the broadcast handler on signal {installed} was replaced by another \
+                     handler; choose another signal with process::set_signal"
                 ),
             ));
         }
         return Ok(installed);
     }
-    let sig = signal();
-    let old = current_action(sig)?;
-    if old.sa_sigaction != libc::SIG_DFL
-        && old.sa_sigaction != libc::SIG_IGN
-        && old.sa_sigaction != handler_address()
-    {
-        return Err(Error::invalid(
-            "sigaction",
-            format!("signal {sig} already has a handler of the program; choose another with process::set_signal"),
+    let sig = current_signal().raw();
+    let old = signal::current_handler(sig).map_err(|e| Error::os(Op::Sigaction, e))?;
+    if !signal::is_default_or_ignored(old) && old != ours {
+        return Err(Error::refused(
+            op,
+            format!(
+                "signal {sig} already has a handler of the program; choose another with \
+                 process::set_signal"
+            ),
         ));
     }
-    // SAFETY: `action` is fully initialised: the handler is an extern "C" fn with the
-    // SA_SIGINFO signature, the mask is filled (every signal blocked while it runs).
-    unsafe {
-        let mut action: libc::sigaction = core::mem::zeroed();
-        action.sa_sigaction = handler_address();
-        action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-        libc::sigfillset(&mut action.sa_mask);
-        if libc::sigaction(sig, &action, core::ptr::null_mut()) != 0 {
-            return Err(Error::os("sigaction", Errno::last()));
-        }
-    }
+    signal::install(sig, handler::on_signal).map_err(|e| Error::os(Op::Sigaction, e))?;
     INSTALLED.store(sig, Ordering::Release);
     Ok(sig)
 }
@@ -207,6 +174,28 @@ fn next_gen() -> u32 {
     }
 }
 
+/// Kernel io threads seen by earlier broadcasts of this process: (pid, tid).
+static IO_THREADS: std::sync::Mutex<Vec<(i32, u32)>> = std::sync::Mutex::new(Vec::new());
+
+fn io_cache_has(tid: u32) -> bool {
+    let me = pid();
+    IO_THREADS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .contains(&(me, tid))
+}
+
+fn io_cache_add(tid: u32) {
+    let me = pid();
+    let mut cache = IO_THREADS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    cache.retain(|&(p, _)| p == me);
+    if cache.len() < 4096 {
+        cache.push((me, tid));
+    }
+}
+
 /// Knobs of one broadcast.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Settings {
@@ -214,179 +203,227 @@ pub(super) struct Settings {
     pub(super) blocked_grace: Duration,
 }
 
+/// Which threads a broadcast changes.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Target<'a> {
+    /// Every thread of the process, the calling thread first.
+    All,
+    /// These threads only (the calling thread is not changed).
+    Only(&'a [u32]),
+}
+
+/// One broadcast.
+pub(super) struct Job<'a> {
+    pub(super) change: Change,
+    pub(super) op: Op,
+    pub(super) settings: Settings,
+    pub(super) target: Target<'a>,
+    /// The groups of a `Change::SetIds`.
+    pub(super) groups: Option<&'a [u32]>,
+}
+
 struct Entry {
     index: usize,
     sent: Option<Instant>,
     first_sent: Instant,
-    result: Option<u32>,
+    answer: Option<Answer>,
     gone: bool,
+    /// Whether `/proc` was asked if this is a kernel io thread.
+    io_checked: bool,
+    /// The last `tgkill` met a full signal queue.
+    queue_full: bool,
     /// Since when every look found the thread blocking the signal.
     blocked_since: Option<Instant>,
 }
 
-struct Run {
+struct Run<'a> {
     op: Op,
-    /// Threads found already changed from outside, never signalled.
-    settled: Vec<u32>,
-    name: &'static str,
     gen: u32,
     sig: i32,
     /// Our process id, read once (one `getpid` per broadcast, not per thread).
     pid: i32,
     me: u32,
+    tasks: &'a TaskDir,
     threads: HashMap<u32, Entry>,
+    io_threads: Vec<u32>,
     blocked: Vec<u32>,
     unanswered: Vec<u32>,
 }
 
-/// Applies `op` on the calling thread, then on every other thread, then verifies them all.
-pub(super) fn run(op: Op, name: &'static str, settings: Settings) -> Result<Report> {
-    run_with(op, name, settings, None, None)
-}
-
-/// How long a broadcast waits, at its end, for handlers still applying the operation.
-const QUIESCE: Duration = Duration::from_secs(1);
-
-/// [`run`] with the buffer `op` points to (`data`, kept alive until no handler can read it,
-/// leaked if one still might) and the calling thread's own apply-and-verify step, when it is
-/// not [`handler::apply`].
-pub(super) fn run_with(
-    op: Op,
-    name: &'static str,
-    settings: Settings,
-    data: Option<Box<[u32]>>,
-    caller: Option<&dyn Fn() -> Result<()>>,
-) -> Result<Report> {
-    let guard = lock()?;
-    let sig = ensure_installed()?;
-    // The calling thread first: if it cannot make the change, nothing else is touched.
-    match caller {
-        Some(f) => f()?,
-        None => handler::apply(op).map_err(|f| caller_error(op, name, f))?,
+/// Runs `job`: the calling thread first (for [`Target::All`]; if it cannot make the change,
+/// nothing else is touched), then every other thread; each thread applies and reads back the
+/// change itself; then the capability sets of every thread are cross-checked from outside.
+pub(super) fn run(job: &Job<'_>, tasks: Option<&TaskDir>) -> Result<Report> {
+    let guard = lock(job.op)?;
+    // A process whose calling thread is provably alone needs no /proc and no signal.
+    if matches!(job.target, Target::All) && crate::sys::threads::alone() == Some(true) {
+        apply_here(job)?;
+        drop(guard);
+        return Ok(Report {
+            threads: 1,
+            signalled: 0,
+            passes: 0,
+            io_threads: Vec::new(),
+        });
+    }
+    let tasks = match tasks {
+        Some(t) => t,
+        None => TaskDir::cached(job.op)?,
+    };
+    if tasks.pid() != pid() {
+        return Err(Error::refused(
+            job.op,
+            "the /proc/self/task directory was opened by the parent of this forked process",
+        ));
+    }
+    let sig = ensure_installed(job.op)?;
+    if matches!(job.target, Target::All) {
+        apply_here(job)?;
     }
     let gen = next_gen();
     handler::reset_table();
-    handler::publish(op, gen);
+    if let Some(g) = job.groups {
+        shared::publish(g.into());
+    }
+    handler::publish(&job.change, gen);
     let mut run = Run {
-        op,
-        settled: Vec::new(),
-        name,
+        op: job.op,
         gen,
         sig,
         pid: pid(),
         me: crate::current_tid(),
+        tasks,
         threads: HashMap::new(),
+        io_threads: Vec::new(),
         blocked: Vec::new(),
         unanswered: Vec::new(),
     };
     // From here on the calling thread has changed: any failure is a partial change.
-    let result = run.signal_all(settings);
+    let result = run.signal_all(job.target, job.settings);
     handler::retire(); // handlers that start from now on do nothing
-    if !handler::quiesce(QUIESCE) {
-        // A handler is still inside the change: it may read `data` until it ends.
-        Box::leak(data.unwrap_or_default());
-        return Err(Error::Indeterminate {
-            op: name,
-            source: Box::new(Error::kernel(
-                name,
+    let quiet = handler::quiesce(QUIESCE);
+    shared::retract(QUIESCE);
+    if !quiet {
+        return Err(Error::indeterminate(
+            job.op,
+            Error::kernel(
+                job.op,
                 "a thread stayed inside the broadcast handler for over a second",
-            )),
-        });
+            ),
+        ));
     }
-    let passes = match result {
-        Ok(p) => p,
-        Err(e) => {
-            return Err(Error::Indeterminate {
-                op: name,
-                source: Box::new(e),
-            })
-        }
-    };
-    // Everything answered; collect failures.
+    let passes = result.map_err(|e| Error::indeterminate(job.op, e))?;
     run.collect();
-    let mut failed = Vec::new();
-    let mut unverified = Vec::new();
+    let mut failures = ThreadFailures {
+        op: Some(job.op),
+        blocked: std::mem::take(&mut run.blocked),
+        unanswered: std::mem::take(&mut run.unanswered),
+        ..ThreadFailures::default()
+    };
     for (&tid, e) in &run.threads {
-        match e.result {
-            Some(0) | None => {}
-            Some(MISMATCH) => unverified.push(tid),
-            Some(code) => failed.push((
-                tid,
-                Errno::from_raw(i32::try_from(code).unwrap_or(i32::MAX)),
-            )),
+        match e.answer {
+            Some(Answer::Failed(_, None)) => failures.unverified.push(tid),
+            Some(Answer::Failed(op, Some(errno))) => failures.failed.push((tid, op, errno)),
+            Some(Answer::Done) | None => {}
         }
     }
-    if !(run.blocked.is_empty()
-        && run.unanswered.is_empty()
-        && failed.is_empty()
-        && unverified.is_empty())
+    failures.queue_full = failures
+        .unanswered
+        .iter()
+        .copied()
+        .filter(|t| run.threads.get(t).is_some_and(|e| e.queue_full))
+        .collect();
+    failures
+        .unanswered
+        .retain(|t| !failures.queue_full.contains(t));
+    let checked = super::verify::cross_check(job, tasks, &mut failures)
+        .map_err(|e| Error::indeterminate(job.op, e))?;
+    if !failures.blocked.is_empty()
+        || !failures.unanswered.is_empty()
+        || !failures.queue_full.is_empty()
+        || !failures.failed.is_empty()
+        || !failures.unverified.is_empty()
     {
-        return Err(run.error(failed, unverified));
-    }
-    let (checked, wrong) =
-        verify::verify_all(op, data.as_deref()).map_err(|e| Error::Indeterminate {
-            op: name,
-            source: Box::new(e),
-        })?;
-    if !wrong.is_empty() {
-        return Err(run.error(Vec::new(), wrong));
+        for v in [
+            &mut failures.blocked,
+            &mut failures.unanswered,
+            &mut failures.queue_full,
+            &mut failures.unverified,
+        ] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        failures.failed.sort_unstable_by_key(|f| f.0);
+        return Err(Error::Threads(Box::new(failures)));
     }
     let signalled = run.threads.len();
+    run.io_threads.sort_unstable();
     drop(guard);
     Ok(Report {
         threads: checked,
         signalled,
-        settled: run.settled.len(),
         passes,
+        io_threads: run.io_threads,
     })
 }
 
-impl Run {
-    fn error(&mut self, mut failed: Vec<(u32, Errno)>, mut unverified: Vec<u32>) -> Error {
-        self.blocked.sort_unstable();
-        self.unanswered.sort_unstable();
-        failed.sort_unstable_by_key(|f| f.0);
-        unverified.sort_unstable();
-        Error::Threads {
-            op: self.name,
-            blocked: std::mem::take(&mut self.blocked),
-            unanswered: std::mem::take(&mut self.unanswered),
-            failed,
-            unverified,
-        }
-    }
+/// The calling thread's own change, with its public error (nothing else is touched yet).
+fn apply_here(job: &Job<'_>) -> Result<()> {
+    crate::thread::rmw::section(|| ops::apply(&job.change, job.groups))
+        .unwrap_or(Err(ops::Fail::os(job.op, Errno::AGAIN)))
+        .map_err(|f| super::caller_error(job, f))
+}
 
-    /// The signalling loop; `Ok(passes)` when a pass found every listed thread done, or
-    /// `Err` for a failure of the machinery itself. Threads that block the signal or do not
-    /// answer end the loop with `Ok` and are left in `blocked` / `unanswered`.
-    fn signal_all(&mut self, settings: Settings) -> Result<u32> {
+impl Run<'_> {
+    /// The signalling loop; `Ok(passes)` when a pass found every listed thread done, or `Err`
+    /// for a failure of the machinery itself. Threads that block the signal or do not answer
+    /// end the loop with `Ok` and are left in `blocked` / `unanswered`.
+    fn signal_all(&mut self, target: Target<'_>, settings: Settings) -> Result<u32> {
         let start = Instant::now();
         let deadline = start + settings.timeout;
         let mut passes = 0;
         loop {
             passes += 1;
-            let tids = crate::sys::proc::list_tasks_settled()?;
+            let tids = match target {
+                Target::All => self.tasks.list_settled()?,
+                Target::Only(t) => t.to_vec(),
+            };
             let mut fresh = 0;
-            for &tid in &tids {
-                if tid == self.me || self.threads.contains_key(&tid) {
+            for tid in tids {
+                // A thread id seen before is skipped, unless that thread exited: then the id has
+                // been given to a new thread (ids wrap at pid_max), which must be signalled too.
+                if tid == self.me
+                    || self.threads.get(&tid).is_some_and(|e| !e.gone)
+                    || self.io_threads.contains(&tid)
+                {
                     continue;
                 }
-                // After the first pass, most new threads were created by changed threads and
-                // were born with the new state: a look from outside (no signal) settles them.
-                // Whatever such a thread creates is born changed too.
-                if passes > 1 && verify::already_done(self.op, tid) {
-                    self.settled.push(tid);
+                // Kernel io threads (io_uring) never take signals and never run user code:
+                // they are reported, not waited for (see the module docs). One seen before is
+                // recognised at once; a new one when it does not answer (`reap`).
+                if io_cache_has(tid) && self.tasks.status(tid).is_some_and(|s| s.io_thread) {
+                    self.io_threads.push(tid);
                     continue;
                 }
                 fresh += 1;
-                let index = handler::register(tid, self.gen);
+                let Some(index) = handler::register(tid, self.gen) else {
+                    return Err(Error::refused(
+                        self.op,
+                        format!(
+                            "more than {} threads: a broadcast cannot register more",
+                            handler::CAPACITY
+                        ),
+                    ));
+                };
                 let now = Instant::now();
                 let mut entry = Entry {
                     index,
                     sent: None,
                     first_sent: now,
-                    result: None,
+                    answer: None,
                     gone: false,
+                    io_checked: false,
+                    queue_full: false,
                     blocked_since: None,
                 };
                 self.send(tid, &mut entry)?;
@@ -396,13 +433,13 @@ impl Run {
                 return Ok(passes); // blocked or unanswered threads: reported by the caller
             }
             // A settled listing in which every thread is done: a thread it could miss was born
-            // during it, from a listed (so changed) thread.
-            if fresh == 0 {
+            // during it, from a listed (so changed) thread. A targeted broadcast is one pass.
+            if fresh == 0 || matches!(target, Target::Only(_)) {
                 return Ok(passes);
             }
             if Instant::now() >= deadline {
-                return Err(Error::kernel(
-                    self.name,
+                return Err(Error::refused(
+                    self.op,
                     format!(
                         "new threads kept appearing for {:?}; the broadcast could not settle",
                         settings.timeout
@@ -412,38 +449,55 @@ impl Run {
         }
     }
 
-    /// Gives up pending threads that exited (checked with a signal-0 `tgkill`).
-    fn reap_exited(&mut self, pending: &[u32]) {
+    /// Gives up pending threads that exited (checked with a signal-0 `tgkill`) and those that
+    /// are kernel io threads (asked once of `/proc`: they never answer a signal).
+    fn reap(&mut self, pending: &[u32]) {
         for tid in pending {
-            if tgkill(self.pid, *tid, 0) == Err(Errno::SRCH) {
-                let e = self
-                    .threads
-                    .get_mut(tid)
-                    .expect("pending threads are registered");
+            let e = self
+                .threads
+                .get_mut(tid)
+                .expect("pending threads are registered");
+            if signal::tgkill(self.pid, *tid, 0) == Err(Errno::SRCH) {
                 e.gone = handler::abandon(e.index, self.gen);
+            } else if !e.io_checked {
+                e.io_checked = true;
+                if self.tasks.status(*tid).is_some_and(|s| s.io_thread) {
+                    handler::abandon(e.index, self.gen);
+                    e.gone = true;
+                    self.io_threads.push(*tid);
+                    io_cache_add(*tid);
+                }
             }
         }
     }
 
     fn send(&self, tid: u32, entry: &mut Entry) -> Result<()> {
-        match tgkill(self.pid, tid, self.sig) {
-            Ok(()) => entry.sent = Some(Instant::now()),
+        match signal::tgkill(self.pid, tid, self.sig) {
+            Ok(()) => {
+                entry.sent = Some(Instant::now());
+                entry.queue_full = false;
+            }
             Err(Errno::SRCH) => entry.gone = handler::abandon(entry.index, self.gen),
-            Err(e) if e.raw() == rustix::io::Errno::AGAIN.raw_os_error() => entry.sent = None,
-            Err(e) => return Err(Error::os("tgkill", e)),
+            // The real-time signal queue is full (RLIMIT_SIGPENDING): sent again every RESEND
+            // until the timeout, then reported as such.
+            Err(Errno::AGAIN) => {
+                entry.sent = Some(Instant::now());
+                entry.queue_full = true;
+            }
+            Err(e) => return Err(Error::os(Op::Tgkill, e)),
         }
         Ok(())
     }
 
-    /// Reads the results of the threads still pending; returns those still pending.
+    /// Reads the answers of the threads still pending; returns those still pending.
     fn collect(&mut self) -> Vec<u32> {
         let mut pending = Vec::new();
         for (&tid, e) in &mut self.threads {
-            if e.result.is_some() || e.gone {
+            if e.answer.is_some() || e.gone {
                 continue;
             }
-            e.result = handler::result(e.index, self.gen);
-            if e.result.is_none() {
+            e.answer = handler::result(e.index, self.gen);
+            if e.answer.is_none() {
                 pending.push(tid);
             }
         }
@@ -464,8 +518,10 @@ impl Run {
             let slow = pending
                 .iter()
                 .any(|t| now.duration_since(self.threads[t].first_sent) >= grace);
+            let queue_full = pending.iter().any(|t| self.threads[t].queue_full);
             if now >= deadline
-                || (slow && last_check.is_none_or(|t| now.duration_since(t) >= SLICE))
+                || ((slow || queue_full)
+                    && last_check.is_none_or(|t| now.duration_since(t) >= SLICE))
             {
                 last_check = Some(now);
                 if self.check_pending(&pending, now >= deadline, grace)? {
@@ -487,7 +543,7 @@ impl Run {
             if futex::wait(&OUTSTANDING, futex::Flags::PRIVATE, seen, Some(&ts))
                 == Err(rustix::io::Errno::TIMEDOUT)
             {
-                self.reap_exited(&pending);
+                self.reap(&pending);
             }
         }
     }
@@ -504,7 +560,7 @@ impl Run {
         let now = Instant::now();
         let mut stuck = Vec::new();
         for &tid in pending {
-            let status = crate::sys::proc::task_status(tid);
+            let status = self.tasks.status(tid);
             let mut entry = self
                 .threads
                 .remove(&tid)
@@ -527,9 +583,9 @@ impl Run {
                     .blocked_since
                     .is_some_and(|t| now.duration_since(t) >= grace);
             if status.as_ref().is_some_and(|s| s.zombie)
-                || tgkill(self.pid, tid, 0) == Err(Errno::SRCH)
+                || signal::tgkill(self.pid, tid, 0) == Err(Errno::SRCH)
             {
-                // Exited (or answered just before exiting: then its result is collected).
+                // Exited (or answered just before exiting: then its answer is collected).
                 entry.gone = handler::abandon(entry.index, self.gen);
             } else if blocks && (past_deadline || early) {
                 self.blocked.push(tid);
@@ -545,7 +601,7 @@ impl Run {
         }
         // Stop handlers from starting the change now, let those already inside finish, then
         // take a last look: a thread that answered meanwhile did change, the others did not.
-        // (If one stays inside, `run_with`'s own wait fails the whole call.)
+        // (If one stays inside, `run`'s own wait fails the whole call.)
         handler::retire();
         handler::quiesce(QUIESCE);
         let still = self.collect();
@@ -555,52 +611,5 @@ impl Run {
             .filter(|t| !self.blocked.contains(t) && !self.threads[t].gone)
             .collect();
         Ok(!(self.blocked.is_empty() && self.unanswered.is_empty()))
-    }
-}
-
-fn hint(op: Op) -> &'static str {
-    match op {
-        Op::SetCaps(_) => {
-            "the new permitted set must be a subset of the current one and the effective set a subset of \
-             the new permitted set; raising inheritable capabilities outside the permitted set needs CAP_SETPCAP"
-        }
-        Op::BoundingDrop { .. } | Op::DropAll { bounding: true, .. } => {
-            "dropping from the bounding set needs CAP_SETPCAP in the effective set"
-        }
-        Op::Securebits(_) => {
-            "setting securebits needs CAP_SETPCAP in the effective set, and a locked flag (or its lock) cannot change"
-        }
-        Op::AmbientRaise { .. } => {
-            "an ambient capability must be in both the permitted and the inheritable set, and the securebit \
-             NO_CAP_AMBIENT_RAISE must be clear"
-        }
-        Op::AmbientClear { .. } | Op::NoNewPrivs | Op::DropAll { .. } | Op::SetIds { .. } => "",
-    }
-}
-
-/// The error for the calling thread's own change failing (before any other thread is touched).
-fn caller_error(op: Op, name: &'static str, f: Fail) -> Error {
-    let base = if f.code == MISMATCH {
-        Error::kernel(
-            name,
-            "the calling thread's state, read back after the change, is not what was asked",
-        )
-    } else {
-        let e = Error::os(
-            name,
-            Errno::from_raw(i32::try_from(f.code).unwrap_or(i32::MAX)),
-        );
-        match hint(op) {
-            h if !h.is_empty() && f.code == Errno::PERM.raw().unsigned_abs() => e.with_hint(h),
-            _ => e,
-        }
-    };
-    if f.partial {
-        Error::Indeterminate {
-            op: name,
-            source: Box::new(base),
-        }
-    } else {
-        base
     }
 }

@@ -5,31 +5,80 @@
 //! drops its capabilities on one thread while a worker thread keeps them has dropped nothing:
 //! the worker can still use them (libcap's `tests/exploit.c` shows the escalation). glibc hides
 //! this for its own `setuid` family by signalling every thread; libcap needs its extra libpsx
-//! library for it. This module does it natively:
+//! library for it. This module does it natively, with the same per-thread code as the
+//! per-thread API:
 //!
-//! 1. The calling thread makes the change itself. If that fails, nothing else is touched.
-//! 2. Every other thread listed in `/proc/self/task` is sent a dedicated real-time signal with
+//! | per thread | every thread |
+//! |---|---|
+//! | [`CapState::set_current`] | [`set_caps`] |
+//! | [`bounding::drop`](crate::bounding::drop) | [`bounding_drop`] |
+//! | [`ambient::clear`](crate::ambient::clear) | [`ambient_clear`] |
+//! | [`ambient::raise`](crate::ambient::raise) | [`ambient_raise`] |
+//! | [`prctl::set_no_new_privs`](crate::prctl::set_no_new_privs) | [`set_no_new_privs`] |
+//! | [`securebits::set`](crate::securebits::set) | [`set_securebits`] |
+//! | [`cap_set_ids`](crate::cap_set_ids) | [`cap_set_ids`] |
+//! | [`drop_after::drop_all`](crate::drop_after::drop_all) | [`drop_all`] |
+//!
+//! # How
+//!
+//! 1. A calling thread that is provably alone (`unshare(CLONE_THREAD)` succeeds: the kernel
+//!    refuses it exactly when the thread group has other members) makes the change and reads
+//!    it back itself: no signal, no `/proc`, which also makes the single-threaded case cheap
+//!    and makes it work in a chroot.
+//! 2. Otherwise capscope first makes sure the `/proc` in use is the process's own (a `/proc`
+//!    of another PID namespace lists thread ids `tgkill` cannot use): if there is none, or it
+//!    belongs to another namespace, the call is refused before any change, with the cause and
+//!    the fix ([`Error::Refused`]). A directory of `/proc/self/task` opened once is kept (it
+//!    survives a `chroot`).
+//! 3. The calling thread makes the change itself. If that fails, nothing else is touched.
+//! 4. Every other thread listed in `/proc/self/task` is sent a dedicated real-time signal with
 //!    `tgkill`; its handler makes the same system calls on its own thread, reads the result
-//!    back, and reports through atomics (waking the caller with a futex).
-//! 3. The list is read again until a pass finds no thread that has not made the change:
-//!    threads created meanwhile by a thread that had not changed yet are caught this way
-//!    (threads created by a changed thread inherit the new state). A listing counts only when
+//!    back through system calls, and reports through atomics (the last answer wakes the caller
+//!    with a futex, as glibc's own broadcast does).
+//! 5. The list is read again until a pass finds no thread that has not made the change:
+//!    threads created meanwhile are signalled in the next pass (a thread born from a changed
+//!    thread makes the same change again, which changes nothing). A listing counts only when
 //!    the kernel's thread count is the same just before and just after it: the kernel's walk
-//!    of `/proc/<pid>/task` stops early when a thread exits under it, and would otherwise
-//!    hide the threads after that one.
-//! 4. Finally every thread's state is read from outside (`capget(tid)` and
-//!    `/proc/self/task/<tid>/status`) and compared with what was asked.
-//!
-//! The operations: [`set_caps`] (E, P, I), [`bounding_drop`], [`ambient_clear`],
-//! [`ambient_raise`], [`set_no_new_privs`], [`set_securebits`], [`cap_set_ids`] (uid, gid and
-//! groups, keeping capabilities), and [`drop_all`] (everything at once, what
-//! `#[drop_caps_after(all_threads)]` calls). [`Broadcast`] sets the timeouts. Each returns a
-//! [`Report`] of how many threads it changed and verified.
+//!    of `/proc/<pid>/task` stops early when a thread exits under it.
+//! 6. Finally every thread's capability sets are cross-checked from outside with
+//!    `capget(tid)` (threads born during the broadcast included).
 //!
 //! Any thread that fails, blocks the signal, or does not answer within the timeout turns the
 //! call into [`Error::Threads`] naming the thread ids: never a silent partial success. After
 //! such an error the threads hold different credentials (the calling thread has changed): the
 //! program should abort, or retry once the named threads can answer.
+//!
+//! # Threads that take no signal
+//!
+//! - **Kernel io threads** (io_uring's `iou-sqp-*` SQPOLL threads and `iou-wrk-*` workers,
+//!   marked `PF_IO_WORKER` in `/proc/<tid>/stat`) never take signals and never run the
+//!   program's code: they are recognised, not signalled, not waited for, and listed in
+//!   [`Report::io_threads`]. What the kernel does with credentials there: io-wq workers run
+//!   each request with the credentials its submitter had when it submitted it, so a change
+//!   made here reaches them with the next request; but an **SQPOLL ring runs every request
+//!   with the credentials its creator had when it set the ring up** (`ctx->sq_creds`), for the
+//!   life of the ring: a ring set up before a drop keeps doing its I/O with the old
+//!   capabilities. Set up SQPOLL rings after dropping, or register a personality.
+//! - **A full signal queue**: when the real-time signal queue is full (`RLIMIT_SIGPENDING`),
+//!   `tgkill` fails with `EAGAIN`; the signal is sent again until the timeout, then the thread
+//!   is named in [`ThreadFailures::queue_full`](crate::ThreadFailures::queue_full).
+//! - **Exited threads** (a zombie main thread, after `pthread_exit` in `main`) are not live:
+//!   they are skipped.
+//! - **Threads that block the signal**: one that sleeps with it in its `SigBlk` mask for longer
+//!   than [`Broadcast::blocked_grace`] is named in
+//!   [`ThreadFailures::blocked`](crate::ThreadFailures::blocked) right away; one that blocks
+//!   every signal (as glibc does for a moment around thread creation and exit, and as the "one
+//!   thread calls `sigwait`" pattern does for good) or is runnable is named there only if it
+//!   still blocks it at the [`Broadcast::timeout`]. Threads in an uninterruptible wait (a
+//!   `vfork` parent, for example) answer late or, past the timeout, not at all.
+//!
+//! Before the call returns, the broadcast is retired and every handler still at work has
+//! finished, so the threads named in the error did not make the change and the others did; a
+//! signal such a thread receives later does nothing. Only one broadcast runs at a time:
+//! another thread's call waits; a call from a signal handler that interrupted a broadcast on
+//! the same thread is refused. A thread in the middle of one of capscope's own
+//! read-modify-writes of its capability sets (a guard being made or dropped) answers when it
+//! ends, so a broadcast's change is never overwritten by a write-back of older sets.
 //!
 //! # The signal
 //!
@@ -50,38 +99,31 @@
 //!
 //! Every function here changes **every thread of the calling process**.
 //!
-//! Threads that block the broadcast signal cannot take part. One that sleeps with it in its
-//! `SigBlk` mask for longer than [`Broadcast::blocked_grace`] is named in
-//! [`Error::Threads::blocked`] right away; one that blocks every signal (as glibc does for a
-//! moment around thread creation and exit, and as the "one thread calls `sigwait`" pattern does
-//! for good) or is runnable is named there only if it still blocks it at the
-//! [`Broadcast::timeout`]. Threads in an uninterruptible wait (a `vfork` parent, for example) answer late or, past
-//! [`Broadcast::timeout`], not at all ([`Error::Threads::unanswered`]). Before the call
-//! returns, the broadcast is retired and every handler still at work has finished, so the
-//! threads named in the error did not make the change and the others did; a signal such a
-//! thread receives later does nothing. Only one broadcast runs at a time: another thread's call
-//! waits; a call from a signal handler that interrupted a broadcast on the same thread is
-//! refused.
-//!
 //! # Limits
 //!
-//! - Threads created during a broadcast are caught: by a changed thread, they are born changed
-//!   (checked from outside and counted in [`Report::settled`]); by a thread that had not
-//!   changed yet, they are signalled in the next pass. A program that creates threads faster
-//!   than passes complete for the whole timeout gets an error, not a partial success.
+//! - A program that creates threads faster than passes complete for the whole timeout gets an
+//!   error, not a partial success.
 //! - A child forked during a broadcast inherits a half-done state; capscope's lock is taken
 //!   over in the child (its owner is not a thread there), nothing else is repaired.
 //! - A seccomp filter that forbids `capset` or `prctl` on some thread makes that thread fail:
-//!   [`Error::Threads::failed`] names it with its errno.
+//!   [`ThreadFailures::failed`](crate::ThreadFailures::failed) names it with its step and errno.
+//!
+//! # Cost
+//!
+//! Single-threaded: `unshare` plus the change and its read-back. With threads: per broadcast,
+//! two `fstat`s and a `getdents` of the task directory per pass, then per thread one `tgkill`,
+//! the handler's system calls on that thread, and one `capget(tid)`; no `/proc` file is read in
+//! the common case. `cargo bench -p capscope-tests --bench process` compares it with glibc's own
+//! `setresuid` broadcast.
 //!
 //! # Examples
 //!
 //! ```no_run
-//! use capscope::{process, CapSet, CapState};
+//! use capscope::{drop_after::DropOptions, process};
 //!
 //! // Workers already run; drop every capability in all of them.
 //! let workers: Vec<_> = (0..4).map(|_| std::thread::spawn(|| std::thread::park())).collect();
-//! let report = process::drop_all(CapSet::empty(), true, true)?;
+//! let report = process::drop_all(&DropOptions::new().bounding().no_new_privs())?;
 //! assert!(report.threads >= 5);
 //! # drop(workers);
 //! # Ok::<(), capscope::Error>(())
@@ -90,33 +132,37 @@
 //! # References
 //!
 //! capabilities(7) ("Thread and process capability sets"), signal(7) ("Real-time signals"),
-//! tgkill(2), futex(2), nptl(7) (glibc's own broadcast for the setuid family), libcap's
-//! `psx` and `tests/exploit.c`.
+//! tgkill(2), futex(2), unshare(2), nptl(7) (glibc's own broadcast for the setuid family),
+//! libcap's `psx` and `tests/exploit.c`, io_uring_setup(2) (`IORING_SETUP_SQPOLL`).
 
 use std::time::Duration;
 
-use crate::error::{Error, Result};
-use crate::{kernel, CapSet, CapState, Secbits};
+use crate::drop_after::DropOptions;
+use crate::error::{Errno, Error, Op, Result};
+use crate::sys::proc::TaskDir;
+use crate::thread::ops::{self, Change, DropSpec};
+use crate::{kernel, CapSet, CapState, IdChange, Secbits, Signal};
 
 mod broadcast;
 mod handler;
 mod verify;
 
-use handler::Op;
+use broadcast::{Job, Settings, Target};
 
 /// What a successful broadcast did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Report {
     /// Threads verified after the change, the calling thread included.
     pub threads: usize,
     /// Threads signalled (every thread but the caller that was seen during the broadcast).
     pub signalled: usize,
-    /// Threads that appeared during the broadcast already holding the new state (created by a
-    /// changed thread): checked from outside, not signalled.
-    pub settled: usize,
-    /// Passes over `/proc/self/task`; more than 2 means threads appeared meanwhile.
+    /// Passes over `/proc/self/task`; more than 2 means threads appeared meanwhile (0: the
+    /// calling thread was alone).
     pub passes: u32,
+    /// Kernel io threads (io_uring) found, which take no signals and were left alone: see the
+    /// [module docs](self) for what the kernel does with their credentials.
+    pub io_threads: Vec<u32>,
 }
 
 /// A process-wide change with its knobs: the timeout and the grace period for threads that
@@ -133,7 +179,7 @@ pub struct Report {
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Broadcast {
-    settings: broadcast::Settings,
+    settings: Settings,
 }
 
 impl Default for Broadcast {
@@ -153,7 +199,7 @@ impl Broadcast {
     #[must_use]
     pub const fn new() -> Broadcast {
         Broadcast {
-            settings: broadcast::Settings {
+            settings: Settings {
                 timeout: Broadcast::DEFAULT_TIMEOUT,
                 blocked_grace: Broadcast::DEFAULT_BLOCKED_GRACE,
             },
@@ -178,15 +224,27 @@ impl Broadcast {
         self
     }
 
+    fn run(&self, change: Change, op: Op, groups: Option<&[u32]>) -> Result<Report> {
+        let job = Job {
+            change,
+            op,
+            settings: self.settings,
+            target: Target::All,
+            groups,
+        };
+        broadcast::run(&job, None)
+    }
+
     /// Sets the effective, permitted and inheritable sets of every thread to `state`.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] (no system call) when the effective set is not a subset of the
-    /// permitted set. [`Error::Os`] when the calling thread's `capset` fails (nothing changed;
-    /// the hint names the rule). [`Error::Threads`] when another thread fails, blocks the
-    /// signal, does not answer, or does not hold `state` afterwards.
-    /// [`Error::Indeterminate`] when the machinery itself fails part-way.
+    /// permitted set. [`Error::Refused`] (nothing changed) without a `/proc` of the process's
+    /// own PID namespace while other threads live. [`Error::Os`] when the calling thread's
+    /// `capset` fails (nothing changed; the hint names the rule). [`Error::Threads`] when
+    /// another thread fails, blocks the signal, does not answer, or does not hold `state`
+    /// afterwards. [`Error::Indeterminate`] when the machinery itself fails part-way.
     ///
     /// # Thread scope
     ///
@@ -207,7 +265,7 @@ impl Broadcast {
     /// capset(2)
     #[doc(alias = "capset")]
     pub fn set_caps(&self, state: &CapState) -> Result<Report> {
-        const OP: &str = "process::set_caps";
+        const OP: Op = Op::ProcessSetCaps;
         if !state.effective.is_subset(state.permitted) {
             return Err(Error::invalid(
                 OP,
@@ -217,7 +275,7 @@ impl Broadcast {
                 ),
             ));
         }
-        broadcast::run(Op::SetCaps(*state), OP, self.settings)
+        self.run(Change::SetCaps(*state), OP, None)
     }
 
     /// Drops `caps` from the bounding set of every thread. Irreversible.
@@ -231,14 +289,23 @@ impl Broadcast {
     ///
     /// Every thread of the process.
     ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use capscope::{process::Broadcast, Cap};
+    /// Broadcast::new().bounding_drop(Cap::SYS_MODULE)?;
+    /// # Ok::<(), capscope::Error>(())
+    /// ```
+    ///
     /// # References
     ///
     /// prctl(2) (`PR_CAPBSET_DROP`)
     #[doc(alias = "PR_CAPBSET_DROP")]
-    pub fn bounding_drop(&self, caps: CapSet) -> Result<Report> {
-        const OP: &str = "process::bounding_drop";
-        check_supported(OP, caps)?;
-        broadcast::run(Op::BoundingDrop { caps }, OP, self.settings)
+    pub fn bounding_drop(&self, caps: impl Into<CapSet>) -> Result<Report> {
+        const OP: Op = Op::ProcessBoundingDrop;
+        let caps = caps.into();
+        kernel::check_supported(OP, caps)?;
+        self.run(Change::BoundingDrop(caps), OP, None)
     }
 
     /// Empties the ambient set of every thread.
@@ -251,17 +318,20 @@ impl Broadcast {
     ///
     /// Every thread of the process.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// capscope::process::Broadcast::new().ambient_clear()?;
+    /// # Ok::<(), capscope::Error>(())
+    /// ```
+    ///
     /// # References
     ///
     /// prctl(2) (`PR_CAP_AMBIENT_CLEAR_ALL`)
     #[doc(alias = "PR_CAP_AMBIENT_CLEAR_ALL")]
     pub fn ambient_clear(&self) -> Result<Report> {
-        let last = kernel::last_supported()?.as_u8();
-        broadcast::run(
-            Op::AmbientClear { last },
-            "process::ambient_clear",
-            self.settings,
-        )
+        let last = kernel::last_supported()?;
+        self.run(Change::AmbientClear { last }, Op::ProcessAmbientClear, None)
     }
 
     /// Raises `caps` in the ambient set of every thread (each must be permitted and inheritable
@@ -276,14 +346,23 @@ impl Broadcast {
     ///
     /// Every thread of the process.
     ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use capscope::{process::Broadcast, Cap};
+    /// Broadcast::new().ambient_raise(Cap::NET_BIND_SERVICE)?;
+    /// # Ok::<(), capscope::Error>(())
+    /// ```
+    ///
     /// # References
     ///
     /// prctl(2) (`PR_CAP_AMBIENT_RAISE`)
     #[doc(alias = "PR_CAP_AMBIENT_RAISE")]
-    pub fn ambient_raise(&self, caps: CapSet) -> Result<Report> {
-        const OP: &str = "process::ambient_raise";
-        check_supported(OP, caps)?;
-        broadcast::run(Op::AmbientRaise { caps }, OP, self.settings)
+    pub fn ambient_raise(&self, caps: impl Into<CapSet>) -> Result<Report> {
+        const OP: Op = Op::ProcessAmbientRaise;
+        let caps = caps.into();
+        kernel::check_supported(OP, caps)?;
+        self.run(Change::AmbientRaise(caps), OP, None)
     }
 
     /// Sets no_new_privs on every thread. Irreversible.
@@ -296,16 +375,23 @@ impl Broadcast {
     ///
     /// Every thread of the process.
     ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// capscope::process::Broadcast::new().set_no_new_privs()?;
+    /// # Ok::<(), capscope::Error>(())
+    /// ```
+    ///
     /// # References
     ///
     /// prctl(2) (`PR_SET_NO_NEW_PRIVS`)
     #[doc(alias = "PR_SET_NO_NEW_PRIVS")]
     pub fn set_no_new_privs(&self) -> Result<Report> {
-        broadcast::run(Op::NoNewPrivs, "process::set_no_new_privs", self.settings)
+        self.run(Change::NoNewPrivs, Op::ProcessSetNoNewPrivs, None)
     }
 
-    /// Sets the securebits of every thread to exactly `bits`. Each thread reads its bits back;
-    /// `/proc` does not show them, so that read-back is the verification.
+    /// Sets the securebits of every thread to exactly `bits`. Each thread reads its bits back
+    /// (`/proc` does not show them, so that read-back is the verification).
     ///
     /// # Errors
     ///
@@ -316,52 +402,58 @@ impl Broadcast {
     ///
     /// Every thread of the process.
     ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use capscope::{process::Broadcast, securebits, Secbits};
+    /// Broadcast::new().set_securebits(securebits::get()? | Secbits::NOROOT)?;
+    /// # Ok::<(), capscope::Error>(())
+    /// ```
+    ///
     /// # References
     ///
     /// prctl(2) (`PR_SET_SECUREBITS`), capabilities(7)
     #[doc(alias = "PR_SET_SECUREBITS")]
     pub fn set_securebits(&self, bits: Secbits) -> Result<Report> {
-        broadcast::run(
-            Op::Securebits(bits),
-            "process::set_securebits",
-            self.settings,
-        )
+        self.run(Change::Securebits(bits), Op::ProcessSetSecurebits, None)
     }
 
-    /// Drops every capability on every thread: with `bounding`, the bounding set down to
-    /// `keep` (raising `CAP_SETPCAP` into the effective set first where it is only permitted); the ambient set cleared; with `no_new_privs`, no_new_privs set; then the
-    /// effective and inheritable sets emptied and the permitted set cut down to `keep` (all 64
-    /// bits). What `#[drop_caps_after(all_threads)]` calls.
+    /// [`drop_after::drop_all`](crate::drop_after::drop_all) on every thread: with `bounding`,
+    /// the bounding set down to the kept capabilities (raising `CAP_SETPCAP` into the effective
+    /// set first where it is only permitted); with `uid`/`gid`, the groups cleared and the ids
+    /// changed; the ambient set cleared; with `no_new_privs`, the flag set; then the effective
+    /// and inheritable sets emptied and the permitted set cut down to the kept capabilities
+    /// (all 64 bits). What `#[drop_caps_after(all_threads)]` calls. Whether `opts` says
+    /// `all_threads` or not, every thread is changed.
     ///
     /// # Errors
     ///
-    /// As [`set_caps`](Self::set_caps).
+    /// Before any change, as [`drop_after::drop_all`](crate::drop_after::drop_all)'s checks.
+    /// Then as [`set_caps`](Self::set_caps).
     ///
     /// # Thread scope
     ///
     /// Every thread of the process.
     ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use capscope::{drop_after::DropOptions, process::Broadcast, Cap};
+    /// Broadcast::new().drop_all(&DropOptions::new().keep(Cap::NET_BIND_SERVICE))?;
+    /// # Ok::<(), capscope::Error>(())
+    /// ```
+    ///
     /// # References
     ///
     /// capset(2), prctl(2) (`PR_CAPBSET_DROP`, `PR_CAP_AMBIENT_CLEAR_ALL`, `PR_SET_NO_NEW_PRIVS`)
-    pub fn drop_all(&self, keep: CapSet, bounding: bool, no_new_privs: bool) -> Result<Report> {
-        let last = kernel::last_supported()?.as_u8();
-        broadcast::run(
-            Op::DropAll {
-                keep,
-                bounding,
-                no_new_privs,
-                last,
-            },
-            "process::drop_all",
-            self.settings,
-        )
+    pub fn drop_all(&self, opts: &DropOptions) -> Result<Report> {
+        let spec = opts.resolve(Op::ProcessDropAll)?;
+        self.run(Change::DropAll(spec), Op::ProcessDropAll, None)
     }
 
     /// [`cap_set_ids`](crate::cap_set_ids) on every thread: uid, gid and supplementary groups
     /// changed, permitted capabilities kept, with the same validation and the same read-back
-    /// on each thread (`getresuid`, `getresgid`, `getgroups`, `capget`); then every thread's
-    /// `Uid:`, `Gid:` and `Groups:` lines in `/proc/self/task/<tid>/status` are compared too.
+    /// on each thread (`getresuid`, `getresgid`, the filesystem ids, `getgroups`, `capget`).
     ///
     /// Unlike glibc's `setresuid` broadcast, the capabilities survive (keepcaps on each
     /// thread), and a thread that does not make the change is reported, not ignored.
@@ -379,10 +471,10 @@ impl Broadcast {
     /// # Examples
     ///
     /// ```no_run
-    /// use capscope::process;
+    /// use capscope::{process::Broadcast, IdChange};
     /// // A root daemon with worker threads becomes uid/gid 1000 everywhere, keeping its
     /// // permitted capabilities.
-    /// process::cap_set_ids(Some(1000), Some(1000), Some(&[]), false)?;
+    /// Broadcast::new().cap_set_ids(&IdChange::new().uid(1000).gid(1000).clear_groups())?;
     /// # Ok::<(), capscope::Error>(())
     /// ```
     ///
@@ -391,39 +483,67 @@ impl Broadcast {
     /// setresuid(2), setgroups(2), capabilities(7), nptl(7)
     #[doc(alias = "cap_setuid")]
     #[doc(alias = "cap_setgroups")]
-    pub fn cap_set_ids(
-        &self,
-        uid: Option<u32>,
-        gid: Option<u32>,
-        groups: Option<&[u32]>,
-        preserve_effective: bool,
-    ) -> Result<Report> {
-        crate::thread::identity::IdRequest::new(uid, gid, groups, preserve_effective)?;
-        // The handlers read the groups from a copy that outlives every handler.
-        let owned: Option<Box<[u32]>> = groups.map(Box::from);
-        let op = Op::SetIds {
-            uid,
-            gid,
-            groups: owned.as_ref().map(|b| (b.as_ptr(), b.len())),
-            preserve_effective,
-        };
-        let caller = || crate::cap_set_ids(uid, gid, groups, preserve_effective);
-        broadcast::run_with(
-            op,
-            "process::cap_set_ids",
-            self.settings,
-            owned,
-            Some(&caller),
+    pub fn cap_set_ids(&self, change: &IdChange<'_>) -> Result<Report> {
+        let req = change.validate(Op::ProcessCapSetIds)?;
+        self.run(
+            Change::SetIds {
+                uid: req.uid,
+                gid: req.gid,
+                preserve_effective: req.preserve_effective,
+            },
+            Op::ProcessCapSetIds,
+            req.groups,
         )
     }
 }
 
-fn check_supported(op: &'static str, caps: CapSet) -> Result<()> {
-    let last = kernel::last_supported()?;
-    match caps.difference(CapSet::up_to(last)).first() {
-        Some(cap) => Err(Error::Unsupported { op, cap, last }),
-        None => Ok(()),
-    }
+/// The error for the calling thread's own change failing (before any other thread is
+/// touched).
+fn caller_error(job: &Job<'_>, f: ops::Fail) -> Error {
+    let hint = match (job.change, f.errno) {
+        (_, Some(e)) if e != Errno::PERM => None,
+        (Change::SetCaps(_), _) => Some(
+            "the new permitted set must be a subset of the current one and the effective set a \
+             subset of the new permitted set; raising inheritable capabilities outside the \
+             permitted set needs CAP_SETPCAP",
+        ),
+        (Change::BoundingDrop(_), _) => Some(crate::bounding::DROP_HINT),
+        (Change::DropAll(_), _) if f.op == Op::CapbsetDrop => Some(crate::bounding::DROP_HINT),
+        (Change::Securebits(_), _) => Some(
+            "setting securebits needs CAP_SETPCAP in the effective set, and a locked flag (or \
+             its lock) cannot change",
+        ),
+        (Change::AmbientRaise(_), _) => Some(crate::ambient::RAISE_HINT),
+        _ => None,
+    };
+    crate::thread::identity::fail_error(job.op, f, hint)
+}
+
+/// The drop of `#[drop_caps_after]` on every thread, through a task directory opened before the
+/// function body ran (so that a `chroot` in the body does not matter).
+pub(crate) fn drop_with(spec: &DropSpec, tasks: &TaskDir) -> Result<Report> {
+    let job = Job {
+        change: Change::DropAll(*spec),
+        op: Op::ProcessDropAll,
+        settings: Broadcast::new().settings,
+        target: Target::All,
+        groups: None,
+    };
+    broadcast::run(&job, Some(tasks))
+}
+
+/// Lowers `mask` from the effective set of the threads `tids` (not the calling thread), each
+/// thread verifying itself and checked from outside: how threads born inside a scope by means
+/// the library could not intercept lose what the scope raised.
+pub(crate) fn lower_on(tids: &[u32], mask: CapSet, tasks: &TaskDir) -> Result<Report> {
+    let job = Job {
+        change: Change::LowerEffective(mask),
+        op: Op::ProcessLower,
+        settings: Broadcast::new().settings,
+        target: Target::Only(tids),
+        groups: None,
+    };
+    broadcast::run(&job, Some(tasks))
 }
 
 /// [`Broadcast::set_caps`] with the default settings.
@@ -462,11 +582,11 @@ pub fn set_caps(state: &CapState) -> Result<Report> {
 /// # Examples
 ///
 /// ```no_run
-/// capscope::process::bounding_drop(capscope::capset![capscope::Cap::SYS_MODULE])?;
+/// capscope::process::bounding_drop(capscope::Cap::SYS_MODULE)?;
 /// # Ok::<(), capscope::Error>(())
 /// ```
 #[doc(alias = "PR_CAPBSET_DROP")]
-pub fn bounding_drop(caps: CapSet) -> Result<Report> {
+pub fn bounding_drop(caps: impl Into<CapSet>) -> Result<Report> {
     Broadcast::new().bounding_drop(caps)
 }
 
@@ -505,11 +625,11 @@ pub fn ambient_clear() -> Result<Report> {
 /// # Examples
 ///
 /// ```no_run
-/// capscope::process::ambient_raise(capscope::capset![capscope::Cap::NET_BIND_SERVICE])?;
+/// capscope::process::ambient_raise(capscope::Cap::NET_BIND_SERVICE)?;
 /// # Ok::<(), capscope::Error>(())
 /// ```
 #[doc(alias = "PR_CAP_AMBIENT_RAISE")]
-pub fn ambient_raise(caps: CapSet) -> Result<Report> {
+pub fn ambient_raise(caps: impl Into<CapSet>) -> Result<Report> {
     Broadcast::new().ambient_raise(caps)
 }
 
@@ -570,13 +690,13 @@ pub fn set_securebits(bits: Secbits) -> Result<Report> {
 /// # Examples
 ///
 /// ```no_run
-/// use capscope::{process, Cap, CapSet};
+/// use capscope::{drop_after::DropOptions, process, Cap};
 /// // Keep only CAP_NET_BIND_SERVICE in the permitted sets, everywhere, for good.
-/// process::drop_all(CapSet::from(Cap::NET_BIND_SERVICE), true, true)?;
+/// process::drop_all(&DropOptions::new().keep(Cap::NET_BIND_SERVICE).bounding().no_new_privs())?;
 /// # Ok::<(), capscope::Error>(())
 /// ```
-pub fn drop_all(keep: CapSet, bounding: bool, no_new_privs: bool) -> Result<Report> {
-    Broadcast::new().drop_all(keep, bounding, no_new_privs)
+pub fn drop_all(opts: &DropOptions) -> Result<Report> {
+    Broadcast::new().drop_all(opts)
 }
 
 /// [`Broadcast::cap_set_ids`] with the default settings.
@@ -592,17 +712,13 @@ pub fn drop_all(keep: CapSet, bounding: bool, no_new_privs: bool) -> Result<Repo
 /// # Examples
 ///
 /// ```no_run
-/// capscope::process::cap_set_ids(Some(1000), Some(1000), Some(&[]), false)?;
+/// use capscope::IdChange;
+/// capscope::process::cap_set_ids(&IdChange::new().uid(1000).gid(1000).clear_groups())?;
 /// # Ok::<(), capscope::Error>(())
 /// ```
 #[doc(alias = "cap_setuid")]
-pub fn cap_set_ids(
-    uid: Option<u32>,
-    gid: Option<u32>,
-    groups: Option<&[u32]>,
-    preserve_effective: bool,
-) -> Result<Report> {
-    Broadcast::new().cap_set_ids(uid, gid, groups, preserve_effective)
+pub fn cap_set_ids(change: &IdChange<'_>) -> Result<Report> {
+    Broadcast::new().cap_set_ids(change)
 }
 
 /// The signal broadcasts use: the one chosen with [`set_signal`], or [`default_signal`].
@@ -614,11 +730,11 @@ pub fn cap_set_ids(
 ///
 /// ```
 /// let sig = capscope::process::signal();
-/// assert!((32..=64).contains(&sig)); // a real-time signal
+/// assert!((32..=64).contains(&sig.raw())); // a real-time signal
 /// ```
 #[must_use]
-pub fn signal() -> i32 {
-    broadcast::signal()
+pub fn signal() -> Signal {
+    broadcast::current_signal()
 }
 
 /// The default broadcast signal, `SIGRTMAX() - 2` (see the module docs for why).
@@ -629,7 +745,7 @@ pub fn signal() -> i32 {
 /// assert_eq!(capscope::process::default_signal(), capscope::process::signal());
 /// ```
 #[must_use]
-pub fn default_signal() -> i32 {
+pub fn default_signal() -> Signal {
     broadcast::default_signal()
 }
 
@@ -639,8 +755,8 @@ pub fn default_signal() -> i32 {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidInput`] for a signal outside `SIGRTMIN()..=SIGRTMAX()`, or when the handler
-/// is already installed on another signal.
+/// [`Error::InvalidInput`] for a signal outside `SIGRTMIN()..=SIGRTMAX()`;
+/// [`Error::Refused`] when the handler is already installed on another signal.
 ///
 /// # Thread scope
 ///
@@ -649,13 +765,13 @@ pub fn default_signal() -> i32 {
 /// # Examples
 ///
 /// ```
-/// use capscope::process;
-/// assert!(process::set_signal(9).is_err()); // SIGKILL is no real-time signal
+/// use capscope::{process, Signal};
+/// assert!(process::set_signal(Signal::KILL).is_err()); // not a real-time signal
 /// ```
 ///
 /// # References
 ///
 /// signal(7), sigaction(2)
-pub fn set_signal(sig: i32) -> Result<()> {
+pub fn set_signal(sig: Signal) -> Result<()> {
     broadcast::set_signal(sig)
 }

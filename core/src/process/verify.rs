@@ -1,65 +1,41 @@
-//! Reading the process's threads from outside: the thread list, a thread's blocked-signal mask,
-//! and the final check that every thread holds the state a broadcast asked for.
+//! The broadcaster's own check, after every thread has answered.
 //!
-//! Thread states are read with `capget(tid)` (effective, permitted, inheritable) and from
-//! `/proc/self/task/<tid>/status` (ambient, bounding, no_new_privs). Securebits are not visible
-//! from outside a thread; for them the handler's own read-back is the check.
+//! Each thread has already read its own state back through system calls (the handler runs
+//! [`ops::apply`](crate::thread::ops::apply), which verifies every part of the change). The
+//! broadcaster then cross-checks every thread's capability sets from outside with
+//! `capget(tid)`: a thread listed now that was never signalled (born during the broadcast from
+//! a thread that had changed) is checked this way too. Nothing here reads `/proc` in the
+//! common case; group lists too long for a handler's stack are compared from the thread's
+//! `status` file.
 
-use crate::error::{Error, Result};
+use crate::error::{Errno, Result, ThreadFailures};
 use crate::model::full::status_field;
-use crate::sys::proc::{list_tasks_settled, task_status};
-use crate::{CapState, FullCapState};
+use crate::sys::proc::TaskDir;
+use crate::thread::ops::Change;
+use crate::CapState;
 
-use super::handler::Op;
+use super::broadcast::{Job, Target};
 
-/// Whether `e` means the thread is gone (it exited between listing and reading).
-fn gone(e: &Error) -> bool {
-    matches!(e.code(), Some(c) if c == rustix::io::Errno::SRCH.raw_os_error() || c == rustix::io::Errno::NOENT.raw_os_error())
-}
-
-/// What `op` leaves in a thread, as far as it can be seen from outside.
-fn caps_ok(op: Op, caps: CapState) -> bool {
-    match op {
-        Op::SetCaps(want) => caps == want,
-        Op::SetIds {
+/// What `change` leaves in a thread's effective, permitted and inheritable sets, as far as
+/// `capget` shows it.
+fn caps_ok(change: &Change, caps: CapState) -> bool {
+    match *change {
+        Change::SetCaps(want) => caps == want,
+        Change::SetIds {
             preserve_effective: false,
             ..
         } => caps.effective.is_empty(),
-        Op::DropAll { keep, .. } => {
+        Change::DropAll(spec) => {
             caps.effective.is_empty()
                 && caps.inheritable.is_empty()
-                && caps.permitted.is_subset(keep)
+                && caps.permitted.is_subset(spec.keep)
         }
+        Change::LowerEffective(mask) => caps.effective.intersection(mask).is_empty(),
         _ => true,
     }
 }
 
-fn full_ok(op: Op, s: &FullCapState) -> bool {
-    match op {
-        Op::BoundingDrop { caps } => s.bounding.intersection(caps).is_empty(),
-        Op::AmbientClear { .. } => s.ambient.is_empty(),
-        Op::AmbientRaise { caps } => s.ambient.is_superset(caps),
-        Op::NoNewPrivs => s.no_new_privs,
-        Op::DropAll {
-            keep,
-            bounding,
-            no_new_privs,
-            ..
-        } => {
-            caps_ok(op, s.caps)
-                && s.ambient.is_empty()
-                && (!bounding || s.bounding.is_subset(keep))
-                && (!no_new_privs || s.no_new_privs)
-        }
-        Op::SetCaps(_) | Op::Securebits(_) | Op::SetIds { .. } => true,
-    }
-}
-
-fn needs_proc(op: Op) -> bool {
-    !matches!(op, Op::SetCaps(_) | Op::Securebits(_))
-}
-
-/// The numbers of a `/proc/<pid>/status` field such as `Uid` or `Groups`.
+/// The numbers of a `status` field such as `Groups`.
 fn numbers(text: &str, name: &str) -> Option<Vec<u32>> {
     status_field(text, name)?
         .split_ascii_whitespace()
@@ -67,68 +43,71 @@ fn numbers(text: &str, name: &str) -> Option<Vec<u32>> {
         .collect()
 }
 
-/// Whether the ids in a status text are those a `cap_set_ids` asked for: all four uids (real,
-/// effective, saved, filesystem), the same for gids, the groups as a multiset.
-fn ids_ok(text: &str, op: Op, groups: Option<&[u32]>) -> bool {
-    let Op::SetIds { uid, gid, .. } = op else {
-        return true;
+/// Whether thread `tid`'s groups are `want` (as a multiset), from its `status` file.
+fn groups_ok(tasks: &TaskDir, tid: u32, want: &[u32]) -> Option<bool> {
+    let text = tasks.read(tid, "status")?;
+    let mut got = numbers(&text, "Groups")?;
+    let mut want = want.to_vec();
+    got.sort_unstable();
+    want.sort_unstable();
+    Some(got == want)
+}
+
+/// How many groups a handler compares itself (see `identity::verify_on_stack`).
+const GROUPS_ON_STACK: usize = 256;
+
+/// Checks every thread now (or the targeted ones), adding those not as asked to
+/// `failures.unverified`. Returns how many threads were checked. Threads that exited meanwhile
+/// are not counted, nor kernel io threads.
+pub(super) fn cross_check(
+    job: &Job<'_>,
+    tasks: &TaskDir,
+    failures: &mut ThreadFailures,
+) -> Result<usize> {
+    let tids = match job.target {
+        Target::All => tasks.list_settled()?,
+        Target::Only(t) => t.to_vec(),
     };
-    let four = |name, id: Option<u32>| id.is_none_or(|id| numbers(text, name) == Some(vec![id; 4]));
-    let groups_ok = groups.is_none_or(|want| {
-        let mut want = want.to_vec();
-        want.sort_unstable();
-        numbers(text, "Groups").is_some_and(|mut got| {
-            got.sort_unstable();
-            got == want
-        })
-    });
-    four("Uid", uid) && four("Gid", gid) && groups_ok
-}
-
-/// Whether thread `tid` already holds the state `op` asks for, as far as it can be seen from
-/// outside; `false` when that cannot be told (securebits, ids) or the thread is gone.
-pub(super) fn already_done(op: Op, tid: u32) -> bool {
-    match op {
-        Op::Securebits(_) | Op::SetIds { .. } => false,
-        Op::SetCaps(_) => CapState::get_for_pid(tid).is_ok_and(|c| caps_ok(op, c)),
-        _ => std::fs::read_to_string(format!("/proc/self/task/{tid}/status"))
-            .ok()
-            .and_then(|t| FullCapState::from_status(&t).ok())
-            .is_some_and(|s| full_ok(op, &s)),
-    }
-}
-
-/// Checks every thread of the process now. Returns how many threads were checked and those
-/// whose state is not what `op` asked for. Threads that exited meanwhile are not counted.
-pub(super) fn verify_all(op: Op, groups: Option<&[u32]>) -> Result<(usize, Vec<u32>)> {
-    let pid = std::process::id();
+    let long_groups = job.groups.filter(|g| g.len() > GROUPS_ON_STACK);
+    // Threads already named did not make the change: they are reported as they are.
+    let named: Vec<u32> = failures
+        .blocked
+        .iter()
+        .chain(&failures.unanswered)
+        .chain(&failures.queue_full)
+        .chain(&failures.unverified)
+        .copied()
+        .chain(failures.failed.iter().map(|f| f.0))
+        .collect();
     let mut checked = 0;
-    let mut wrong = Vec::new();
-    for tid in list_tasks_settled()? {
+    for tid in tids {
+        if named.contains(&tid) {
+            continue;
+        }
         let caps = match CapState::get_for_pid(tid) {
             Ok(c) => c,
-            Err(e) if gone(&e) => continue,
+            Err(e) if e.errno() == Some(Errno::SRCH) => continue, // exited
             Err(e) => return Err(e),
         };
-        let mut good = caps_ok(op, caps);
-        if good && needs_proc(op) {
-            let text = match std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")) {
-                Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::SRCH.raw_os_error()) => {
-                    continue
+        let mut good = caps_ok(&job.change, caps);
+        if good {
+            if let Some(want) = long_groups {
+                match groups_ok(tasks, tid, want) {
+                    Some(ok) => good = ok,
+                    None => continue, // exited
                 }
-                Err(e) => return Err(Error::from_io("read /proc/self/task/<tid>/status", &e)),
-            };
-            good = full_ok(op, &FullCapState::from_status(&text)?) && ids_ok(&text, op, groups);
+            }
         }
-        if !good && task_status(tid).is_none_or(|s| s.zombie) {
-            continue; // exited meanwhile (a zombie main thread keeps its old credentials)
+        if !good {
+            match tasks.status(tid) {
+                // Exited meanwhile (a zombie main thread keeps its old credentials), or a
+                // kernel io thread (reported apart).
+                None => continue,
+                Some(s) if s.zombie || s.io_thread => continue,
+                Some(_) => failures.unverified.push(tid),
+            }
         }
         checked += 1;
-        if !good {
-            wrong.push(tid);
-        }
     }
-    Ok((checked, wrong))
+    Ok(checked)
 }

@@ -1,78 +1,145 @@
 //! Dropping every capability for good: what `#[drop_caps_after]` runs when its function ends.
 //!
-//! [`drop_all`] clears the ambient set, optionally limits the bounding set, empties the
-//! effective, permitted and inheritable sets over all 64 bits (but for the capabilities asked
-//! to be kept in the permitted set), optionally sets no_new_privs, then reads every set back and
-//! verifies it. [`DropAfter`] does the same when dropped, aborting the process on any failure.
-//! With [`DropOptions::all_threads`], both act on every thread of the process through
-//! [`process::drop_all`](crate::process::drop_all) instead of on the calling thread alone.
+//! [`DropOptions`] is the one description of "drop everything but `keep`", whoever asks for it:
+//! [`drop_all`] (this thread, or every thread), [`DropAfter`] (the guard `#[drop_caps_after]`
+//! expands to), [`process::drop_all`](crate::process::drop_all) and
+//! [`manifest::restrict`](crate::manifest::restrict). The drop itself is written once, in the
+//! async-signal-safe per-thread layer, and always read back through system calls (no `/proc`).
+//!
+//! # What each option guarantees
+//!
+//! - Always: the ambient set is cleared; the effective and inheritable sets are emptied and
+//!   the permitted set is cut down to the kept capabilities, over all 64 bits; every set is
+//!   read back afterwards, and any failure aborts the process ([`DropAfter`]) or is returned
+//!   ([`drop_all`]).
+//! - [`keep`](DropOptions::keep): those capabilities stay in the permitted set (not in the
+//!   effective set: raise them for a scope with `#[requires_caps]`).
+//! - [`bounding`](DropOptions::bounding): every capability not kept leaves the bounding set, so
+//!   no `execve` (of a setuid-root or file-capability binary) can give it back. Needs
+//!   `CAP_SETPCAP` in the permitted set, checked before the function body runs.
+//! - [`no_new_privs`](DropOptions::no_new_privs): `execve` can never grant privileges again
+//!   (setuid bits and file capabilities are ignored).
+//! - [`uid`](DropOptions::uid) / [`gid`](DropOptions::gid) (or [`user`](DropOptions::user)):
+//!   the real, effective, saved and filesystem ids change and the supplementary groups are
+//!   cleared, before the capabilities go: the daemon pattern "bind as root, then become
+//!   nobody". Files owned by root are no longer the process's own.
+//! - [`all_threads`](DropOptions::all_threads): every thread of the process, through
+//!   [`process`](crate::process); without it, [`DropAfter`] refuses to start while other
+//!   threads live, and if threads were started during the function, drops them too
+//!   (process-wide, verified) or aborts.
+//!
+//! **A process that stays uid 0 gets every capability back on `execve`** (the kernel grants root
+//! a full permitted set when it runs a program) unless the bounding set is dropped
+//! (`bounding`), `no_new_privs` is set with the securebit `NOROOT`, or the uid changes (`uid`).
+//! Dropping capabilities alone does not turn a root daemon into an unprivileged one: root
+//! still owns root's files. Use `uid`/`gid` (or `user`) for that.
 //!
 //! # References
 //!
-//! capabilities(7), capset(2), prctl(2)
+//! capabilities(7), capset(2), prctl(2), setresuid(2)
 
-use crate::error::{Error, OsContext, Result};
-use crate::{ambient, bounding, Cap, CapSet, CapState};
+use crate::error::{Error, Op, Result};
+use crate::sys::proc::TaskDir;
+use crate::thread::ops::{self, DropSpec};
+use crate::{kernel, Cap, CapSet};
 
-/// What [`drop_all`] keeps and what else it does.
+/// What a drop keeps and what else it does: see the [module docs](self) for what each option
+/// guarantees.
 ///
 /// # Examples
 ///
 /// ```
 /// use capscope::{drop_after::DropOptions, Cap};
 ///
-/// let opts = DropOptions::new().keep(Cap::NET_BIND_SERVICE).bounding(true);
+/// let opts = DropOptions::new().keep(Cap::NET_BIND_SERVICE).bounding().no_new_privs();
 /// assert!(opts.keeps().has(Cap::NET_BIND_SERVICE));
+/// assert!(opts.drops_bounding() && opts.sets_no_new_privs() && !opts.is_all_threads());
+/// let daemon = DropOptions::new().uid(65534).gid(65534).all_threads();
+/// assert_eq!(daemon.ids(), (Some(65534), Some(65534)));
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[must_use]
 pub struct DropOptions {
     keep: CapSet,
     bounding: bool,
     no_new_privs: bool,
     all_threads: bool,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    user: Option<&'static str>,
 }
 
 impl DropOptions {
-    /// Drop everything; leave the bounding set and no_new_privs alone.
-    #[must_use]
+    /// Drop everything; leave the bounding set, no_new_privs and the ids alone; the calling
+    /// thread only.
     pub const fn new() -> DropOptions {
         DropOptions {
             keep: CapSet::empty(),
             bounding: false,
             no_new_privs: false,
             all_threads: false,
+            uid: None,
+            gid: None,
+            user: None,
         }
     }
 
     /// Keep these capabilities in the permitted set (those of them that are there); they are
     /// still lowered from the effective set.
-    #[must_use]
     pub fn keep(mut self, caps: impl Into<CapSet>) -> DropOptions {
         self.keep |= caps.into();
         self
     }
 
+    /// [`keep`](Self::keep) for constant contexts (what the macro expansion uses).
+    pub(crate) const fn keep_const(mut self, caps: CapSet) -> DropOptions {
+        self.keep = self.keep.union(caps);
+        self
+    }
+
     /// Also drop from the bounding set every capability not kept (needs `CAP_SETPCAP` in the
     /// permitted set).
-    #[must_use]
-    pub const fn bounding(mut self, yes: bool) -> DropOptions {
-        self.bounding = yes;
+    pub const fn bounding(mut self) -> DropOptions {
+        self.bounding = true;
         self
     }
 
     /// Also set no_new_privs (`PR_SET_NO_NEW_PRIVS`), which cannot be unset.
-    #[must_use]
-    pub const fn no_new_privs(mut self, yes: bool) -> DropOptions {
-        self.no_new_privs = yes;
+    pub const fn no_new_privs(mut self) -> DropOptions {
+        self.no_new_privs = true;
         self
     }
 
-    /// Apply the drop to every thread of the process ([`process::drop_all`](crate::process::drop_all):
-    /// each thread is signalled, makes the change itself and is verified) instead of to the
-    /// calling thread alone; [`DropAfter`] then no longer refuses multi-threaded processes.
-    #[must_use]
-    pub const fn all_threads(mut self, yes: bool) -> DropOptions {
-        self.all_threads = yes;
+    /// Apply the drop to every thread of the process ([`process::drop_all`]: each thread is
+    /// signalled, makes the change itself and is verified) instead of to the calling thread
+    /// alone.
+    ///
+    /// [`process::drop_all`]: crate::process::drop_all
+    pub const fn all_threads(mut self) -> DropOptions {
+        self.all_threads = true;
+        self
+    }
+
+    /// First switch the real, effective, saved and filesystem uid to `uid` (and clear the
+    /// supplementary groups). Needs `CAP_SETUID` in the permitted set.
+    pub const fn uid(mut self, uid: u32) -> DropOptions {
+        self.uid = Some(uid);
+        self
+    }
+
+    /// First switch the real, effective, saved and filesystem gid to `gid` (and clear the
+    /// supplementary groups). Needs `CAP_SETGID` in the permitted set.
+    pub const fn gid(mut self, gid: u32) -> DropOptions {
+        self.gid = Some(gid);
+        self
+    }
+
+    /// First become the user `name` of `/etc/passwd`: its uid and its primary gid, as
+    /// [`uid`](Self::uid) and [`gid`](Self::gid). The name is looked up when the drop is armed
+    /// ([`DropAfter::new`], [`drop_all`]), before anything changes, in the files `/etc/passwd`
+    /// (no NSS module is loaded into a privileged process); an unknown name is an error then.
+    pub const fn user(mut self, name: &'static str) -> DropOptions {
+        self.user = Some(name);
         self
     }
 
@@ -100,89 +167,95 @@ impl DropOptions {
         self.all_threads
     }
 
-    /// Used by the macro expansion: options from constants.
-    #[doc(hidden)]
+    /// The (uid, gid) the drop switches to first, as given (see also
+    /// [`user_name`](Self::user_name)).
     #[must_use]
-    pub const fn __from_parts(
-        keep: CapSet,
-        bounding: bool,
-        no_new_privs: bool,
-        all_threads: bool,
-    ) -> DropOptions {
-        DropOptions {
-            keep,
-            bounding,
-            no_new_privs,
-            all_threads,
+    pub const fn ids(&self) -> (Option<u32>, Option<u32>) {
+        (self.uid, self.gid)
+    }
+
+    /// The user name the drop switches to first, if given.
+    #[must_use]
+    pub const fn user_name(&self) -> Option<&'static str> {
+        self.user
+    }
+
+    /// Checks the options against the calling thread and the system before anything changes,
+    /// and resolves them into the per-thread drop.
+    pub(crate) fn resolve(&self, op: Op) -> Result<DropSpec> {
+        let (mut uid, mut gid) = (self.uid, self.gid);
+        if let Some(name) = self.user {
+            let (u, g) = crate::sys::passwd::lookup_user(name)
+                .map_err(|e| Error::from_io(Op::ReadProc, &e))?
+                .ok_or_else(|| {
+                    Error::invalid(op, format!("no user named {name:?} in /etc/passwd"))
+                })?;
+            if uid.is_some_and(|x| x != u) || gid.is_some_and(|x| x != g) {
+                return Err(Error::invalid(
+                    op,
+                    format!("user {name:?} is {u}:{g}, which contradicts the uid or gid given"),
+                ));
+            }
+            (uid, gid) = (Some(u), Some(g));
         }
+        for (what, id) in [("uid", uid), ("gid", gid)] {
+            if id == Some(u32::MAX) {
+                return Err(Error::invalid(
+                    op,
+                    format!("{what} 4294967295 (-1) means \"unchanged\" to the kernel"),
+                ));
+            }
+        }
+        let now = crate::CapState::get_current()?;
+        let mut needed = CapSet::empty();
+        if self.bounding {
+            needed.add(Cap::SETPCAP);
+        }
+        if uid.is_some() || gid.is_some() {
+            needed.add(Cap::SETGID);
+        }
+        if uid.is_some() {
+            needed.add(Cap::SETUID);
+        }
+        let missing = needed - now.permitted;
+        if !missing.is_empty() {
+            return Err(Error::refused(
+                op,
+                format!(
+                    "the drop needs {missing} in the permitted set (bounding needs cap_setpcap, \
+                     uid needs cap_setuid, uid and gid need cap_setgid to clear the groups), and \
+                     the calling thread does not have it"
+                ),
+            ));
+        }
+        Ok(DropSpec {
+            keep: self.keep,
+            bounding: self.bounding,
+            no_new_privs: self.no_new_privs,
+            uid,
+            gid,
+            last: kernel::last_supported()?,
+        })
     }
 }
 
-/// How many threads the calling process has: the kernel's count (`num_threads` in
-/// `/proc/self/stat`), read in one piece. (A listing of `/proc/self/task` is not used here: the
-/// kernel's walk of it stops early when a thread exits during the listing, so it can
-/// under-count.)
+/// Drops capabilities as `opts` says: on the calling thread, or with
+/// [`DropOptions::all_threads`] on every thread through
+/// [`process::drop_all`](crate::process::drop_all). Everything is checked before the first
+/// change (see `# Errors`), then, in order: with `bounding`, `CAP_SETPCAP` raised where only
+/// permitted and every capability not kept dropped from the bounding set; with `uid`/`gid`,
+/// the groups cleared and the ids changed; the ambient set cleared; with `no_new_privs`, the
+/// flag set; the effective and inheritable sets emptied and the permitted set cut down to the
+/// kept capabilities (all 64 bits); then every set read back through system calls (no `/proc`
+/// is needed for the calling thread, so this works in a chroot).
 ///
 /// # Errors
 ///
-/// [`Error::Os`] if `/proc/self/stat` cannot be read, [`Error::Kernel`] if it is malformed.
-///
-/// # Examples
-///
-/// ```
-/// assert!(capscope::drop_after::thread_count()? >= 1);
-/// # Ok::<(), capscope::Error>(())
-/// ```
-pub fn thread_count() -> Result<usize> {
-    crate::sys::proc::num_threads()
-}
-
-/// Refuses (with an error naming `function`) when the process has more than one thread: a
-/// per-thread drop would leave the other threads with their capabilities.
-///
-/// # Errors
-///
-/// [`Error::InvalidInput`] when other threads are alive; [`Error::Os`] if `/proc/self/task`
-/// cannot be read.
-///
-/// # Examples
-///
-/// ```
-/// // The doctest harness runs tests on threads: this process is not single-threaded.
-/// # if capscope::drop_after::thread_count()? > 1 {
-/// assert!(capscope::drop_after::ensure_single_threaded("example").is_err());
-/// # }
-/// # Ok::<(), capscope::Error>(())
-/// ```
-pub fn ensure_single_threaded(function: &'static str) -> Result<()> {
-    let n = thread_count()?;
-    if n > 1 {
-        return Err(Error::invalid(
-            function,
-            format!(
-                "#[drop_caps_after] drops the capabilities of the calling thread only, and this \
-                 process has {n} threads, which would keep theirs; drop them before other \
-                 threads start, or use `#[drop_caps_after(all_threads)]` (process-wide, through \
-                 `capscope::process`)"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Drops the calling thread's capabilities as `opts` says, then verifies every set; with
-/// [`DropOptions::all_threads`], every thread's, through
+/// Before any change: [`Error::InvalidInput`] for a bad uid, gid or unknown user;
+/// [`Error::Refused`] when a needed capability is not permitted. The first failing step's
+/// error otherwise: then the thread may be half-way ([`Error::Indeterminate`]; [`DropAfter`]
+/// aborts on any error). With `all_threads`, as
 /// [`process::drop_all`](crate::process::drop_all).
-///
-/// In order: if `opts` asks for the bounding set, raises `CAP_SETPCAP` (when permitted) and
-/// drops from the bounding set everything not kept; clears the ambient set; sets the effective
-/// and inheritable sets to empty and the permitted set to the kept capabilities it holds (all 64
-/// bits); sets no_new_privs if asked; reads back and checks each set.
-///
-/// # Errors
-///
-/// The first failing step's error; [`Error::Kernel`] if a set read back is not what was set.
-/// The thread may then be half-way: [`DropAfter`] aborts on any error.
 ///
 /// # Thread scope
 ///
@@ -193,86 +266,75 @@ pub fn ensure_single_threaded(function: &'static str) -> Result<()> {
 /// ```no_run
 /// use capscope::drop_after::{drop_all, DropOptions};
 ///
-/// drop_all(DropOptions::new().no_new_privs(true))?;
+/// drop_all(&DropOptions::new().no_new_privs())?;
 /// assert!(capscope::CapState::get_current()?.permitted.is_empty());
 /// # Ok::<(), capscope::Error>(())
 /// ```
 ///
 /// # References
 ///
-/// capset(2), prctl(2) (`PR_CAPBSET_DROP`, `PR_CAP_AMBIENT_CLEAR_ALL`, `PR_SET_NO_NEW_PRIVS`)
-pub fn drop_all(opts: DropOptions) -> Result<()> {
+/// capset(2), prctl(2) (`PR_CAPBSET_DROP`, `PR_CAP_AMBIENT_CLEAR_ALL`, `PR_SET_NO_NEW_PRIVS`),
+/// setresuid(2)
+pub fn drop_all(opts: &DropOptions) -> Result<()> {
     if opts.all_threads {
-        return crate::process::drop_all(opts.keep, opts.bounding, opts.no_new_privs).map(|_| ());
+        return crate::process::drop_all(opts).map(|_| ());
     }
-    let before = CapState::get_current()?;
-    if opts.bounding {
-        if before.permitted.has(Cap::SETPCAP) && !before.effective.has(Cap::SETPCAP) {
-            CapState {
-                effective: before.effective | Cap::SETPCAP,
-                ..before
-            }
-            .set_current()?;
-        }
-        bounding::limit(opts.keep)?;
-    }
-    ambient::clear()?;
-    let keep = before.permitted & opts.keep;
-    CapState {
-        effective: CapSet::empty(),
-        permitted: keep,
-        inheritable: CapSet::empty(),
-    }
-    .set_current()?;
-    if opts.no_new_privs {
-        rustix::thread::set_no_new_privs(true).op("prctl(PR_SET_NO_NEW_PRIVS)")?;
-    }
-    verify(opts, keep)
+    let spec = opts.resolve(Op::DropAll)?;
+    drop_thread(&spec)
 }
 
-fn verify(opts: DropOptions, keep: CapSet) -> Result<()> {
-    const OP: &str = "#[drop_caps_after] verification";
-    let now = CapState::get_current()?;
-    if now
-        != (CapState {
-            effective: CapSet::empty(),
-            permitted: keep,
-            inheritable: CapSet::empty(),
-        })
-    {
-        return Err(Error::kernel(
-            OP,
-            format!("capget reads {now:?} after the drop"),
-        ));
-    }
-    let status = crate::FullCapState::get_for_thread(std::process::id(), crate::current_tid())?;
-    if !status.ambient.is_empty() {
-        return Err(Error::kernel(
-            OP,
-            format!("the ambient set is {:?} after clearing it", status.ambient),
-        ));
-    }
-    if opts.bounding && !status.bounding.is_subset(opts.keep) {
-        return Err(Error::kernel(
-            OP,
-            format!(
-                "the bounding set is {:?} after limiting it",
-                status.bounding
-            ),
-        ));
-    }
-    if opts.no_new_privs && !rustix::thread::no_new_privs().op("prctl(PR_GET_NO_NEW_PRIVS)")? {
-        return Err(Error::kernel(
-            OP,
-            "no_new_privs is not set after setting it",
-        ));
-    }
-    Ok(())
+/// The per-thread drop of a resolved spec, with its error.
+pub(crate) fn drop_thread(spec: &DropSpec) -> Result<()> {
+    ops::drop_all(spec).map_err(|f| drop_error(Op::DropAll, f))
 }
 
-/// Drops the calling thread's capabilities (as [`drop_all`]) when dropped: on return, on `Err`
-/// and on unwinding. Any failure aborts the process with a message. What `#[drop_caps_after]`
-/// expands to.
+/// The public error of a failed drop step.
+pub(crate) fn drop_error(op: Op, f: ops::Fail) -> Error {
+    let hint = match f.op {
+        Op::CapbsetDrop => Some(crate::bounding::DROP_HINT),
+        _ => None,
+    };
+    crate::thread::identity::fail_error(op, f, hint)
+}
+
+/// Whether the calling thread is the only live thread of its process, told with one system call
+/// and no `/proc`: `unshare(CLONE_THREAD)` fails with `EINVAL` exactly when the thread group has
+/// other members, and does nothing otherwise. `None` when the kernel or a seccomp filter refuses
+/// the call, and when a zombie main thread makes the answer ambiguous (then `/proc` decides).
+pub(crate) fn alone() -> Option<bool> {
+    crate::sys::threads::alone()
+}
+
+/// How many live threads the calling process has (kernel io threads included, a zombie main
+/// thread not): `unshare(CLONE_THREAD)` for the single-threaded case, otherwise the count of
+/// `/proc/self/task`.
+///
+/// # Errors
+///
+/// [`Error::Refused`] when the process has other threads and no `/proc` of its own PID
+/// namespace can count them.
+///
+/// # Examples
+///
+/// ```
+/// assert!(capscope::drop_after::thread_count()? >= 1);
+/// # Ok::<(), capscope::Error>(())
+/// ```
+pub fn thread_count() -> Result<usize> {
+    if alone() == Some(true) {
+        return Ok(1);
+    }
+    TaskDir::open(Op::DropAll)?.live_count()
+}
+
+/// Drops capabilities (as [`drop_all`]) when dropped: on return, on `Err` and on unwinding. Any
+/// failure aborts the process with a message. What `#[drop_caps_after]` expands to.
+///
+/// Without [`DropOptions::all_threads`] it refuses to be armed while the process has other
+/// threads (they would keep their capabilities); if threads appear while it is armed (a worker
+/// pool started in the function), the drop at the end applies to them too, process-wide and
+/// verified, through a `/proc/self/task` directory opened when it was armed (so a `chroot` in
+/// between does not matter); if they cannot be reached, the process aborts.
 ///
 /// # Examples
 ///
@@ -290,38 +352,86 @@ fn verify(opts: DropOptions, keep: CapSet) -> Result<()> {
 #[derive(Debug)]
 #[must_use = "the capabilities are dropped when this is dropped"]
 pub struct DropAfter {
-    opts: DropOptions,
+    spec: DropSpec,
+    all_threads: bool,
+    tasks: Option<TaskDir>,
     function: &'static str,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
 impl DropAfter {
-    /// Arms the drop; without [`DropOptions::all_threads`], refuses when the process has other
-    /// threads (see [`ensure_single_threaded`]).
+    /// Arms the drop: checks the options (needed capabilities, ids, user name) and, without
+    /// [`DropOptions::all_threads`], that no other thread lives; keeps what a drop on every
+    /// thread will need (a `/proc/self/task` directory), so that nothing later depends on the
+    /// file system.
     ///
     /// # Errors
     ///
-    /// As [`ensure_single_threaded`].
+    /// As [`drop_all`]'s checks; [`Error::Refused`] when other threads live (without
+    /// `all_threads`), or, with `all_threads`, when no `/proc` of the process's own PID
+    /// namespace is mounted.
     ///
     /// # Thread scope
     ///
     /// The drop applies to the calling thread, or to every thread with
     /// [`DropOptions::all_threads`]; the guard is `!Send`.
     pub fn new(opts: DropOptions, function: &'static str) -> Result<DropAfter> {
-        if !opts.all_threads {
-            ensure_single_threaded(function)?;
-        }
+        let spec = opts.resolve(Op::DropAll)?;
+        let tasks = if opts.all_threads {
+            Some(TaskDir::open(Op::DropAll)?)
+        } else {
+            let tasks = TaskDir::open(Op::DropAll).ok();
+            let count = match (alone(), &tasks) {
+                (Some(true), _) => 1,
+                (_, Some(t)) => t.live_count()?,
+                (_, None) => TaskDir::open(Op::DropAll)?.live_count()?,
+            };
+            if count > 1 {
+                return Err(Error::refused(
+                    Op::DropAll,
+                    format!(
+                        "{function}: #[drop_caps_after] drops the capabilities of the calling \
+                         thread, and this process has {count} threads, which would keep theirs; \
+                         drop them before other threads start, or use \
+                         `#[drop_caps_after(all_threads)]` (process-wide, through \
+                         `capscope::process`)"
+                    ),
+                ));
+            }
+            tasks
+        };
         Ok(DropAfter {
-            opts,
+            spec,
+            all_threads: opts.all_threads,
+            tasks,
             function,
             _not_send: std::marker::PhantomData,
         })
+    }
+
+    fn run(&self) -> Result<()> {
+        if !self.all_threads && alone() == Some(true) {
+            return drop_thread(&self.spec);
+        }
+        match &self.tasks {
+            Some(tasks) => {
+                if !self.all_threads && tasks.live_count()? <= 1 {
+                    return drop_thread(&self.spec);
+                }
+                crate::process::drop_with(&self.spec, tasks).map(|_| ())
+            }
+            None => Err(Error::refused(
+                Op::DropAll,
+                "threads were started during the function, and no /proc/self/task could be \
+                 opened when it began: they cannot be reached",
+            )),
+        }
     }
 }
 
 impl Drop for DropAfter {
     fn drop(&mut self) {
-        if let Err(e) = drop_all(self.opts) {
+        if let Err(e) = self.run() {
             eprintln!(
                 "capscope: {}: dropping the capabilities failed ({e}); aborting rather than \
                  going on with them",

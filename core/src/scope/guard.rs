@@ -1,126 +1,113 @@
 //! Scoped raising of capabilities: [`RaiseGuard`] and [`with_caps`].
 //!
 //! A guard raises capabilities of the permitted set into the effective set of the calling
-//! thread and, when dropped, puts the effective set back as it was (intersected with the
-//! permitted set as it is then). It never touches the permitted, inheritable, ambient or
-//! bounding sets. This is what `#[requires_caps]` expands to.
+//! thread and, when dropped, puts the effective set back (intersected with the permitted set as
+//! it is then). It never touches the permitted, inheritable, ambient or bounding sets. This is
+//! what `#[requires_caps]` expands to.
+//!
+//! # Confinement
+//!
+//! A raised capability belongs to the scope's thread, for the scope's duration: no other
+//! thread runs the program's code with it, and no set-up hook is needed.
+//!
+//! - **Threads born inside a scope** (a `std::thread::spawn` in a `#[requires_caps]` function,
+//!   tokio's blocking pool growing during a raised poll, the thread `block_in_place` hands the
+//!   worker to, a rayon pool started in the scope) start with what their creator's scopes held
+//!   raised **lowered, before any of their code runs**: capscope defines `pthread_create` in the
+//!   program (feature `contain`, on by default, with glibc and dynamic linking), calls the C
+//!   library's own (`dlsym(RTLD_NEXT, ..)`), and starts the new thread in a trampoline that
+//!   lowers those capabilities and reads the result back (or aborts the process if it cannot)
+//!   before calling the thread's start routine. This is exact whatever else happens meanwhile
+//!   (a birth while another thread dies, a thousand births per second), costs nothing per scope
+//!   and one small allocation per thread, and covers every thread started through
+//!   `pthread_create` by std, tokio, rayon or C libraries the program calls through its own
+//!   symbol table. Such threads are *contained* and counted.
+//! - **Threads started by other means** (a raw `clone`, a shared library bound directly to the
+//!   C library's `pthread_create`, glibc's own helper threads, a build without `contain`, a
+//!   static binary) are lowered, verified, **before the scope ends** (for an `async fn`,
+//!   before the poll returns): when a scope that raised something ends, the kernel's count of
+//!   the process's threads (one `fstat` of a `/proc/self/task` directory opened once and kept,
+//!   so it survives a `chroot`) is compared with the number of contained threads; if the kernel
+//!   counts more, every thread that is not contained is read with `capget(tid)`, and those
+//!   holding a capability the scope raised (that no live scope of their own holds) are lowered
+//!   through [`process`](crate::process)'s broadcast, each verifying itself and checked again
+//!   from outside.
+//! - **Fail closed**: if such a thread cannot be lowered (it blocks the broadcast signal; it is
+//!   an io_uring SQPOLL thread set up inside the scope, whose ring keeps the scope's
+//!   credentials for good), the scope's own thread is lowered and the process aborts with a
+//!   message naming it. io_uring's `iou-wrk` workers are left alone: each request they run
+//!   uses its submitter's credentials.
+//!
+//! Limits, stated exactly: without a `/proc` of the process's own PID namespace (and none
+//! opened before a `chroot`), only births through `pthread_create` are contained; a contained
+//! thread that ends with a raw `SYS_exit` other than [`prctl::exit_thread`](crate::prctl::exit_thread)
+//! stays counted, which can hide one thread started by other means; a thread started by other
+//! means that makes scopes of its own has what those scopes hold respected, and anything else
+//! a scope raised lowered. Blocking work inside an `async fn` scope runs on tokio's blocking
+//! pool, *without* the capabilities: use `capscope::tokio::spawn_blocking` (feature `tokio`) to
+//! run it with them.
 //!
 //! # Cost
 //!
 //! Creating a guard makes one `capget`, plus one `capset` when something must change. Dropping a
-//! guard that changed nothing makes no system call; otherwise one `capget` and one `capset`.
+//! guard that changed nothing makes no system call; otherwise one `capget`, one `capset`, and one
+//! `fstat` (the confinement check).
 //!
-//! # Any drop order
+//! # Any drop order, and forgotten guards
 //!
-//! Guards are normally dropped in the reverse order of their creation, but they need not be
-//! (`drop(a)` before `drop(b)`, guards stored in a collection, `mem::forget` aside). Each thread
-//! keeps a record of its live guards; the effective set that the live guards ask for is
-//! computed capability by capability: the latest live guard that names a capability decides
-//! (an additive guard names the capabilities it raises, an exclusive guard names all of them),
-//! and a capability no live guard names is back to what it was before the first of them. When a
-//! guard is dropped, exactly the capabilities whose answer changes are changed, so dropping a
-//! guard in the middle never lowers a capability that a later guard still needs.
+//! Guards are normally dropped in the reverse order of their creation, but they need not be.
+//! Each thread keeps a record of its live guards; when one is dropped, exactly the capabilities
+//! whose asked-for state changes are changed. A guard's end lowers what is no longer asked for,
+//! and raises again only what a guard (an exclusive one) lowered: never a capability that other
+//! code lowered by hand. A guard that is never dropped (`mem::forget`) keeps its capabilities
+//! raised, as a forgotten lock stays locked; it cannot make a later guard raise anything. The
+//! rules are spelled out in the record's documentation (`scope/record.rs`).
+//!
+//! # Signal handlers and process-wide changes
+//!
+//! A guard's read of the effective set and its write are one section that a process-wide
+//! broadcast on the same thread waits for, so a [`process`](crate::process) change is never
+//! overwritten by the write-back of older sets. A guard can be made in a signal handler
+//! (the record needs no allocation, up to [`MAX_LIVE`] live guards per thread), unless the
+//! handler interrupted the same thread in the middle of a guard's own bookkeeping: then
+//! making it fails with [`Error::Refused`], it never aborts.
 //!
 //! # Failure
 //!
 //! If restoring fails, the effective set is emptied; if that fails too, the process aborts with
 //! a message. A thread never goes on with more privilege than its scopes ask for.
 //!
-//! # Threads
-//!
-//! Capabilities belong to threads. A thread spawned inside a raised scope starts with the
-//! spawning thread's sets, raised capabilities included, and keeps them after the scope ends:
-//! no guard of its own will lower them. Spawn threads outside raised scopes, or lower the
-//! capabilities at the start of the new thread. In debug builds [`inherited_raised`] tells a
-//! thread which of its effective capabilities were raised by a live guard of another thread
-//! (and [`debug_assert_not_inherited`] panics on them); [`raised_on_this_thread`] tells it what
-//! its own live guards hold raised.
-//!
 //! # References
 //!
 //! capabilities(7), capget(2), capset(2)
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::marker::PhantomData;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Op, Result};
+use crate::scope::contain;
+use crate::scope::record::{Record, MAX_LIVE as RECORD_MAX};
+use crate::thread::{ops, rmw};
 use crate::{CapSet, CapState};
 
-/// One live guard, as the thread's record keeps it.
-#[derive(Clone, Copy, Debug)]
-struct Live {
-    id: u64,
-    exclusive: bool,
-    caps: CapSet,
-}
-
-/// The thread's record of its live guards.
-#[derive(Debug)]
-struct Scopes {
-    /// Live guards, oldest first.
-    live: Vec<Live>,
-    /// What each capability named by a live guard was before the oldest live guard naming it.
-    base: u64,
-    next_id: u64,
-}
-
-impl Scopes {
-    const fn new() -> Scopes {
-        Scopes {
-            live: Vec::new(),
-            base: 0,
-            next_id: 0,
-        }
-    }
-
-    /// (the capabilities some live guard names, what the live guards ask for them).
-    fn wanted(&self) -> (u64, u64) {
-        let (mut named, mut value) = (0u64, 0u64);
-        for g in &self.live {
-            if g.exclusive {
-                named = u64::MAX;
-                value = g.caps.bits();
-            } else {
-                named |= g.caps.bits();
-                value |= g.caps.bits();
-            }
-        }
-        (named, value & named)
-    }
-}
+/// How many guards one thread can hold live at once (the record needs no allocation).
+pub const MAX_LIVE: usize = RECORD_MAX;
 
 thread_local! {
-    static SCOPES: RefCell<Scopes> = const { RefCell::new(Scopes::new()) };
+    static RECORD: Record = const { Record::new() };
+    /// What the scopes of the creating thread held raised when this thread was born (and were
+    /// lowered before its code ran).
+    static BIRTH_MASK: Cell<u64> = const { Cell::new(0) };
 }
 
-#[cfg(debug_assertions)]
-mod debug_track {
-    //! Debug builds only: how many live guards of any thread raised each capability.
-    use std::sync::atomic::{AtomicU32, Ordering};
-
-    static RAISED: [AtomicU32; 64] = [const { AtomicU32::new(0) }; 64];
-
-    pub(super) fn add(bits: u64) {
-        for n in crate::CapSet::from_bits(bits) {
-            RAISED[usize::from(n.as_u8())].fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    pub(super) fn sub(bits: u64) {
-        for n in crate::CapSet::from_bits(bits) {
-            RAISED[usize::from(n.as_u8())].fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-
-    pub(super) fn any() -> u64 {
-        let mut bits = 0;
-        for (n, c) in RAISED.iter().enumerate() {
-            if c.load(Ordering::Relaxed) > 0 {
-                bits |= 1 << n;
-            }
-        }
-        bits
-    }
+/// Raise the capabilities on top of the effective set, or make the effective set exactly them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum RaiseMode {
+    /// Add the capabilities to the effective set (`#[requires_caps(...)]`).
+    #[default]
+    Add,
+    /// Make the effective set exactly the capabilities (`#[requires_caps(..., exclusive)]`).
+    Exclusive,
 }
 
 /// Raises capabilities into the calling thread's effective set until it is dropped.
@@ -129,7 +116,7 @@ mod debug_track {
 /// makes the effective set exactly the given capabilities. On drop — on every path, early
 /// `return`, `?` and unwinding included — the effective set goes back to what it was,
 /// intersected with the permitted set as it is then. See the [module docs](self) for the rules
-/// under any drop order and on failure.
+/// under any drop order, in signal handlers and on failure.
 ///
 /// The guard is neither `Send` nor `Sync`: capabilities belong to the thread that raised them,
 /// and only that thread can lower them.
@@ -137,7 +124,7 @@ mod debug_track {
 /// # Examples
 ///
 /// ```no_run
-/// use capscope::{guard::RaiseGuard, Cap};
+/// use capscope::{Cap, RaiseGuard};
 ///
 /// let listener = {
 ///     let _guard = RaiseGuard::raise(Cap::NET_BIND_SERVICE)?;
@@ -155,10 +142,9 @@ mod debug_track {
 pub struct RaiseGuard {
     id: u64,
     caps: CapSet,
-    exclusive: bool,
-    /// What this guard itself raised (for the debug-build record of inherited capabilities).
-    #[cfg(debug_assertions)]
-    raised: u64,
+    mode: RaiseMode,
+    /// What this guard itself turned on.
+    raised: CapSet,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -170,17 +156,19 @@ impl RaiseGuard {
     /// # Errors
     ///
     /// [`Error::MissingCaps`] listing every capability of `caps` missing from the permitted set
-    /// (nothing is changed then); [`Error::Os`] if `capget` or `capset` fails.
+    /// (nothing is changed then); [`Error::Os`] if `capget` or `capset` fails;
+    /// [`Error::Refused`] in a signal handler that interrupted a guard's bookkeeping on the same
+    /// thread, or with [`MAX_LIVE`] guards already live on the thread.
     ///
     /// # Thread scope
     ///
-    /// Changes the calling thread's effective set only. Threads spawned while the guard lives
-    /// inherit the raised set and keep it (see the [module docs](self)).
+    /// Changes the calling thread's effective set only. Threads created while the guard lives
+    /// start with the raised capabilities lowered (see the [module docs](self)).
     ///
     /// # Examples
     ///
     /// ```
-    /// use capscope::{guard::RaiseGuard, CapState};
+    /// use capscope::{CapState, RaiseGuard};
     ///
     /// // Raising what is already permitted always works (here: the effective set itself).
     /// let before = CapState::get_current()?;
@@ -195,7 +183,7 @@ impl RaiseGuard {
     /// capset(2)
     #[inline]
     pub fn raise(caps: impl Into<CapSet>) -> Result<RaiseGuard> {
-        RaiseGuard::enter(caps.into(), false, "RaiseGuard::raise")
+        RaiseGuard::enter(caps.into(), RaiseMode::Add, "RaiseGuard::raise")
     }
 
     /// Makes the calling thread's effective set exactly `caps` until the guard is dropped.
@@ -213,7 +201,7 @@ impl RaiseGuard {
     /// # Examples
     ///
     /// ```
-    /// use capscope::{guard::RaiseGuard, CapSet, CapState};
+    /// use capscope::{CapSet, CapState, RaiseGuard};
     ///
     /// let before = CapState::get_current()?;
     /// {
@@ -229,7 +217,7 @@ impl RaiseGuard {
     /// capset(2)
     #[inline]
     pub fn exclusive(caps: impl Into<CapSet>) -> Result<RaiseGuard> {
-        RaiseGuard::enter(caps.into(), true, "RaiseGuard::exclusive")
+        RaiseGuard::enter(caps.into(), RaiseMode::Exclusive, "RaiseGuard::exclusive")
     }
 
     /// The capabilities this guard raises.
@@ -238,152 +226,135 @@ impl RaiseGuard {
         self.caps
     }
 
-    /// Whether this guard is exclusive (the effective set is exactly [`caps`](Self::caps)).
+    /// Whether this guard adds its capabilities or makes the effective set exactly them.
     #[must_use]
-    pub fn is_exclusive(&self) -> bool {
-        self.exclusive
+    pub fn mode(&self) -> RaiseMode {
+        self.mode
     }
 
     /// What `#[requires_caps]` calls: `function` names the scope in the error.
     #[inline]
     pub(crate) fn enter(
         caps: CapSet,
-        exclusive: bool,
+        mode: RaiseMode,
         function: &'static str,
     ) -> Result<RaiseGuard> {
-        let state = CapState::get_current()?;
-        let missing = caps - state.permitted;
-        if !missing.is_empty() {
-            return Err(Error::missing_caps(function, missing));
-        }
-        let target = if exclusive {
-            caps
-        } else {
-            state.effective | caps
-        };
-        if target != state.effective {
-            CapState {
-                effective: target,
-                ..state
-            }
-            .set_current()?;
-        }
-        let recorded = SCOPES.try_with(|s| {
-            let mut s = s.borrow_mut();
-            let (named, _) = s.wanted();
-            let newly = if exclusive {
-                !named
-            } else {
-                caps.bits() & !named
-            };
-            s.base = (s.base & named) | (state.effective.bits() & newly);
-            let id = s.next_id;
-            s.next_id += 1;
-            s.live.push(Live {
-                id,
-                exclusive,
-                caps,
-            });
-            id
-        });
-        let Ok(id) = recorded else {
-            // The thread's record is gone (a guard made in a thread-local destructor): undo.
-            if target != state.effective {
-                if let Err(e) = state.set_current() {
-                    empty_effective_or_abort(&e.to_string());
+        let exclusive = mode == RaiseMode::Exclusive;
+        let entered = rmw::section(|| {
+            RECORD.with(|record| -> Result<(u64, CapSet)> {
+                if !record.has_room() {
+                    return Err(Error::refused(
+                        Op::Raise,
+                        format!("{function}: {MAX_LIVE} guards are already live on this thread"),
+                    ));
                 }
-            }
-            return Err(Error::kernel(
-                function,
-                "no capability guard can be made while the thread exits",
-            ));
-        };
-        #[cfg(debug_assertions)]
-        let raised = (target - state.effective).bits();
-        #[cfg(debug_assertions)]
-        debug_track::add(raised);
+                let state = ops::capget().map_err(|f| fail(f, Op::Raise))?;
+                let missing = caps - state.permitted;
+                if !missing.is_empty() {
+                    return Err(Error::MissingCaps { function, missing });
+                }
+                let target = if exclusive {
+                    caps
+                } else {
+                    state.effective | caps
+                };
+                if target != state.effective {
+                    ops::capset(&CapState {
+                        effective: target,
+                        ..state
+                    })
+                    .map_err(|f| fail(f, Op::Raise))?;
+                }
+                let id = record.enter(caps, exclusive, state.effective, target);
+                contain::publish(record.raised());
+                Ok((id, target - state.effective))
+            })
+        });
+        let (id, raised) = entered.unwrap_or_else(|| {
+            Err(Error::refused(
+                Op::Raise,
+                format!(
+                    "{function}: a guard cannot be made in a signal handler that interrupted \
+                     another guard's bookkeeping on the same thread"
+                ),
+            ))
+        })?;
+        contain::note_raised(raised);
         Ok(RaiseGuard {
             id,
             caps,
-            exclusive,
-            #[cfg(debug_assertions)]
+            mode,
             raised,
             _not_send: PhantomData,
         })
     }
+}
 
-    /// Removes the guard from the thread's record; returns (the capabilities whose wanted state
-    /// changes, their new state).
-    fn leave(&self) -> Option<(u64, u64)> {
-        SCOPES
-            .try_with(|s| {
-                let mut s = s.borrow_mut();
-                let (named_before, value_before) = s.wanted();
-                let before = value_before | (s.base & !named_before);
-                let pos = s.live.iter().position(|g| g.id == self.id)?;
-                s.live.remove(pos);
-                let (named_after, value_after) = s.wanted();
-                // Capabilities no live guard names any more go back to their base.
-                let after = value_after | (s.base & !named_after);
-                s.base &= named_after;
-                let changed = (before ^ after) & named_before;
-                Some((changed, after))
-            })
-            .ok()
-            .flatten()
-    }
+fn fail(f: ops::Fail, op: Op) -> Error {
+    crate::thread::identity::fail_error(op, f, None)
 }
 
 impl Drop for RaiseGuard {
     #[inline]
     fn drop(&mut self) {
-        #[cfg(debug_assertions)]
-        debug_track::sub(self.raised);
-        match self.leave() {
-            Some((0, _)) => {}
-            Some((changed, after)) => restore(CapSet::from_bits(changed), CapSet::from_bits(after)),
-            // The thread's record is gone (thread-local destructors) or does not know the
-            // guard: fail closed.
-            None => empty_effective_or_abort("the thread's guard record is unavailable"),
+        let left = rmw::section(|| {
+            RECORD.with(|record| match record.leave(self.id) {
+                Some(end) => {
+                    if !(end.lower.is_empty() && end.raise.is_empty()) {
+                        restore(end.lower, end.raise);
+                    }
+                    contain::publish(record.raised());
+                    true
+                }
+                None => false,
+            })
+        });
+        match left {
+            Some(true) => {}
+            // The record does not know the guard, or this drop runs in a signal handler that
+            // interrupted the thread's guard bookkeeping: fail closed.
+            Some(false) | None => {
+                empty_effective_or_abort("the thread's guard record is unavailable")
+            }
         }
+        contain::scope_ended(self.raised);
     }
 }
 
-/// Sets the capabilities `changed` of the effective set to their value in `after`, within the
-/// permitted set; on failure empties the effective set; on failure of that, aborts.
+/// Lowers `lower` and raises `raise` in the effective set, within the permitted set; on
+/// failure empties the effective set; on failure of that, aborts.
 #[cold]
-fn restore(changed: CapSet, after: CapSet) {
-    let result = CapState::get_current().and_then(|state| {
-        let target = ((state.effective - changed) | (after & changed)) & state.permitted;
+fn restore(lower: CapSet, raise: CapSet) {
+    let result = ops::capget().and_then(|state| {
+        let target = ((state.effective - lower) | raise) & state.permitted;
         if target == state.effective {
             Ok(())
         } else {
-            CapState {
+            ops::capset(&CapState {
                 effective: target,
                 ..state
-            }
-            .set_current()
+            })
         }
     });
-    if let Err(e) = result {
-        empty_effective_or_abort(&e.to_string());
+    if let Err(f) = result {
+        empty_effective_or_abort(&fail(f, Op::Restore).to_string());
     }
 }
 
 /// Empties the calling thread's effective set; aborts the process if that fails.
 #[cold]
 pub(crate) fn empty_effective_or_abort(why: &str) {
-    let emptied = CapState::get_current().and_then(|s| {
-        CapState {
+    let emptied = ops::capget().and_then(|s| {
+        ops::capset(&CapState {
             effective: CapSet::empty(),
             ..s
-        }
-        .set_current()
+        })
     });
-    if let Err(e) = emptied {
+    if let Err(f) = emptied {
         eprintln!(
-            "capscope: cannot restore the effective capability set ({why}) nor empty it ({e}); \
-             aborting rather than running with capabilities raised"
+            "capscope: cannot restore the effective capability set ({why}) nor empty it ({}); \
+             aborting rather than running with capabilities raised",
+            fail(f, Op::Restore)
         );
         std::process::abort();
     }
@@ -417,11 +388,11 @@ pub(crate) fn empty_effective_or_abort(why: &str) {
 ///
 /// capset(2)
 pub fn with_caps<T>(caps: impl Into<CapSet>, f: impl FnOnce() -> T) -> Result<T> {
-    let _guard = RaiseGuard::enter(caps.into(), false, "capscope::with_caps")?;
+    let _guard = RaiseGuard::enter(caps.into(), RaiseMode::Add, "capscope::with_caps")?;
     Ok(f())
 }
 
-/// What the live guards of the calling thread hold raised: the capabilities they name that
+/// What the live guards of the calling thread hold raised: the capabilities they ask for that
 /// were not effective before them. No system call.
 ///
 /// # Examples
@@ -431,20 +402,36 @@ pub fn with_caps<T>(caps: impl Into<CapSet>, f: impl FnOnce() -> T) -> Result<T>
 /// ```
 #[must_use]
 pub fn raised_on_this_thread() -> CapSet {
-    SCOPES
-        .try_with(|s| {
-            let s = s.borrow();
-            let (named, value) = s.wanted();
-            CapSet::from_bits(value & !s.base & named)
-        })
-        .unwrap_or_default()
+    RECORD.with(Record::raised)
 }
 
-/// Debug builds: the capabilities effective on the calling thread that a live guard of
-/// another thread raised and no live guard of this thread holds — typically because this
-/// thread was spawned inside a raised scope and inherited them. One `capget`.
+/// Whether this build contains threads at birth: capscope's `pthread_create` lowers, in a new
+/// thread, what the creating thread's scopes hold raised (feature `contain`, on by default,
+/// with glibc and dynamic linking). Without it, threads born inside a scope are lowered when
+/// the scope ends (see the [module docs](self#confinement)).
 ///
-/// In release builds the record is not kept and this returns the empty set.
+/// # Examples
+///
+/// ```
+/// if capscope::guard::births_contained() {
+///     println!("threads born in a scope never run with its capabilities");
+/// }
+/// ```
+#[must_use]
+pub const fn births_contained() -> bool {
+    crate::sys::spawn::INTERPOSED
+}
+
+/// Records, in a thread being born, what its creator's scopes held raised (already lowered).
+pub(crate) fn set_birth_mask(mask: CapSet) {
+    BIRTH_MASK.with(|m| m.set(mask.bits()));
+}
+
+/// The capabilities effective on the calling thread that some scope raised and no live scope
+/// of this thread holds: those a live scope of another thread holds raised, or those the scope
+/// the thread was born in held raised. With confinement working this is always empty (a thread
+/// born in a scope has them lowered before its code runs); it is a check for capabilities that
+/// reached a thread by other means. One `capget`.
 ///
 /// # Errors
 ///
@@ -457,69 +444,29 @@ pub fn raised_on_this_thread() -> CapSet {
 /// # Ok::<(), capscope::Error>(())
 /// ```
 pub fn inherited_raised() -> Result<CapSet> {
-    #[cfg(debug_assertions)]
-    {
-        let effective = CapState::get_current()?.effective;
-        let (named, _) = SCOPES.try_with(|s| s.borrow().wanted()).unwrap_or((0, 0));
-        Ok(effective & CapSet::from_bits(debug_track::any() & !named))
-    }
-    #[cfg(not(debug_assertions))]
-    {
-        Ok(CapSet::empty())
-    }
+    let effective = CapState::get_current()?.effective;
+    let own = raised_on_this_thread();
+    let born = CapSet::from_bits(BIRTH_MASK.with(Cell::get));
+    Ok(effective & ((contain::raised_elsewhere() | born) - own))
 }
 
-/// Debug builds: panics if [`inherited_raised`] is not empty, naming the capabilities. Call it
-/// at the start of a thread that must not run with a scope's raised capabilities.
+/// Panics if [`inherited_raised`] is not empty, naming the capabilities. Call it at the start of
+/// a thread that must not run with another scope's raised capabilities.
 ///
 /// # Panics
 ///
-/// In debug builds, when the calling thread holds capabilities another thread's live guard
-/// raised (or when `capget` fails).
+/// When the calling thread holds capabilities another scope raised (or when `capget` fails).
 ///
 /// # Examples
 ///
 /// ```
-/// capscope::guard::debug_assert_not_inherited();
+/// capscope::guard::assert_not_inherited();
 /// ```
 #[track_caller]
-pub fn debug_assert_not_inherited() {
-    if cfg!(debug_assertions) {
-        match inherited_raised() {
-            Ok(s) if s.is_empty() => {}
-            Ok(s) => panic!(
-                "this thread holds {s:?} raised by a live capscope guard of another thread \
-                 (was it spawned inside a #[requires_caps] scope?)"
-            ),
-            Err(e) => panic!("capget failed: {e}"),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wanted_follows_the_latest_guard_naming_each_capability() {
-        let mut s = Scopes::new();
-        s.live.push(Live {
-            id: 0,
-            exclusive: false,
-            caps: CapSet::from_bits(0b001),
-        });
-        s.live.push(Live {
-            id: 1,
-            exclusive: true,
-            caps: CapSet::from_bits(0b010),
-        });
-        s.live.push(Live {
-            id: 2,
-            exclusive: false,
-            caps: CapSet::from_bits(0b100),
-        });
-        assert_eq!(s.wanted(), (u64::MAX, 0b110));
-        s.live.remove(1);
-        assert_eq!(s.wanted(), (0b101, 0b101));
+pub fn assert_not_inherited() {
+    match inherited_raised() {
+        Ok(s) if s.is_empty() => {}
+        Ok(s) => panic!("this thread holds {s:?}, raised by a capscope scope it is not in"),
+        Err(e) => panic!("capget failed: {e}"),
     }
 }

@@ -20,8 +20,10 @@
 //!
 //! capabilities(7)
 
+use crate::drop_after::DropOptions;
 use crate::error::Result;
-use crate::{bounding, guard::RaiseGuard, Cap, CapSet, CapState};
+use crate::process::Report;
+use crate::CapSet;
 
 /// One annotated function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,10 +42,8 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// Used by the macro expansion.
-    #[doc(hidden)]
-    #[must_use]
-    pub const fn __new(
+    /// An entry (what the macro expansion records).
+    pub(crate) const fn new(
         function: &'static str,
         caps: CapSet,
         exclusive: bool,
@@ -60,14 +60,10 @@ impl Entry {
     }
 }
 
-#[doc(hidden)]
-#[linkme::distributed_slice]
-pub static __MANIFEST: [Entry];
-
 /// Every annotated function linked into the program, in no particular order.
 #[must_use]
 pub fn entries() -> &'static [Entry] {
-    &__MANIFEST
+    &crate::scope::private::MANIFEST
 }
 
 /// The union of the capabilities of every annotated function: all the program may raise.
@@ -80,31 +76,38 @@ pub fn entries() -> &'static [Entry] {
 /// ```
 #[must_use]
 pub fn required() -> CapSet {
-    __MANIFEST
+    crate::scope::private::MANIFEST
         .iter()
         .fold(CapSet::empty(), |acc, e| acc | e.caps)
 }
 
-/// Drops every capability that no annotated function needs ([`required`]) from the calling
-/// thread's permitted, effective and inheritable sets (the kernel lowers them from the ambient
-/// set with them), and, if `bounding`, from the bounding set.
-///
-/// Call it at start-up, before spawning threads.
+/// Drops every capability that no annotated function needs ([`required`]), for good: the
+/// permitted set keeps only [`required`] (plus what `opts` keeps), the effective and
+/// inheritable sets are emptied (scopes raise what they need when they run), the ambient set is
+/// cleared, and with [`DropOptions::bounding`] the bounding set keeps only the same
+/// capabilities. It is [`drop_all`](crate::drop_after::drop_all) with the manifest's
+/// capabilities kept, applied to **every thread** of the process (through
+/// [`process::drop_all`](crate::process::drop_all), each thread verified), so it can be called
+/// in `main` after a runtime started its threads.
 ///
 /// # Errors
 ///
-/// [`Error::Os`](crate::Error::Os) if a system call fails: `bounding` needs `CAP_SETPCAP` in the
-/// permitted set (it is raised for the drop, then dropped itself unless required).
+/// As [`process::drop_all`](crate::process::drop_all): [`Error::Refused`](crate::Error::Refused)
+/// before any change when a needed capability is not permitted (`bounding` needs
+/// `CAP_SETPCAP`) or when other threads live and no `/proc` of the process's PID namespace
+/// can list them.
 ///
 /// # Thread scope
 ///
-/// The calling thread only: threads spawned afterwards inherit its restricted sets.
+/// Every thread of the process.
 ///
 /// # Examples
 ///
 /// ```no_run
+/// use capscope::drop_after::DropOptions;
+///
 /// fn main() -> capscope::Result<()> {
-///     capscope::manifest::restrict(true)?;
+///     capscope::manifest::restrict(&DropOptions::new().bounding())?;
 ///     // From here on, only the capabilities of #[requires_caps] functions can be raised.
 ///     Ok(())
 /// }
@@ -113,11 +116,11 @@ pub fn required() -> CapSet {
 /// # References
 ///
 /// capset(2), prctl(2) (`PR_CAPBSET_DROP`)
-pub fn restrict(bounding: bool) -> Result<()> {
-    restrict_to(required(), bounding)
+pub fn restrict(opts: &DropOptions) -> Result<Report> {
+    restrict_to(required(), opts)
 }
 
-/// [`restrict`] with an explicit set instead of the manifest's.
+/// [`restrict`] keeping `keep` instead of the manifest's capabilities (plus what `opts` keeps).
 ///
 /// # Errors
 ///
@@ -125,27 +128,15 @@ pub fn restrict(bounding: bool) -> Result<()> {
 ///
 /// # Thread scope
 ///
-/// The calling thread only.
+/// Every thread of the process.
 ///
 /// # Examples
 ///
 /// ```no_run
-/// capscope::manifest::restrict_to(capscope::capset![capscope::Cap::NET_BIND_SERVICE], false)?;
+/// use capscope::{drop_after::DropOptions, manifest, Cap};
+/// manifest::restrict_to(Cap::NET_BIND_SERVICE.into(), &DropOptions::new())?;
 /// # Ok::<(), capscope::Error>(())
 /// ```
-pub fn restrict_to(keep: CapSet, bounding: bool) -> Result<()> {
-    if bounding {
-        let _setpcap = RaiseGuard::raise(Cap::SETPCAP)?;
-        bounding::limit(keep)?;
-    }
-    let s = CapState::get_current()?;
-    let target = CapState {
-        effective: s.effective & keep,
-        permitted: s.permitted & keep,
-        inheritable: s.inheritable & keep,
-    };
-    if target != s {
-        target.set_current()?;
-    }
-    Ok(())
+pub fn restrict_to(keep: CapSet, opts: &DropOptions) -> Result<Report> {
+    crate::process::drop_all(&opts.keep(keep))
 }

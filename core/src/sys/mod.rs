@@ -1,4 +1,12 @@
 //! The one place for `unsafe` code and `/proc` readers: raw system calls that rustix does not
-//! offer, signal handling, and the files of `/proc`. Every other module denies `unsafe_code`.
+//! offer, signal handling, memory shared with signal handlers, and the files of `/proc`. Every
+//! other module denies `unsafe_code`.
 
+pub(crate) mod creds;
+pub(crate) mod passwd;
+pub(crate) mod prctl;
 pub(crate) mod proc;
+pub(crate) mod shared;
+pub(crate) mod signal;
+pub(crate) mod spawn;
+pub(crate) mod threads;

@@ -1,84 +1,304 @@
-//! Every reader of `/proc`: a thread's `status` file, the process's thread list and thread
-//! count.
+//! Every reader of `/proc`: the process's own task directory ([`TaskDir`]), a thread's `status`
+//! and `stat` files, `cap_last_cap`.
+//!
+//! # Whose `/proc`
+//!
+//! A `/proc` shows the processes of the PID namespace it was mounted for, numbered as that
+//! namespace numbers them. In a PID namespace entered without mounting a new `/proc`
+//! (`unshare -p -f` without `--mount-proc`, many container set-ups), `/proc/self` still works
+//! but names the process by its number in the *outer* namespace, and the thread ids listed in
+//! `/proc/self/task` are not the ones `tgkill` and `capget` take. [`TaskDir::open`] therefore
+//! checks, before anything is changed, that the `/proc` in use is the process's own: `/proc/self`
+//! resolves to `getpid()`, and the calling thread's `NSpid:` line (which lists the thread's id in
+//! every namespace from the one of the `/proc` down to its own) has exactly one number, the
+//! calling thread's `gettid()`. A directory opened this way keeps working after a `chroot` (it
+//! is a file descriptor), which is how a drop armed before a `chroot` reaches every thread after
+//! it.
 
-use crate::error::{Error, Result};
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+use rustix::fs::{Mode, OFlags};
+
+use crate::error::{Errno, Error, Op, Result};
 use crate::model::full::status_field;
+
+/// `/proc/sys/kernel/cap_last_cap`, when it can be read.
+pub(crate) fn cap_last_cap() -> Option<u8> {
+    let text = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok()?;
+    text.trim_end().parse().ok()
+}
 
 /// The text of a `/proc/<pid>/status` (or `/proc/<pid>/task/<tid>/status`) file.
 pub(crate) fn read_status(path: &str) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::from_io("read /proc/<pid>/status", &e))
+    std::fs::read_to_string(path).map_err(|e| Error::from_io(Op::ReadProc, &e).at_path(path))
 }
 
-const OP_LIST: &str = "read /proc/self/task";
-
-/// The thread ids of the calling process, from `/proc/self/task`.
-pub(crate) fn list_tasks() -> Result<Vec<u32>> {
-    let dir = std::fs::read_dir("/proc/self/task").map_err(|e| Error::from_io(OP_LIST, &e))?;
-    let mut tids = Vec::new();
-    for entry in dir {
-        let entry = entry.map_err(|e| Error::from_io(OP_LIST, &e))?;
-        let name = entry.file_name();
-        let tid = name
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-            .ok_or_else(|| Error::kernel(OP_LIST, format!("entry {name:?} is not a thread id")))?;
-        tids.push(tid);
-    }
-    if tids.is_empty() {
-        return Err(Error::kernel(
-            OP_LIST,
-            "no thread listed (is /proc mounted?)",
-        ));
-    }
-    Ok(tids)
+fn pid() -> i32 {
+    rustix::process::getpid().as_raw_nonzero().get()
 }
 
-/// A listing of `/proc/self/task` that can be trusted not to have lost threads.
-///
-/// The kernel's readdir of `/proc/<pid>/task` walks the thread list and stops early when the
-/// thread it stands on exits meanwhile (`next_tid()` ends the walk once `pid_alive()` fails),
-/// so a listing taken while threads exit can miss every thread after the one that exited.
-/// A listing is accepted only when the kernel's thread count read just before and just after
-/// it is the same and the listing holds at least that many threads (a zombie main thread is
-/// listed but not counted). What such a listing can still miss is a thread born during it,
-/// at the end of the list; the broadcast's next pass finds it. Otherwise the listing is taken
-/// again, up to [`SETTLE_TRIES`] times.
-pub(crate) fn list_tasks_settled() -> Result<Vec<u32>> {
-    for _ in 0..SETTLE_TRIES {
-        let before = num_threads()?;
-        let tids = list_tasks()?;
-        let after = num_threads()?;
-        if before == after && tids.len() >= after {
-            return Ok(tids);
-        }
-        std::thread::yield_now();
-    }
-    Err(Error::kernel(
-        OP_LIST,
-        format!("threads kept starting or exiting during {SETTLE_TRIES} listings"),
-    ))
+fn tid() -> i32 {
+    rustix::thread::gettid().as_raw_nonzero().get()
 }
 
-/// How many times [`list_tasks_settled`] lists before it gives up.
+/// The process's own `/proc/self/task` directory, checked to belong to its PID namespace.
+#[derive(Debug)]
+pub(crate) struct TaskDir {
+    fd: OwnedFd,
+    /// The process this directory belongs to.
+    pid: i32,
+}
+
+/// How many times [`TaskDir::list_settled`] lists before it gives up.
 const SETTLE_TRIES: u32 = 10_000;
 
-/// The kernel's count of the process's threads (`num_threads`, field 20 of `/proc/self/stat`).
-pub(crate) fn num_threads() -> Result<usize> {
-    const OP: &str = "read /proc/self/stat";
-    let text = std::fs::read_to_string("/proc/self/stat").map_err(|e| Error::from_io(OP, &e))?;
-    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    let rest = text
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .ok_or_else(|| Error::kernel(OP, "no ')' in /proc/self/stat"))?;
-    // Fields after the name start with field 3 (state); num_threads is field 20.
-    rest.split_ascii_whitespace()
-        .nth(20 - 3)
-        .and_then(|f| f.parse().ok())
-        .ok_or_else(|| Error::kernel(OP, "no num_threads field in /proc/self/stat"))
+/// The directory of this process, opened once and kept (null until first needed, and again in
+/// a child after `fork`).
+static CACHED: AtomicPtr<TaskDir> = AtomicPtr::new(core::ptr::null_mut());
+
+/// In a child after `fork` (async-signal-safe): forget the parent's directory. Its file
+/// descriptor is closed; the leaked `TaskDir` keeps the number but never closes it again.
+pub(crate) fn forked() {
+    let p = CACHED.swap(core::ptr::null_mut(), Ordering::AcqRel);
+    if !p.is_null() {
+        // SAFETY: non-null CACHED pointers are leaked boxes, never freed; the child is the
+        // only thread, and the box is now unreachable for every later caller.
+        let fd = unsafe { (*p).fd.as_raw_fd() };
+        // SAFETY: closing a descriptor this process owns; nothing will use it again.
+        unsafe { libc::close(fd) };
+    }
 }
 
-/// What `/proc/self/task/<tid>/status` says about a thread's liveness and signal mask.
+impl TaskDir {
+    /// Opens `/proc/self/task`, refusing (with the cause and the fix) when there is no `/proc`
+    /// or it belongs to another PID namespace.
+    pub(crate) fn open(op: Op) -> Result<TaskDir> {
+        let me = pid();
+        let link = match rustix::fs::readlink("/proc/self", Vec::new()) {
+            Ok(l) => l,
+            Err(e) => {
+                return Err(Error::refused(
+                    op,
+                    format!(
+                        "no /proc is mounted here (/proc/self: {}); capscope needs the process's \
+                         own /proc to list and check its threads: mount one (`mount -t proc proc \
+                         /proc`), or do the change before the chroot",
+                        Errno::from(e)
+                    ),
+                ))
+            }
+        };
+        let shown = link.to_str().ok().and_then(|s| s.parse::<i32>().ok());
+        if shown != Some(me) {
+            return Err(foreign(
+                op,
+                &format!("it shows this process as {link:?}, but its pid is {me}"),
+            ));
+        }
+        let fd = rustix::fs::open(
+            "/proc/self/task",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::os(Op::ReadProc, e).at_path("/proc/self/task"))?;
+        let dir = TaskDir { fd, pid: me };
+        let me_tid = tid();
+        let status = dir.read(me_tid.unsigned_abs(), "status").ok_or_else(|| {
+            foreign(
+                op,
+                &format!("the calling thread {me_tid} is not in /proc/self/task"),
+            )
+        })?;
+        if let Some(nspid) = status_field(&status, "NSpid") {
+            let ids: Vec<&str> = nspid.split_ascii_whitespace().collect();
+            if ids != [me_tid.to_string().as_str()] {
+                return Err(foreign(
+                    op,
+                    &format!(
+                        "the calling thread {me_tid} appears there with the ids {nspid:?} \
+                         (one per PID namespace from the one of this /proc down)"
+                    ),
+                ));
+            }
+        }
+        Ok(dir)
+    }
+
+    /// The process's directory, opened once and kept for the life of the process (a
+    /// directory opened before a `chroot` stays usable after it).
+    pub(crate) fn cached(op: Op) -> Result<&'static TaskDir> {
+        crate::sys::spawn::hook_forks();
+        let p = CACHED.load(Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: non-null CACHED pointers are leaked boxes, never freed.
+            return Ok(unsafe { &*p });
+        }
+        let fresh = Box::into_raw(Box::new(TaskDir::open(op)?));
+        match CACHED.compare_exchange(
+            core::ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            // SAFETY: `fresh` is now the cached leaked box, never freed.
+            Ok(_) => Ok(unsafe { &*fresh }),
+            Err(existing) => {
+                // SAFETY: `fresh` was never published; we still own it.
+                drop(unsafe { Box::from_raw(fresh) });
+                // SAFETY: `existing` is a cached leaked box, never freed.
+                Ok(unsafe { &*existing })
+            }
+        }
+    }
+
+    /// The process this directory belongs to.
+    pub(crate) fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The kernel's count of the process's threads (a zombie main thread included, kernel io
+    /// threads included): the directory's link count minus 2, one `fstat`.
+    pub(crate) fn count(&self) -> Result<usize> {
+        let st = rustix::fs::fstat(&self.fd).map_err(|e| Error::os(Op::ReadProc, e))?;
+        usize::try_from(st.st_nlink)
+            .ok()
+            .and_then(|n| n.checked_sub(2))
+            .ok_or_else(|| Error::kernel(Op::ReadProc, "/proc/self/task has fewer than 2 links"))
+    }
+
+    /// The live threads: [`count`](Self::count), less the main thread when it has exited (a
+    /// zombie main thread stays in the thread group until the process ends).
+    pub(crate) fn live_count(&self) -> Result<usize> {
+        let n = self.count()?;
+        if n > 1
+            && self
+                .status(self.pid.unsigned_abs())
+                .is_some_and(|s| s.zombie)
+        {
+            return Ok(n - 1);
+        }
+        Ok(n)
+    }
+
+    /// The thread ids listed now.
+    pub(crate) fn list(&self) -> Result<Vec<u32>> {
+        let dir = rustix::fs::Dir::read_from(&self.fd).map_err(|e| Error::os(Op::ReadProc, e))?;
+        let mut tids = Vec::new();
+        for entry in dir {
+            let entry = entry.map_err(|e| Error::os(Op::ReadProc, e))?;
+            let name = entry.file_name().to_bytes();
+            if name.starts_with(b".") {
+                continue;
+            }
+            let tid = std::str::from_utf8(name)
+                .ok()
+                .and_then(|s| s.parse::<u32>().ok())
+                .ok_or_else(|| {
+                    Error::kernel(
+                        Op::ReadProc,
+                        format!("task entry {name:?} is not a thread id"),
+                    )
+                })?;
+            tids.push(tid);
+        }
+        if tids.is_empty() {
+            return Err(Error::kernel(
+                Op::ReadProc,
+                "no thread listed in /proc/self/task",
+            ));
+        }
+        Ok(tids)
+    }
+
+    /// A listing that can be trusted not to have lost threads.
+    ///
+    /// The kernel's readdir of `/proc/<pid>/task` walks the thread list and stops early when
+    /// the thread it stands on exits meanwhile (`next_tid()` ends the walk once `pid_alive()`
+    /// fails), so a listing taken while threads exit can miss every thread after the one that
+    /// exited. A listing is accepted only when the kernel's thread count read just before and
+    /// just after it is the same and the listing holds at least that many threads. What such a
+    /// listing can still miss is a thread born during it, at the end of the list; a broadcast's
+    /// next pass finds it. Otherwise the listing is taken again, up to `SETTLE_TRIES` times.
+    pub(crate) fn list_settled(&self) -> Result<Vec<u32>> {
+        for _ in 0..SETTLE_TRIES {
+            let before = self.count()?;
+            let tids = self.list()?;
+            let after = self.count()?;
+            if before == after && tids.len() >= after {
+                return Ok(tids);
+            }
+            std::thread::yield_now();
+        }
+        Err(Error::kernel(
+            Op::ReadProc,
+            format!("threads kept starting or exiting during {SETTLE_TRIES} listings"),
+        ))
+    }
+
+    /// The text of `<tid>/<file>` in this directory; `None` when the thread is gone.
+    pub(crate) fn read(&self, tid: u32, file: &str) -> Option<String> {
+        let fd = rustix::fs::openat(
+            &self.fd,
+            format!("{tid}/{file}"),
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        let mut text = String::new();
+        std::fs::File::from(fd).read_to_string(&mut text).ok()?;
+        Some(text)
+    }
+
+    /// What thread `tid`'s `status` and `stat` say about it; `None` when it is gone.
+    pub(crate) fn status(&self, tid: u32) -> Option<TaskStatus> {
+        let text = self.read(tid, "status")?;
+        let state = status_field(&text, "State")?;
+        let sigblk = u64::from_str_radix(status_field(&text, "SigBlk")?, 16).ok()?;
+        Some(TaskStatus {
+            zombie: state.starts_with('Z') || state.starts_with('X'),
+            running: state.starts_with('R'),
+            sigblk,
+            io_thread: self
+                .read(tid, "stat")
+                .is_some_and(|s| stat_flags(&s) & PF_IO_WORKER != 0),
+            sqpoll: status_field(&text, "Name").is_some_and(|n| n.starts_with("iou-sqp")),
+        })
+    }
+}
+
+impl AsFd for TaskDir {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+fn foreign(op: Op, what: &str) -> Error {
+    Error::refused(
+        op,
+        format!(
+            "the /proc mounted here belongs to another PID namespace ({what}), so the thread ids \
+             it lists are not this process's; mount a /proc for this namespace (`mount -t proc \
+             proc /proc`, or `unshare --pid --fork --mount-proc`)"
+        ),
+    )
+}
+
+/// `PF_IO_WORKER`: the task is a kernel io thread (io_uring's `iou-sqp-*` and `iou-wrk-*`),
+/// which never runs user code and takes no signals.
+const PF_IO_WORKER: u64 = 0x10;
+
+/// The `flags` field (9) of a `stat` text.
+fn stat_flags(stat: &str) -> u64 {
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_ascii_whitespace().nth(9 - 3))
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(0)
+}
+
+/// What a thread's `status` and `stat` say about its liveness and signal mask.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TaskStatus {
     /// The thread has exited (state `Z` or `X`); a zombie main thread stays listed.
@@ -87,6 +307,10 @@ pub(crate) struct TaskStatus {
     pub(crate) running: bool,
     /// Its blocked-signal mask (`SigBlk`).
     pub(crate) sigblk: u64,
+    /// A kernel io thread (`PF_IO_WORKER`).
+    pub(crate) io_thread: bool,
+    /// An io_uring SQPOLL thread (named `iou-sqp-<pid>`).
+    pub(crate) sqpoll: bool,
 }
 
 impl TaskStatus {
@@ -103,63 +327,41 @@ impl TaskStatus {
     }
 }
 
-/// The status of thread `tid`: `None` when it is gone or the file cannot be read.
-pub(crate) fn task_status(tid: u32) -> Option<TaskStatus> {
-    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
-    let state = status_field(&text, "State")?;
-    let sigblk = u64::from_str_radix(status_field(&text, "SigBlk")?, 16).ok()?;
-    Some(TaskStatus {
-        zombie: state.starts_with('Z') || state.starts_with('X'),
-        running: state.starts_with('R'),
-        sigblk,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn lists_this_thread_and_counts_threads() {
+        let dir = TaskDir::open(Op::ReadProc).unwrap();
         let me = crate::current_tid();
-        assert!(list_tasks_settled().unwrap().contains(&me));
-        assert!(num_threads().unwrap() >= 1);
+        assert!(dir.list_settled().unwrap().contains(&me));
+        assert!(dir.count().unwrap() >= 1);
+        assert!(!dir.status(me).unwrap().io_thread);
+    }
+
+    #[test]
+    fn flags_of_a_stat_line() {
+        assert_eq!(
+            stat_flags("12 (a) b) c) S 1 2 3 4 5 4194368 0 0"),
+            4_194_368
+        );
+        assert_eq!(stat_flags("garbage"), 0);
     }
 
     #[test]
     fn sees_a_blocked_signal() {
+        use crate::sys::signal::{block_only_for_test, SigSet};
+        let dir = TaskDir::open(Op::ReadProc).unwrap();
         let sig = libc::SIGRTMAX() - 1;
         let tid = crate::current_tid();
-        // SAFETY: plain sigset manipulation on a local, then pthread_sigmask on this thread.
-        unsafe {
-            let mut set: libc::sigset_t = core::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, sig);
-            let mut old: libc::sigset_t = core::mem::zeroed();
-            assert_eq!(libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old), 0);
-            let status = task_status(tid).unwrap();
-            assert_eq!(
-                libc::pthread_sigmask(libc::SIG_SETMASK, &old, core::ptr::null_mut()),
-                0
-            );
-            assert!(status.blocks(sig));
-            assert!(!status.blocks_all());
-            assert!(!status.zombie);
-        }
-        assert!(!task_status(tid).unwrap().blocks(sig));
-        // SAFETY: as above, with a full set.
-        unsafe {
-            let mut all: libc::sigset_t = core::mem::zeroed();
-            libc::sigfillset(&mut all);
-            let mut old: libc::sigset_t = core::mem::zeroed();
-            assert_eq!(libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old), 0);
-            let status = task_status(tid).unwrap();
-            assert_eq!(
-                libc::pthread_sigmask(libc::SIG_SETMASK, &old, core::ptr::null_mut()),
-                0
-            );
-            assert!(status.blocks_all());
-            assert!(status.running, "the calling thread is running");
-        }
+        let status = block_only_for_test(SigSet::one(sig), || dir.status(tid).unwrap());
+        assert!(status.blocks(sig));
+        assert!(!status.blocks_all());
+        assert!(!status.zombie);
+        assert!(!dir.status(tid).unwrap().blocks(sig));
+        let status = block_only_for_test(SigSet::all(), || dir.status(tid).unwrap());
+        assert!(status.blocks_all());
+        assert!(status.running, "the calling thread is running");
     }
 }

@@ -4,6 +4,10 @@
 //! lowers it from the ambient set as soon as either is dropped. Raising also fails while the
 //! securebit `NO_CAP_AMBIENT_RAISE` is set. Linux 4.3 added ambient capabilities.
 //!
+//! [`raise`] and [`clear`] have process-wide twins,
+//! [`process::ambient_raise`](crate::process::ambient_raise) and
+//! [`process::ambient_clear`](crate::process::ambient_clear), taking the same arguments.
+//!
 //! # Thread scope
 //!
 //! The ambient set is per thread. Every function here reads or changes the calling thread only.
@@ -12,17 +16,23 @@
 //!
 //! capabilities(7) ("Ambient capability set"), prctl(2) (`PR_CAP_AMBIENT`)
 
-use rustix::thread::CapabilitySet as RSet;
-
-use crate::error::{Error, OsContext, Result};
+use crate::error::{Errno, Error, Op, Result};
 use crate::kernel;
+use crate::thread::ops;
 use crate::{Cap, CapSet};
 
-const RAISE_HINT: &str = "an ambient capability must be in both the permitted and the inheritable \
-                          set, and the securebit NO_CAP_AMBIENT_RAISE must be clear";
+/// Why raising an ambient capability fails with `EPERM`.
+pub(crate) const RAISE_HINT: &str =
+    "an ambient capability must be in both the permitted and the inheritable set, and the \
+     securebit NO_CAP_AMBIENT_RAISE must be clear";
 
-fn one(cap: Cap) -> RSet {
-    RSet::from_bits_retain(1 << cap.as_u8())
+fn error(f: ops::Fail) -> Error {
+    let e = Error::os(f.op, f.errno.unwrap_or(Errno::INVAL));
+    if f.op == Op::AmbientRaise && f.errno == Some(Errno::PERM) {
+        e.with_hint(RAISE_HINT)
+    } else {
+        e
+    }
 }
 
 /// Whether the kernel supports ambient capabilities (Linux 4.3 and later). One `prctl`.
@@ -30,13 +40,16 @@ fn one(cap: Cap) -> RSet {
 /// # Errors
 ///
 /// [`Error::Os`] if the probe fails for another reason than `EINVAL`.
+///
+/// # Examples
+///
+/// ```
+/// assert!(capscope::ambient::is_supported()?); // any kernel of the last years
+/// # Ok::<(), capscope::Error>(())
+/// ```
 #[doc(alias = "PR_CAP_AMBIENT_IS_SET")]
 pub fn is_supported() -> Result<bool> {
-    match rustix::thread::capability_is_in_ambient_set(one(Cap::CHOWN)) {
-        Ok(_) => Ok(true),
-        Err(rustix::io::Errno::INVAL) => Ok(false),
-        Err(e) => Err(Error::os("prctl(PR_CAP_AMBIENT_IS_SET)", e)),
-    }
+    Ok(ops::ambient_is_set(Cap::CHOWN).map_err(error)?.is_some())
 }
 
 /// Whether `cap` is in the calling thread's ambient set: `None` when the kernel does not know
@@ -55,30 +68,43 @@ pub fn is_supported() -> Result<bool> {
 /// ```
 #[doc(alias = "PR_CAP_AMBIENT_IS_SET")]
 pub fn is_set(cap: Cap) -> Result<Option<bool>> {
-    match rustix::thread::capability_is_in_ambient_set(one(cap)) {
-        Ok(b) => Ok(Some(b)),
-        Err(rustix::io::Errno::INVAL) => Ok(None),
-        Err(e) => Err(Error::os("prctl(PR_CAP_AMBIENT_IS_SET)", e)),
-    }
+    ops::ambient_is_set(cap).map_err(error)
 }
 
-fn configure(cap: Cap, raise: bool, name: &'static str) -> Result<()> {
-    // Checked first (cached after the first call), so the answer does not depend on the order
-    // of the kernel's own checks.
-    kernel::check_supported(name, cap)?;
-    match rustix::thread::configure_capability_in_ambient_set(one(cap), raise) {
-        Ok(()) => Ok(()),
-        Err(e @ rustix::io::Errno::PERM) if raise => Err(Error::os(name, e).with_hint(RAISE_HINT)),
-        Err(e) => Err(Error::os(name, e)),
-    }
-}
-
-/// Raises `cap` in the ambient set. One `prctl`.
+/// Whether every capability of `caps` is ambient: one `prctl` per capability (stops at the
+/// first one missing).
 ///
 /// # Errors
 ///
-/// [`Error::Unsupported`] for a capability the kernel lacks; [`Error::Os`] with `EPERM` (and a
-/// hint) when `cap` is not both permitted and inheritable, or `NO_CAP_AMBIENT_RAISE` is set.
+/// As [`is_set`].
+///
+/// # Examples
+///
+/// ```
+/// use capscope::{ambient, Cap};
+/// let _ = ambient::has(Cap::NET_BIND_SERVICE)?;
+/// # Ok::<(), capscope::Error>(())
+/// ```
+pub fn has(caps: impl Into<CapSet>) -> Result<bool> {
+    for cap in caps.into() {
+        if is_set(cap)? != Some(true) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Raises `caps` in the ambient set: one `prctl` per capability.
+///
+/// # Errors
+///
+/// [`Error::Unsupported`] (before any system call) for a capability the kernel lacks;
+/// [`Error::Os`] with `EPERM` (and a hint) when a capability is not both permitted and
+/// inheritable, or `NO_CAP_AMBIENT_RAISE` is set; the capabilities before it are raised then.
+///
+/// # Thread scope
+///
+/// The calling thread only; see [`process::ambient_raise`](crate::process::ambient_raise).
 ///
 /// # Examples
 ///
@@ -90,19 +116,38 @@ fn configure(cap: Cap, raise: bool, name: &'static str) -> Result<()> {
 /// ambient::raise(Cap::NET_BIND_SERVICE)?; // now kept across execve of a normal binary
 /// # Ok::<(), capscope::Error>(())
 /// ```
+///
+/// # References
+///
+/// prctl(2) (`PR_CAP_AMBIENT_RAISE`)
 #[doc(alias = "PR_CAP_AMBIENT_RAISE")]
-pub fn raise(cap: Cap) -> Result<()> {
-    configure(cap, true, "prctl(PR_CAP_AMBIENT_RAISE)")
+pub fn raise(caps: impl Into<CapSet>) -> Result<()> {
+    let caps = caps.into();
+    kernel::check_supported(Op::AmbientRaise, caps)?;
+    caps.iter()
+        .try_for_each(|cap| ops::ambient_set_one(cap, true).map_err(error))
 }
 
-/// Lowers `cap` in the ambient set (no error when it is not set). One `prctl`.
+/// Lowers `caps` in the ambient set (no error for those not set): one `prctl` per capability.
 ///
 /// # Errors
 ///
-/// [`Error::Unsupported`] for a capability the kernel lacks.
+/// [`Error::Unsupported`] (before any system call) for a capability the kernel lacks.
+///
+/// # Examples
+///
+/// ```
+/// use capscope::{ambient, Cap};
+/// ambient::lower(Cap::NET_RAW)?;
+/// assert_eq!(ambient::is_set(Cap::NET_RAW)?, Some(false));
+/// # Ok::<(), capscope::Error>(())
+/// ```
 #[doc(alias = "PR_CAP_AMBIENT_LOWER")]
-pub fn lower(cap: Cap) -> Result<()> {
-    configure(cap, false, "prctl(PR_CAP_AMBIENT_LOWER)")
+pub fn lower(caps: impl Into<CapSet>) -> Result<()> {
+    let caps = caps.into();
+    kernel::check_supported(Op::AmbientLower, caps)?;
+    caps.iter()
+        .try_for_each(|cap| ops::ambient_set_one(cap, false).map_err(error))
 }
 
 /// Empties the ambient set, capabilities the library does not name included. One `prctl`.
@@ -110,9 +155,21 @@ pub fn lower(cap: Cap) -> Result<()> {
 /// # Errors
 ///
 /// [`Error::Os`] if the kernel has no ambient set (`EINVAL`, before Linux 4.3).
+///
+/// # Thread scope
+///
+/// The calling thread only; see [`process::ambient_clear`](crate::process::ambient_clear).
+///
+/// # Examples
+///
+/// ```
+/// capscope::ambient::clear()?;
+/// assert!(capscope::ambient::probe()?.is_empty());
+/// # Ok::<(), capscope::Error>(())
+/// ```
 #[doc(alias = "PR_CAP_AMBIENT_CLEAR_ALL")]
 pub fn clear() -> Result<()> {
-    rustix::thread::clear_ambient_capability_set().op("prctl(PR_CAP_AMBIENT_CLEAR_ALL)")
+    ops::ambient_clear().map_err(error)
 }
 
 /// The whole ambient set: one `PR_CAP_AMBIENT_IS_SET` per capability the kernel supports.
@@ -120,6 +177,14 @@ pub fn clear() -> Result<()> {
 /// # Errors
 ///
 /// As [`is_set`] and [`kernel::last_supported`].
+///
+/// # Examples
+///
+/// ```
+/// let a = capscope::ambient::probe()?;
+/// # let _ = a;
+/// # Ok::<(), capscope::Error>(())
+/// ```
 pub fn probe() -> Result<CapSet> {
-    kernel::probe_each(is_set)
+    ops::ambient_set(kernel::last_supported()?).map_err(error)
 }

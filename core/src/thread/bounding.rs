@@ -4,6 +4,9 @@
 //! set it can raise. It only shrinks: a capability dropped from it is gone for the thread and
 //! every child it creates afterwards. Dropping needs `CAP_SETPCAP` in the effective set.
 //!
+//! [`drop`] has a process-wide twin, [`process::bounding_drop`](crate::process::bounding_drop),
+//! taking the same argument.
+//!
 //! # Thread scope
 //!
 //! The bounding set is per thread. Every function here reads or changes the calling thread
@@ -13,16 +16,22 @@
 //!
 //! capabilities(7) ("Capability bounding set"), prctl(2) (`PR_CAPBSET_READ`, `PR_CAPBSET_DROP`)
 
-use rustix::thread::CapabilitySet as RSet;
-
-use crate::error::{Error, Result};
+use crate::error::{Errno, Error, Op, Result};
 use crate::kernel;
+use crate::thread::ops;
 use crate::{Cap, CapSet};
 
-const DROP_HINT: &str = "dropping from the bounding set needs CAP_SETPCAP in the effective set";
+/// Why dropping from the bounding set fails with `EPERM`.
+pub(crate) const DROP_HINT: &str =
+    "dropping from the bounding set needs CAP_SETPCAP in the effective set";
 
-fn one(cap: Cap) -> RSet {
-    RSet::from_bits_retain(1 << cap.as_u8())
+fn drop_error(f: ops::Fail) -> Error {
+    let e = Error::os(f.op, f.errno.unwrap_or(Errno::INVAL));
+    if f.errno == Some(Errno::PERM) {
+        e.with_hint(DROP_HINT)
+    } else {
+        e
+    }
 }
 
 /// Whether `cap` is in the calling thread's bounding set: `None` when the running kernel does
@@ -40,54 +49,75 @@ fn one(cap: Cap) -> RSet {
 /// assert_eq!(bounding::read(Cap::from_u8(63).unwrap())?, None); // no kernel has 63 yet
 /// # Ok::<(), capscope::Error>(())
 /// ```
+///
+/// # References
+///
+/// prctl(2) (`PR_CAPBSET_READ`)
 #[doc(alias = "PR_CAPBSET_READ")]
 pub fn read(cap: Cap) -> Result<Option<bool>> {
-    match rustix::thread::capability_is_in_bounding_set(one(cap)) {
-        Ok(b) => Ok(Some(b)),
-        Err(rustix::io::Errno::INVAL) => Ok(None),
-        Err(e) => Err(Error::os("prctl(PR_CAPBSET_READ)", e)),
-    }
+    ops::bounding_read(cap).map_err(|f| Error::os(f.op, f.errno.unwrap_or(Errno::INVAL)))
 }
 
-/// Drops `cap` from the calling thread's bounding set. Irreversible. One `prctl`.
+/// Whether every capability of `caps` is in the bounding set: one `prctl` per capability
+/// (stops at the first one missing). Capabilities the kernel does not know are not in it.
 ///
 /// # Errors
 ///
-/// [`Error::Unsupported`] when the kernel does not know `cap`; [`Error::Os`] with `EPERM` (and
-/// a hint) without `CAP_SETPCAP` in the effective set, even when `cap` is already absent (use
-/// [`ensure_dropped`] for that case).
+/// As [`read`].
+///
+/// # Examples
+///
+/// ```
+/// use capscope::{bounding, Cap};
+/// let _ = bounding::has(Cap::NET_RAW | Cap::CHOWN)?;
+/// # Ok::<(), capscope::Error>(())
+/// ```
+pub fn has(caps: impl Into<CapSet>) -> Result<bool> {
+    for cap in caps.into() {
+        if read(cap)? != Some(true) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Drops `caps` from the calling thread's bounding set, those of them still in it. Irreversible.
+/// One `PR_CAPBSET_READ` per capability, plus one `PR_CAPBSET_DROP` for each one present; no
+/// error for capabilities already absent.
+///
+/// # Errors
+///
+/// [`Error::Unsupported`] (before any system call) for a capability the kernel does not know;
+/// [`Error::Os`] with `EPERM` (and a hint) without `CAP_SETPCAP` in the effective set. On an
+/// error, the capabilities before the failing one are already dropped.
+///
+/// # Thread scope
+///
+/// The calling thread only; see [`process::bounding_drop`](crate::process::bounding_drop) for
+/// every thread.
 ///
 /// # Examples
 ///
 /// ```no_run
-/// capscope::bounding::drop(capscope::Cap::SYS_MODULE)?;
+/// use capscope::{bounding, Cap};
+/// bounding::drop(Cap::SYS_MODULE | Cap::SYS_RAWIO)?;
+/// assert!(!bounding::has(Cap::SYS_MODULE)?);
 /// # Ok::<(), capscope::Error>(())
 /// ```
+///
+/// # References
+///
+/// prctl(2) (`PR_CAPBSET_DROP`)
 #[doc(alias = "PR_CAPBSET_DROP")]
-pub fn drop(cap: Cap) -> Result<()> {
-    // Checked first (cached after the first call): without CAP_SETPCAP the kernel would answer
-    // EPERM before it looks at the capability.
-    kernel::check_supported("prctl(PR_CAPBSET_DROP)", cap)?;
-    match rustix::thread::remove_capability_from_bounding_set(one(cap)) {
-        Ok(()) => Ok(()),
-        Err(e @ rustix::io::Errno::PERM) => {
-            Err(Error::os("prctl(PR_CAPBSET_DROP)", e).with_hint(DROP_HINT))
+pub fn drop(caps: impl Into<CapSet>) -> Result<()> {
+    let caps = caps.into();
+    kernel::check_supported(Op::CapbsetDrop, caps)?;
+    for cap in caps {
+        if ops::bounding_read(cap).map_err(drop_error)? == Some(true) {
+            ops::bounding_drop_one(cap).map_err(drop_error)?;
         }
-        Err(e) => Err(Error::os("prctl(PR_CAPBSET_DROP)", e)),
     }
-}
-
-/// Makes sure `cap` is not in the bounding set: no error when it is already absent (or the
-/// kernel does not know it). One `PR_CAPBSET_READ`, plus one `PR_CAPBSET_DROP` when present.
-///
-/// # Errors
-///
-/// As [`drop`], when `cap` is present.
-pub fn ensure_dropped(cap: Cap) -> Result<()> {
-    match read(cap)? {
-        Some(true) => drop(cap),
-        Some(false) | None => Ok(()),
-    }
+    Ok(())
 }
 
 /// The whole bounding set of the calling thread: one `PR_CAPBSET_READ` per capability the
@@ -101,11 +131,12 @@ pub fn ensure_dropped(cap: Cap) -> Result<()> {
 ///
 /// ```
 /// let b = capscope::bounding::probe()?;
-/// assert!(b.is_subset(capscope::kernel::supported()?));
+/// assert!(b.is_subset(capscope::Cap::probe_supported()?));
 /// # Ok::<(), capscope::Error>(())
 /// ```
 pub fn probe() -> Result<CapSet> {
-    kernel::probe_each(read)
+    ops::bounding_set(kernel::last_supported()?)
+        .map_err(|f| Error::os(f.op, f.errno.unwrap_or(Errno::INVAL)))
 }
 
 /// Drops every capability from the bounding set except those in `keep`: capabilities 0 up to
@@ -114,11 +145,16 @@ pub fn probe() -> Result<CapSet> {
 /// # Errors
 ///
 /// As [`drop`]; on error, the capabilities before the failing one are already dropped.
-pub fn limit(keep: CapSet) -> Result<()> {
-    for cap in kernel::supported()? - keep {
-        ensure_dropped(cap)?;
-    }
-    Ok(())
+///
+/// # Examples
+///
+/// ```no_run
+/// use capscope::{bounding, Cap};
+/// bounding::limit(Cap::NET_BIND_SERVICE)?;
+/// # Ok::<(), capscope::Error>(())
+/// ```
+pub fn limit(keep: impl Into<CapSet>) -> Result<()> {
+    drop(CapSet::up_to(kernel::last_supported()?) - keep.into())
 }
 
 /// Drops every capability from the bounding set (0 up to the kernel's last, named or not).

@@ -1,8 +1,8 @@
 //! Reading and writing a thread's effective, permitted and inheritable sets: `capget` and
 //! `capset` as methods of [`CapState`].
 
-use crate::error::{Error, OsContext, Result};
-use crate::CapState;
+use crate::error::{Error, Op, OsContext, Result};
+use crate::{Cap, CapState};
 
 impl CapState {
     /// The calling thread's sets: one `capget`, no allocation.
@@ -23,7 +23,7 @@ impl CapState {
     pub fn get_current() -> Result<CapState> {
         rustix::thread::capabilities(None)
             .map(CapState::from_rustix)
-            .op("capget")
+            .op(Op::Capget)
     }
 
     /// The sets of the thread (or process leader) with id `pid`: one `capget`. `0` means the
@@ -44,11 +44,11 @@ impl CapState {
     #[doc(alias = "capget")]
     pub fn get_for_pid(pid: u32) -> Result<CapState> {
         let raw = i32::try_from(pid)
-            .map_err(|_| Error::invalid("capget", format!("pid {pid} is above i32::MAX")))?;
+            .map_err(|_| Error::invalid(Op::Capget, format!("pid {pid} is above i32::MAX")))?;
         let pid = rustix::process::Pid::from_raw(raw);
         rustix::thread::capabilities(pid)
             .map(CapState::from_rustix)
-            .op("capget")
+            .op(Op::Capget)
     }
 
     /// Makes this the calling thread's state: one `capset`.
@@ -83,32 +83,85 @@ impl CapState {
 
     #[cold]
     fn explain_capset_failure(&self, e: rustix::io::Errno) -> Error {
-        let err = Error::os("capset", e);
+        let err = Error::os(Op::Capset, e);
         if e != rustix::io::Errno::PERM {
             return err;
         }
         let Ok(old) = CapState::get_current() else {
             return err;
         };
-        let hint = if !self.effective.is_subset(self.permitted) {
-            format!(
-                "the effective set must be a subset of the permitted set: {:?} are effective but not permitted",
-                self.effective - self.permitted
-            )
-        } else if !self.permitted.is_subset(old.permitted) {
-            format!(
-                "the permitted set can only shrink: {:?} are not in the current permitted set",
-                self.permitted - old.permitted
-            )
-        } else if !old.effective.has(crate::Cap::SETPCAP) {
-            format!(
-                "without CAP_SETPCAP in the effective set, the inheritable set can only gain \
-                 permitted capabilities: {:?} are not permitted",
-                (self.inheritable - old.inheritable) - old.permitted
-            )
-        } else {
-            "the inheritable set can only gain capabilities in the bounding set".to_owned()
+        match capset_rule_broken(&old, self) {
+            Some(hint) => err.with_hint(hint),
+            None => err.with_hint(
+                "the change follows the capability rules, so something else refused it (a \
+                 seccomp filter or a security module)",
+            ),
+        }
+    }
+}
+
+/// Which rule of `capset` changing `old` into `new` breaks, if any (the kernel answers `EPERM`
+/// for each of them).
+fn capset_rule_broken(old: &CapState, new: &CapState) -> Option<String> {
+    if !new.effective.is_subset(new.permitted) {
+        return Some(format!(
+            "the effective set must be a subset of the permitted set: {:?} are effective but \
+             not permitted",
+            new.effective - new.permitted
+        ));
+    }
+    if !new.permitted.is_subset(old.permitted) {
+        return Some(format!(
+            "the permitted set can only shrink: {:?} are not in the current permitted set",
+            new.permitted - old.permitted
+        ));
+    }
+    let gained = new.inheritable - old.inheritable;
+    if !old.effective.has(Cap::SETPCAP) && !gained.is_subset(old.permitted) {
+        return Some(format!(
+            "without CAP_SETPCAP in the effective set, the inheritable set can only gain \
+             permitted capabilities: {:?} are not permitted",
+            gained - old.permitted
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CapSet;
+
+    #[test]
+    fn the_hint_blames_only_the_rule_that_is_broken() {
+        let old = CapState {
+            effective: CapSet::empty(),
+            permitted: Cap::CHOWN.into(),
+            inheritable: CapSet::empty(),
         };
-        err.with_hint(hint)
+        // Nothing wrong: a refusal is someone else's (seccomp, LSM).
+        assert_eq!(capset_rule_broken(&old, &old), None);
+        let more_inh = CapState {
+            inheritable: Cap::NET_RAW.into(),
+            ..old
+        };
+        assert!(capset_rule_broken(&old, &more_inh)
+            .unwrap()
+            .contains("inheritable"));
+        let with_setpcap = CapState {
+            effective: Cap::SETPCAP.into(),
+            permitted: Cap::SETPCAP | Cap::CHOWN,
+            ..old
+        };
+        let inh = CapState {
+            inheritable: Cap::NET_RAW.into(),
+            ..with_setpcap
+        };
+        assert_eq!(capset_rule_broken(&with_setpcap, &inh), None);
+        let grow = CapState {
+            permitted: Cap::CHOWN | Cap::NET_RAW,
+            ..old
+        };
+        assert!(capset_rule_broken(&old, &grow).unwrap().contains("shrink"));
     }
 }

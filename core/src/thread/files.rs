@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rustix::fs::XattrFlags;
 
-use crate::error::{Error, OsContext, Result};
+use crate::error::{Error, Op, OsContext, Result};
 use crate::FileCaps;
 
 const XATTR_NAME: &std::ffi::CStr = c"security.capability";
@@ -34,7 +34,7 @@ impl FileCaps {
     /// getxattr(2), capabilities(7)
     #[doc(alias = "cap_get_file")]
     pub fn get_for_file(path: impl AsRef<Path>) -> Result<Option<FileCaps>> {
-        const OP: &str = "lgetxattr(security.capability)";
+        const OP: Op = Op::GetFileCaps;
         let mut buf = [0u8; FileCaps::MAX_SIZE + 1];
         let got = rustix::fs::lgetxattr(path.as_ref(), XATTR_NAME, &mut buf);
         Self::decode_read(OP, got, &buf)
@@ -60,17 +60,13 @@ impl FileCaps {
     /// fgetxattr(2), capabilities(7)
     #[doc(alias = "cap_get_fd")]
     pub fn get_for_fd(fd: impl AsFd) -> Result<Option<FileCaps>> {
-        const OP: &str = "fgetxattr(security.capability)";
+        const OP: Op = Op::GetFileCaps;
         let mut buf = [0u8; FileCaps::MAX_SIZE + 1];
         let got = rustix::fs::fgetxattr(fd, XATTR_NAME, &mut buf);
         Self::decode_read(OP, got, &buf)
     }
 
-    fn decode_read(
-        op: &'static str,
-        got: rustix::io::Result<usize>,
-        buf: &[u8],
-    ) -> Result<Option<FileCaps>> {
+    fn decode_read(op: Op, got: rustix::io::Result<usize>, buf: &[u8]) -> Result<Option<FileCaps>> {
         match got {
             Ok(len) => FileCaps::from_bytes(&buf[..len.min(buf.len())])
                 .map(Some)
@@ -84,7 +80,7 @@ impl FileCaps {
         }
     }
 
-    fn checked_bytes(&self, op: &'static str) -> Result<Vec<u8>> {
+    fn checked_bytes(&self, op: Op) -> Result<Vec<u8>> {
         if self.rootid == Some(u32::MAX) {
             return Err(Error::invalid(
                 op,
@@ -122,7 +118,7 @@ impl FileCaps {
     /// setxattr(2), setcap(8), capabilities(7)
     #[doc(alias = "cap_set_file")]
     pub fn set_for_file(&self, path: impl AsRef<Path>) -> Result<()> {
-        const OP: &str = "lsetxattr(security.capability)";
+        const OP: Op = Op::SetFileCaps;
         let bytes = self.checked_bytes(OP)?;
         rustix::fs::lsetxattr(path.as_ref(), XATTR_NAME, &bytes, XattrFlags::empty()).op(OP)
     }
@@ -150,7 +146,7 @@ impl FileCaps {
     /// fsetxattr(2), capabilities(7)
     #[doc(alias = "cap_set_fd")]
     pub fn set_for_fd(&self, fd: impl AsFd) -> Result<()> {
-        const OP: &str = "fsetxattr(security.capability)";
+        const OP: Op = Op::SetFileCaps;
         let bytes = self.checked_bytes(OP)?;
         rustix::fs::fsetxattr(fd, XATTR_NAME, &bytes, XattrFlags::empty()).op(OP)
     }
@@ -179,7 +175,7 @@ impl FileCaps {
     /// removexattr(2), `setcap -r`
     pub fn remove_for_file(path: impl AsRef<Path>) -> Result<bool> {
         Self::removed(
-            "lremovexattr(security.capability)",
+            Op::RemoveFileCaps,
             rustix::fs::lremovexattr(path.as_ref(), XATTR_NAME),
         )
     }
@@ -207,13 +203,10 @@ impl FileCaps {
     ///
     /// fremovexattr(2)
     pub fn remove_for_fd(fd: impl AsFd) -> Result<bool> {
-        Self::removed(
-            "fremovexattr(security.capability)",
-            rustix::fs::fremovexattr(fd, XATTR_NAME),
-        )
+        Self::removed(Op::RemoveFileCaps, rustix::fs::fremovexattr(fd, XATTR_NAME))
     }
 
-    fn removed(op: &'static str, r: rustix::io::Result<()>) -> Result<bool> {
+    fn removed(op: Op, r: rustix::io::Result<()>) -> Result<bool> {
         match r {
             Ok(()) => Ok(true),
             Err(rustix::io::Errno::NODATA) => Ok(false),

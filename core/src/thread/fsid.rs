@@ -15,38 +15,36 @@
 //!
 //! setfsuid(2), setfsgid(2), capabilities(7) ("Effect of user ID changes on capabilities")
 
-use crate::error::{Errno, Error, Result};
+use crate::error::{Errno, Error, Op, Result};
 
 /// The uid or the gid flavour of the filesystem-id calls.
 #[derive(Clone, Copy)]
 struct Kind {
-    op: &'static str,
+    op: Op,
     what: &'static str,
     cap: &'static str,
-    call: unsafe extern "C" fn(u32) -> i32,
+    call: fn(u32) -> u32,
 }
 
 const UID: Kind = Kind {
-    op: "setfsuid",
+    op: Op::Setfsuid,
     what: "uid",
     cap: "CAP_SETUID",
-    call: libc::setfsuid,
+    call: crate::sys::creds::set_fsuid,
 };
 
 const GID: Kind = Kind {
-    op: "setfsgid",
+    op: Op::Setfsgid,
     what: "gid",
     cap: "CAP_SETGID",
-    call: libc::setfsgid,
+    call: crate::sys::creds::set_fsgid,
 };
 
 impl Kind {
     /// The current value: the call with `-1`, which is never a valid id, changes nothing and
     /// returns the current value.
     fn get(self) -> u32 {
-        // SAFETY: setfsuid/setfsgid take an integer and touch only the calling thread's
-        // credentials; glibc's wrappers are the plain per-thread system calls.
-        unsafe { (self.call)(u32::MAX) as u32 }
+        (self.call)(u32::MAX)
     }
 
     /// Sets `id`, reads it back, and turns a change that did not take into an error.
@@ -60,8 +58,7 @@ impl Kind {
                 ),
             ));
         }
-        // SAFETY: as in `get`.
-        let old = unsafe { (self.call)(id) as u32 };
+        let old = (self.call)(id);
         let now = self.get();
         if now != id {
             return Err(Error::os(self.op, Errno::PERM).with_hint(format!(

@@ -1,7 +1,9 @@
 //! Reading a thread's [`FullCapState`]: the calling thread through system calls, any thread
 //! through `/proc`.
 
-use crate::error::{OsContext, Result};
+use crate::error::{Op, OsContext, Result};
+#[cfg(doc)]
+use crate::Error;
 use crate::{ambient, bounding, securebits, CapState, FullCapState, Secbits};
 
 impl FullCapState {
@@ -23,7 +25,7 @@ impl FullCapState {
             ambient: ambient::probe()?,
             bounding: bounding::probe()?,
             securebits: Some(bits),
-            no_new_privs: rustix::thread::no_new_privs().op("prctl(PR_GET_NO_NEW_PRIVS)")?,
+            no_new_privs: rustix::thread::no_new_privs().op(Op::GetNoNewPrivs)?,
             keepcaps: Some(bits.contains(Secbits::KEEP_CAPS)),
         })
     }

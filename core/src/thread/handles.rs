@@ -1,13 +1,19 @@
 //! Set handles in the style of pyprctl: `cap_effective()`, `cap_permitted()`,
 //! `cap_inheritable()`, `cap_ambient()`, `capbset()`.
 //!
-//! Each handle names one of the calling thread's sets and offers the same verbs: `has`, `add`,
-//! `drop`, `limit`, `clear`, `replace`, `probe`. They are convenient for one change at a time;
-//! for several sets at once, a single [`CapState::set_current`] makes fewer system calls.
+//! Each handle names one of the calling thread's sets and offers pyprctl's verbs: `has`, `add`,
+//! `drop`, `limit`, `clear`, `replace`, `probe`. They are thin views: the effective, permitted
+//! and inheritable handles read and write [`CapState`] (one `capget`, plus one `capset` when
+//! something changes); the ambient handle calls [`ambient`](crate::ambient) and the bounding
+//! handle [`bounding`](crate::bounding) (one `prctl` per capability touched). Each handle is its
+//! own type, so a verb a set does not have is a compile error: the bounding set only shrinks,
+//! and [`BoundingSet`] has no `add`:
 //!
-//! Costs: on the effective, permitted and inheritable handles, every call is one `capget` plus
-//! at most one `capset` (none when nothing would change). Ambient and bounding calls make one
-//! `prctl` per capability touched.
+//! ```compile_fail
+//! capscope::capbset().add(capscope::Cap::CHOWN); // no method `add` on `BoundingSet`
+//! ```
+//!
+//! For several sets at once, a single [`CapState::set_current`] makes fewer system calls.
 //!
 //! # Thread scope
 //!
@@ -16,14 +22,12 @@
 //! # Examples
 //!
 //! ```
-//! use capscope::{cap_effective, cap_permitted, capbset, Cap};
+//! use capscope::{cap_effective, cap_permitted, Cap};
 //!
 //! let _ = cap_permitted().has(Cap::NET_RAW)?;
-//! // Nothing to lower is no system call beyond the capget:
+//! // Nothing to change is no system call beyond the capget:
 //! let e = cap_effective().probe()?;
 //! cap_effective().replace(e)?;
-//! // The bounding set never grows:
-//! assert!(capbset().add(Cap::CHOWN).is_err());
 //! # Ok::<(), capscope::Error>(())
 //! ```
 //!
@@ -31,233 +35,333 @@
 //!
 //! capabilities(7), capget(2), prctl(2)
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Op, Result};
 use crate::{ambient, bounding, CapSet, CapState};
 
-/// Which of the calling thread's sets a [`SetHandle`] works on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Which {
-    /// The effective set.
-    Effective,
-    /// The permitted set.
-    Permitted,
-    /// The inheritable set.
-    Inheritable,
-    /// The ambient set.
-    Ambient,
-    /// The bounding set.
-    Bounding,
-}
+macro_rules! state_handle {
+    ($(#[$doc:meta])* $ty:ident, $ctor:ident, $field:ident, $name:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $ty(());
 
-/// A handle on one of the calling thread's capability sets. Get one with [`cap_effective`],
-/// [`cap_permitted`], [`cap_inheritable`], [`cap_ambient`] or [`capbset`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SetHandle(Which);
+        #[doc = concat!("The calling thread's ", $name, " set.")]
+        ///
+        /// # Examples
+        ///
+        /// ```
+        #[doc = concat!("let set = capscope::", stringify!($ctor), "().probe()?;")]
+        /// # let _ = set;
+        /// # Ok::<(), capscope::Error>(())
+        /// ```
+        #[must_use]
+        pub const fn $ctor() -> $ty {
+            $ty(())
+        }
 
-/// The calling thread's effective set.
-#[must_use]
-pub const fn cap_effective() -> SetHandle {
-    SetHandle(Which::Effective)
-}
+        impl $ty {
+            /// Reads the three sets once, applies `f` to this one and writes them back only
+            /// when it changed.
+            fn update(self, f: impl FnOnce(CapSet) -> CapSet) -> Result<()> {
+                let old = CapState::get_current()?;
+                let new = CapState {
+                    $field: f(old.$field),
+                    ..old
+                };
+                if new == old {
+                    return Ok(());
+                }
+                new.set_current()
+            }
 
-/// The calling thread's permitted set.
-#[must_use]
-pub const fn cap_permitted() -> SetHandle {
-    SetHandle(Which::Permitted)
-}
+            /// The whole set: one `capget`.
+            ///
+            /// # Errors
+            ///
+            /// As [`CapState::get_current`].
+            pub fn probe(self) -> Result<CapSet> {
+                Ok(CapState::get_current()?.$field)
+            }
 
-/// The calling thread's inheritable set.
-#[must_use]
-pub const fn cap_inheritable() -> SetHandle {
-    SetHandle(Which::Inheritable)
-}
+            /// Whether every capability of `caps` is in the set: one `capget`.
+            ///
+            /// # Errors
+            ///
+            /// As [`CapState::get_current`].
+            pub fn has(self, caps: impl Into<CapSet>) -> Result<bool> {
+                Ok(self.probe()?.has_all(caps.into()))
+            }
 
-/// The calling thread's ambient set.
-#[must_use]
-pub const fn cap_ambient() -> SetHandle {
-    SetHandle(Which::Ambient)
-}
+            /// Raises every capability of `caps` in the set.
+            ///
+            /// # Errors
+            ///
+            /// As [`CapState::set_current`] (the hint says which rule a refusal broke).
+            #[allow(
+                clippy::should_implement_trait,
+                reason = "pyprctl's verb; this is not arithmetic"
+            )]
+            pub fn add(self, caps: impl Into<CapSet>) -> Result<()> {
+                let caps = caps.into();
+                self.update(|s| s | caps)
+            }
 
-/// The calling thread's bounding set (it only shrinks: [`SetHandle::add`] is an error).
-#[must_use]
-pub const fn capbset() -> SetHandle {
-    SetHandle(Which::Bounding)
-}
+            /// Lowers every capability of `caps` in the set.
+            ///
+            /// # Errors
+            ///
+            /// As [`CapState::set_current`].
+            pub fn drop(self, caps: impl Into<CapSet>) -> Result<()> {
+                let caps = caps.into();
+                self.update(|s| s - caps)
+            }
 
-impl SetHandle {
-    /// Which set this handle works on.
-    #[must_use]
-    pub const fn which(self) -> Which {
-        self.0
-    }
+            /// Lowers every capability except those of `caps`.
+            ///
+            /// # Errors
+            ///
+            /// As [`CapState::set_current`].
+            pub fn limit(self, caps: impl Into<CapSet>) -> Result<()> {
+                let caps = caps.into();
+                self.update(|s| s & caps)
+            }
 
-    fn field(self, s: &mut CapState) -> &mut CapSet {
-        match self.0 {
-            Which::Effective => &mut s.effective,
-            Which::Permitted => &mut s.permitted,
-            Which::Inheritable => &mut s.inheritable,
-            Which::Ambient | Which::Bounding => {
-                unreachable!("ambient and bounding are not in CapState")
+            /// Lowers every capability, all 64 bits.
+            ///
+            /// # Errors
+            ///
+            /// As [`CapState::set_current`].
+            pub fn clear(self) -> Result<()> {
+                self.update(|_| CapSet::empty())
+            }
+
+            /// Makes the set exactly `caps`.
+            ///
+            /// # Errors
+            ///
+            /// As [`CapState::set_current`].
+            pub fn replace(self, caps: impl Into<CapSet>) -> Result<()> {
+                let caps = caps.into();
+                self.update(|_| caps)
             }
         }
-    }
+    };
+}
 
-    /// Reads E/P/I once, applies `f` to this handle's set and writes back only when it changed.
-    fn update(self, f: impl FnOnce(CapSet) -> CapSet) -> Result<()> {
-        let old = CapState::get_current()?;
-        let mut new = old;
-        let field = self.field(&mut new);
-        *field = f(*field);
-        if new == old {
-            return Ok(());
-        }
-        new.set_current()
-    }
+state_handle!(
+    /// The calling thread's effective set: what the kernel checks. Get it with
+    /// [`cap_effective`].
+    EffectiveSet,
+    cap_effective,
+    effective,
+    "effective"
+);
+state_handle!(
+    /// The calling thread's permitted set: what it may raise. It only shrinks. Get it with
+    /// [`cap_permitted`].
+    PermittedSet,
+    cap_permitted,
+    permitted,
+    "permitted"
+);
+state_handle!(
+    /// The calling thread's inheritable set. Get it with [`cap_inheritable`].
+    InheritableSet,
+    cap_inheritable,
+    inheritable,
+    "inheritable"
+);
 
-    /// The whole set.
+/// The calling thread's ambient set: a view over [`ambient`](crate::ambient). Get it with
+/// [`cap_ambient`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AmbientSet(());
+
+/// The calling thread's ambient set.
+///
+/// # Examples
+///
+/// ```
+/// assert!(capscope::cap_ambient().probe()?.is_subset(capscope::cap_permitted().probe()?));
+/// # Ok::<(), capscope::Error>(())
+/// ```
+#[must_use]
+pub const fn cap_ambient() -> AmbientSet {
+    AmbientSet(())
+}
+
+impl AmbientSet {
+    /// The whole set: [`ambient::probe`].
     ///
     /// # Errors
     ///
-    /// As [`CapState::get_current`], [`ambient::probe`] or [`bounding::probe`].
+    /// As [`ambient::probe`].
     pub fn probe(self) -> Result<CapSet> {
-        match self.0 {
-            Which::Ambient => ambient::probe(),
-            Which::Bounding => bounding::probe(),
-            _ => Ok(*self.field(&mut CapState::get_current()?)),
-        }
+        ambient::probe()
     }
 
-    /// Whether every capability of `caps` is in the set.
+    /// [`ambient::has`].
     ///
     /// # Errors
     ///
-    /// As [`probe`](Self::probe) (ambient and bounding read only the capabilities asked about).
+    /// As [`ambient::has`].
     pub fn has(self, caps: impl Into<CapSet>) -> Result<bool> {
-        let caps = caps.into();
-        match self.0 {
-            Which::Ambient => all_of(caps, ambient::is_set),
-            Which::Bounding => all_of(caps, bounding::read),
-            _ => Ok(self.probe()?.has_all(caps)),
-        }
+        ambient::has(caps)
     }
 
-    /// Raises every capability of `caps` in the set.
+    /// [`ambient::raise`].
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] on the bounding set (it can only shrink), before any system
-    /// call; otherwise as [`CapState::set_current`] or [`ambient::raise`].
+    /// As [`ambient::raise`].
     #[allow(
         clippy::should_implement_trait,
         reason = "pyprctl's verb; this is not arithmetic"
     )]
     pub fn add(self, caps: impl Into<CapSet>) -> Result<()> {
-        let caps = caps.into();
-        match self.0 {
-            Which::Bounding => Err(Error::invalid(
-                "capbset.add",
-                "the bounding set can only shrink: no capability can be added",
-            )),
-            Which::Ambient => caps.iter().try_for_each(ambient::raise),
-            _ => self.update(|s| s | caps),
-        }
+        ambient::raise(caps)
     }
 
-    /// Lowers every capability of `caps` in the set.
+    /// [`ambient::lower`].
     ///
     /// # Errors
     ///
-    /// As [`CapState::set_current`], [`ambient::lower`] or [`bounding::drop`] (capabilities
-    /// already absent from the bounding set are not an error).
+    /// As [`ambient::lower`].
     pub fn drop(self, caps: impl Into<CapSet>) -> Result<()> {
-        let caps = caps.into();
-        match self.0 {
-            Which::Ambient => caps.iter().try_for_each(ambient::lower),
-            Which::Bounding => caps.iter().try_for_each(bounding::ensure_dropped),
-            _ => self.update(|s| s - caps),
-        }
+        ambient::lower(caps)
     }
 
-    /// Lowers every capability except those of `caps`.
+    /// Lowers every ambient capability except those of `caps` ([`ambient::clear`] when `caps`
+    /// is empty).
     ///
     /// # Errors
     ///
-    /// As [`drop`](Self::drop).
+    /// As [`ambient::probe`] and [`ambient::lower`].
     pub fn limit(self, caps: impl Into<CapSet>) -> Result<()> {
         let caps = caps.into();
-        match self.0 {
-            Which::Ambient => {
-                if caps.is_empty() {
-                    return ambient::clear();
-                }
-                (ambient::probe()? - caps)
-                    .iter()
-                    .try_for_each(ambient::lower)
-            }
-            Which::Bounding => bounding::limit(caps),
-            _ => self.update(|s| s & caps),
+        if caps.is_empty() {
+            return ambient::clear();
         }
+        ambient::lower(ambient::probe()? - caps)
     }
 
-    /// Lowers every capability, including those the library does not name.
+    /// [`ambient::clear`].
     ///
     /// # Errors
     ///
-    /// As [`limit`](Self::limit).
+    /// As [`ambient::clear`].
     pub fn clear(self) -> Result<()> {
-        self.limit(CapSet::empty())
+        ambient::clear()
     }
 
-    /// Makes the set exactly `caps`.
+    /// Makes the ambient set exactly `caps`. Every capability of `caps` must be permitted and
+    /// inheritable: checked with one `capget` before anything changes.
     ///
     /// # Errors
     ///
-    /// On the bounding set, [`Error::InvalidInput`] when `caps` holds a capability the set does
-    /// not (it cannot grow), checked before anything is dropped. On the ambient set, every
-    /// capability of `caps` must be permitted and inheritable: checked with one `capget` before
-    /// anything changes. Otherwise as [`CapState::set_current`].
+    /// [`Error::InvalidInput`] (nothing changed) for capabilities not both permitted and
+    /// inheritable; otherwise as [`ambient::raise`] and [`ambient::lower`].
     pub fn replace(self, caps: impl Into<CapSet>) -> Result<()> {
         let caps = caps.into();
-        match self.0 {
-            Which::Bounding => {
-                let current = bounding::probe()?;
-                if !caps.is_subset(current) {
-                    return Err(Error::invalid(
-                        "capbset.replace",
-                        format!(
-                            "the bounding set can only shrink: {:?} are not in it",
-                            caps - current
-                        ),
-                    ));
-                }
-                bounding::limit(caps)
-            }
-            Which::Ambient => {
-                let s = CapState::get_current()?;
-                let allowed = s.permitted & s.inheritable;
-                if !caps.is_subset(allowed) {
-                    return Err(Error::invalid(
-                        "cap_ambient.replace",
-                        format!(
-                            "ambient capabilities must be permitted and inheritable: {:?} are not",
-                            caps - allowed
-                        ),
-                    ));
-                }
-                let current = ambient::probe()?;
-                (current - caps).iter().try_for_each(ambient::lower)?;
-                (caps - current).iter().try_for_each(ambient::raise)
-            }
-            _ => self.update(|_| caps),
+        let s = CapState::get_current()?;
+        let allowed = s.permitted & s.inheritable;
+        if !caps.is_subset(allowed) {
+            return Err(Error::invalid(
+                Op::AmbientRaise,
+                format!(
+                    "ambient capabilities must be permitted and inheritable: {:?} are not",
+                    caps - allowed
+                ),
+            ));
         }
+        let current = ambient::probe()?;
+        ambient::lower(current - caps)?;
+        ambient::raise(caps - current)
     }
 }
 
-fn all_of(caps: CapSet, read: impl Fn(crate::Cap) -> Result<Option<bool>>) -> Result<bool> {
-    for cap in caps {
-        if read(cap)? != Some(true) {
-            return Ok(false);
-        }
+/// The calling thread's bounding set: a view over [`bounding`](crate::bounding). It only
+/// shrinks, so it has no `add`. Get it with [`capbset`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BoundingSet(());
+
+/// The calling thread's bounding set.
+///
+/// # Examples
+///
+/// ```
+/// assert!(capscope::capbset().probe()?.is_subset(capscope::Cap::probe_supported()?));
+/// # Ok::<(), capscope::Error>(())
+/// ```
+#[must_use]
+pub const fn capbset() -> BoundingSet {
+    BoundingSet(())
+}
+
+impl BoundingSet {
+    /// The whole set: [`bounding::probe`].
+    ///
+    /// # Errors
+    ///
+    /// As [`bounding::probe`].
+    pub fn probe(self) -> Result<CapSet> {
+        bounding::probe()
     }
-    Ok(true)
+
+    /// [`bounding::has`].
+    ///
+    /// # Errors
+    ///
+    /// As [`bounding::has`].
+    pub fn has(self, caps: impl Into<CapSet>) -> Result<bool> {
+        bounding::has(caps)
+    }
+
+    /// [`bounding::drop`]. Irreversible.
+    ///
+    /// # Errors
+    ///
+    /// As [`bounding::drop`].
+    pub fn drop(self, caps: impl Into<CapSet>) -> Result<()> {
+        bounding::drop(caps)
+    }
+
+    /// [`bounding::limit`]. Irreversible.
+    ///
+    /// # Errors
+    ///
+    /// As [`bounding::limit`].
+    pub fn limit(self, caps: impl Into<CapSet>) -> Result<()> {
+        bounding::limit(caps)
+    }
+
+    /// [`bounding::clear`]. Irreversible.
+    ///
+    /// # Errors
+    ///
+    /// As [`bounding::clear`].
+    pub fn clear(self) -> Result<()> {
+        bounding::clear()
+    }
+
+    /// Makes the bounding set exactly `caps`, which must be a subset of it (it cannot grow):
+    /// checked before anything is dropped. Irreversible.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] (nothing dropped) when `caps` holds a capability the set does
+    /// not; otherwise as [`bounding::limit`].
+    pub fn replace(self, caps: impl Into<CapSet>) -> Result<()> {
+        let caps = caps.into();
+        let current = bounding::probe()?;
+        if !caps.is_subset(current) {
+            return Err(Error::invalid(
+                Op::CapbsetDrop,
+                format!(
+                    "the bounding set can only shrink: {:?} are not in it",
+                    caps - current
+                ),
+            ));
+        }
+        bounding::limit(caps)
+    }
 }

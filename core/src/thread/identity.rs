@@ -1,90 +1,142 @@
 //! Changing a thread's uid, gid and supplementary groups while keeping its permitted
 //! capabilities: [`cap_set_ids`] (libcap's `cap_setuid` and `cap_setgroups` in one call).
 //!
-//! The work is split in three steps so that `capscope::process` can run the middle one
-//! on every thread from a signal handler:
+//! The work is split in three steps so that the broadcast handler of `capscope::process`, the
+//! drop of `#[drop_caps_after(uid = ..)]` and the launcher's child run the middle ones:
 //!
-//! 1. [`IdRequest::new`] validates the input (no system call, no allocation) into a plain,
-//!    `Copy` request that borrows the groups;
+//! 1. [`IdChange::validate`] checks the input (no system call, no allocation) into a plain,
+//!    `Copy` [`IdRequest`] that borrows the groups;
 //! 2. [`apply`] makes the change on the calling thread with raw system calls only: no
 //!    allocation, no lock, no `/proc`, no formatting, so it is async-signal-safe; it fails
-//!    with a small `Copy` [`ApplyError`] (step, errno, whether anything had changed);
+//!    with the shared [`Fail`] (step, errno, whether anything had changed);
 //! 3. [`verify`] reads the thread's ids, groups and capabilities back (raw system calls into a
 //!    caller-provided buffer, so it is async-signal-safe too) and compares them with the
 //!    request.
 
-use crate::error::{Errno, Error, Result};
+use crate::error::{Errno, Error, Op, Result};
+use crate::sys::creds;
+use crate::thread::ops::{self, Fail, Step};
 use crate::{Cap, CapSet, CapState};
 
 /// The most supplementary groups the kernel accepts (`NGROUPS_MAX`).
 pub const MAX_GROUPS: usize = 65_536;
 
-const OP: &str = "cap_set_ids";
-
-/// A validated [`cap_set_ids`] request: plain data, no allocation, borrowed groups.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct IdRequest<'a> {
-    /// New real, effective and saved uid.
-    pub(crate) uid: Option<u32>,
-    /// New real, effective and saved gid.
-    pub(crate) gid: Option<u32>,
-    /// New supplementary groups (an empty slice clears them).
-    pub(crate) groups: Option<&'a [u32]>,
-    /// Restore the effective set as it was (intersected with the permitted set) instead of
-    /// leaving it empty.
-    pub(crate) preserve_effective: bool,
+/// What [`cap_set_ids`] (and [`process::cap_set_ids`](crate::process::cap_set_ids)) changes:
+/// built with named steps, so that a call site reads without the docs.
+///
+/// Nothing given means nothing to change, which [`cap_set_ids`] refuses.
+///
+/// # Examples
+///
+/// ```
+/// use capscope::IdChange;
+///
+/// let change = IdChange::new().uid(1000).gid(1000).clear_groups();
+/// let keeping = IdChange::new().uid(1000).keep_effective();
+/// # let _ = (change, keeping);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[must_use]
+pub struct IdChange<'a> {
+    uid: Option<u32>,
+    gid: Option<u32>,
+    groups: Option<&'a [u32]>,
+    keep_effective: bool,
 }
 
-impl<'a> IdRequest<'a> {
+impl<'a> IdChange<'a> {
+    /// No change yet.
+    pub const fn new() -> IdChange<'a> {
+        IdChange {
+            uid: None,
+            gid: None,
+            groups: None,
+            keep_effective: false,
+        }
+    }
+
+    /// Set the real, effective and saved uid (`setresuid(uid, uid, uid)`; the filesystem uid
+    /// follows).
+    pub const fn uid(mut self, uid: u32) -> IdChange<'a> {
+        self.uid = Some(uid);
+        self
+    }
+
+    /// Set the real, effective and saved gid (`setresgid`; the filesystem gid follows).
+    pub const fn gid(mut self, gid: u32) -> IdChange<'a> {
+        self.gid = Some(gid);
+        self
+    }
+
+    /// Set the supplementary groups (`setgroups`).
+    pub const fn groups(mut self, groups: &'a [u32]) -> IdChange<'a> {
+        self.groups = Some(groups);
+        self
+    }
+
+    /// Clear the supplementary groups.
+    pub const fn clear_groups(self) -> IdChange<'a> {
+        self.groups(&[])
+    }
+
+    /// Afterwards, restore the effective set as it was (intersected with the permitted set)
+    /// instead of leaving it empty.
+    pub const fn keep_effective(mut self) -> IdChange<'a> {
+        self.keep_effective = true;
+        self
+    }
+
     /// Checks everything [`cap_set_ids`] refuses, before any system call: at least one of
-    /// `uid`, `gid`, `groups`; no id equal to `u32::MAX` (the kernel's "unchanged"); at most
+    /// uid, gid, groups; no id equal to `u32::MAX` (the kernel's "unchanged"); at most
     /// [`MAX_GROUPS`] groups.
-    pub(crate) fn new(
-        uid: Option<u32>,
-        gid: Option<u32>,
-        groups: Option<&'a [u32]>,
-        preserve_effective: bool,
-    ) -> Result<IdRequest<'a>> {
-        if uid.is_none() && gid.is_none() && groups.is_none() {
+    pub(crate) fn validate(&self, op: Op) -> Result<IdRequest<'a>> {
+        if self.uid.is_none() && self.gid.is_none() && self.groups.is_none() {
             return Err(Error::invalid(
-                OP,
+                op,
                 "nothing to change: give a uid, a gid or groups",
             ));
         }
-        if uid == Some(u32::MAX) {
-            return Err(Error::invalid(
-                OP,
-                "uid 4294967295 (-1) means \"unchanged\" to the kernel",
-            ));
+        for (what, id) in [("uid", self.uid), ("gid", self.gid)] {
+            if id == Some(u32::MAX) {
+                return Err(Error::invalid(
+                    op,
+                    format!("{what} 4294967295 (-1) means \"unchanged\" to the kernel"),
+                ));
+            }
         }
-        if gid == Some(u32::MAX) {
-            return Err(Error::invalid(
-                OP,
-                "gid 4294967295 (-1) means \"unchanged\" to the kernel",
-            ));
-        }
-        if let Some(g) = groups {
+        if let Some(g) = self.groups {
             if g.len() > MAX_GROUPS {
                 return Err(Error::invalid(
-                    OP,
+                    op,
                     format!("{} groups, the kernel allows at most {MAX_GROUPS}", g.len()),
                 ));
             }
             if let Some(i) = g.iter().position(|&x| x == u32::MAX) {
                 return Err(Error::invalid(
-                    OP,
+                    op,
                     format!("group {i} is 4294967295 (-1), not a group id"),
                 ));
             }
         }
         Ok(IdRequest {
-            uid,
-            gid,
-            groups,
-            preserve_effective,
+            uid: self.uid,
+            gid: self.gid,
+            groups: self.groups,
+            preserve_effective: self.keep_effective,
         })
     }
+}
 
+/// A validated [`IdChange`]: plain data, no allocation, borrowed groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct IdRequest<'a> {
+    pub(crate) uid: Option<u32>,
+    pub(crate) gid: Option<u32>,
+    pub(crate) groups: Option<&'a [u32]>,
+    pub(crate) preserve_effective: bool,
+}
+
+impl IdRequest<'_> {
     /// The capabilities the change needs in the effective set.
     pub(crate) const fn needed_caps(&self) -> CapSet {
         let mut s = CapSet::empty();
@@ -103,87 +155,6 @@ impl<'a> IdRequest<'a> {
     }
 }
 
-/// The step of [`apply`] (or [`verify`]) that failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum IdStep {
-    Capget,
-    RaiseCaps,
-    GetKeepcaps,
-    SetKeepcaps,
-    Setresgid,
-    Setgroups,
-    Setresuid,
-    RestoreKeepcaps,
-    SetEffective,
-    Getresuid,
-    Getresgid,
-    Getgroups,
-}
-
-impl IdStep {
-    /// The system call, as [`Error::op`] names it.
-    pub(crate) const fn op(self) -> &'static str {
-        match self {
-            IdStep::Capget => "capget",
-            IdStep::RaiseCaps => "capset (raise CAP_SETUID/CAP_SETGID)",
-            IdStep::GetKeepcaps => "prctl(PR_GET_KEEPCAPS)",
-            IdStep::SetKeepcaps => "prctl(PR_SET_KEEPCAPS)",
-            IdStep::Setresgid => "setresgid",
-            IdStep::Setgroups => "setgroups",
-            IdStep::Setresuid => "setresuid",
-            IdStep::RestoreKeepcaps => "prctl(PR_SET_KEEPCAPS) (restore)",
-            IdStep::SetEffective => "capset (effective set afterwards)",
-            IdStep::Getresuid => "getresuid",
-            IdStep::Getresgid => "getresgid",
-            IdStep::Getgroups => "getgroups",
-        }
-    }
-}
-
-/// Why [`apply`] failed: which step, its errno, and whether an id had already changed (then
-/// the thread's credentials are indeterminate and the caller must abort).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ApplyError {
-    pub(crate) step: IdStep,
-    pub(crate) errno: Errno,
-    pub(crate) changed: bool,
-}
-
-impl ApplyError {
-    /// The public error: [`Error::Os`] when nothing changed, [`Error::Indeterminate`] otherwise.
-    pub(crate) fn into_error(self) -> Error {
-        let mut e = Error::os(self.step.op(), self.errno);
-        let hint = match (self.step, self.errno.raw()) {
-            (IdStep::Setresuid, libc::EPERM) => {
-                Some("changing to another uid needs CAP_SETUID in the permitted set")
-            }
-            (IdStep::Setresgid, libc::EPERM) => {
-                Some("changing to another gid needs CAP_SETGID in the permitted set")
-            }
-            (IdStep::Setgroups, libc::EPERM) => Some(
-                "setgroups needs CAP_SETGID in the permitted set, and in a user namespace \
-                 /proc/<pid>/setgroups must say \"allow\"",
-            ),
-            (IdStep::Setresuid | IdStep::Setresgid | IdStep::Setgroups, libc::EINVAL) => {
-                Some("the id is not mapped in the thread's user namespace")
-            }
-            (IdStep::SetKeepcaps, libc::EPERM) => Some("SECBIT_KEEP_CAPS_LOCKED is set"),
-            _ => None,
-        };
-        if let Some(h) = hint {
-            e = e.with_hint(h);
-        }
-        if self.changed {
-            Error::Indeterminate {
-                op: OP,
-                source: Box::new(e),
-            }
-        } else {
-            e
-        }
-    }
-}
-
 /// What [`apply`] did, for [`verify`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Applied {
@@ -193,30 +164,15 @@ pub(crate) struct Applied {
     pub(crate) effective: CapSet,
 }
 
-type Step<T> = core::result::Result<T, (IdStep, Errno)>;
-
-fn capget() -> Step<CapState> {
-    rustix::thread::capabilities(None)
-        .map(CapState::from_rustix)
-        .map_err(|e| (IdStep::Capget, e.into()))
-}
-
-fn capset(s: CapState, step: IdStep) -> Step<()> {
-    rustix::thread::set_capabilities(None, s.to_rustix()).map_err(|e| (step, e.into()))
-}
-
 /// Lowers the effective set to empty; aborts the process if even that fails (never go on with
-/// capabilities raised).
+/// capabilities raised). Async-signal-safe.
 fn lower_effective_or_abort() {
-    if let Ok(now) = capget() {
+    if let Ok(now) = ops::capget() {
         if now.effective.is_empty()
-            || capset(
-                CapState {
-                    effective: CapSet::empty(),
-                    ..now
-                },
-                IdStep::SetEffective,
-            )
+            || ops::capset(&CapState {
+                effective: CapSet::empty(),
+                ..now
+            })
             .is_ok()
         {
             return;
@@ -231,40 +187,29 @@ fn lower_effective_or_abort() {
 /// Raises the needed CAP_SETUID/CAP_SETGID (those in the permitted set) into the effective
 /// set, sets keepcaps, changes gid → groups → uid, restores keepcaps, then leaves the
 /// effective set empty (or as before, with `preserve_effective`). On a failure before any id
-/// changed it restores keepcaps and the effective set exactly and returns `changed: false`;
-/// after, it lowers the effective set to empty and returns `changed: true`. If the effective
+/// changed it restores keepcaps and the effective set exactly and fails with `partial: false`;
+/// after, it lowers the effective set to empty and fails with `partial: true`. If the effective
 /// set cannot be lowered, it aborts the process.
-pub(crate) fn apply(req: &IdRequest<'_>) -> core::result::Result<Applied, ApplyError> {
-    let fail = |(step, errno): (IdStep, Errno), changed: bool| ApplyError {
-        step,
-        errno,
-        changed,
-    };
-    let before = capget().map_err(|e| fail(e, false))?;
+pub(crate) fn apply(req: &IdRequest<'_>) -> Step<Applied> {
+    let before = ops::capget()?;
     let raised = before.effective | (req.needed_caps() & before.permitted);
     if raised != before.effective {
-        capset(
-            CapState {
-                effective: raised,
-                ..before
-            },
-            IdStep::RaiseCaps,
-        )
-        .map_err(|e| fail(e, false))?;
+        ops::capset(&CapState {
+            effective: raised,
+            ..before
+        })?;
     }
     // Nothing changed yet but the effective set: undo it on these early failures.
-    let undo_early = |e: (IdStep, Errno)| -> ApplyError {
-        if raised != before.effective && capset(before, IdStep::SetEffective).is_err() {
+    let undo_early = |f: Fail| -> Fail {
+        if raised != before.effective && ops::capset(&before).is_err() {
             lower_effective_or_abort();
-            return fail(e, true);
+            return f.after_change();
         }
-        fail(e, false)
+        f
     };
-    let old_keep = rustix::thread::get_keep_capabilities()
-        .map_err(|e| undo_early((IdStep::GetKeepcaps, e.into())))?;
+    let old_keep = ops::keepcaps().map_err(undo_early)?;
     if !old_keep {
-        rustix::thread::set_keep_capabilities(true)
-            .map_err(|e| undo_early((IdStep::SetKeepcaps, e.into())))?;
+        ops::set_keepcaps(true).map_err(undo_early)?;
     }
 
     let mut changed = false;
@@ -272,26 +217,25 @@ pub(crate) fn apply(req: &IdRequest<'_>) -> core::result::Result<Applied, ApplyE
     let keep = if old_keep {
         Ok(())
     } else {
-        rustix::thread::set_keep_capabilities(false)
-            .map_err(|e| (IdStep::RestoreKeepcaps, Errno::from(e)))
+        ops::set_keepcaps(false)
     };
 
     match (ids, keep) {
-        (Err(e), keep) if !changed => {
+        (Err(f), keep) if !changed => {
             if keep.is_err() {
                 lower_effective_or_abort();
-                return Err(fail(e, true));
+                return Err(f.after_change());
             }
-            Err(undo_early(e))
+            Err(undo_early(f))
         }
-        (Err(e), _) | (Ok(()), Err(e)) => {
+        (Err(f), _) | (Ok(()), Err(f)) => {
             lower_effective_or_abort();
-            Err(fail(e, true))
+            Err(f.after_change())
         }
         (Ok(()), Ok(())) => {
-            let now = capget().map_err(|e| {
+            let now = ops::capget().map_err(|f| {
                 lower_effective_or_abort();
-                fail(e, true)
+                f.after_change()
             })?;
             let effective = if req.preserve_effective {
                 before.effective & now.permitted
@@ -299,9 +243,9 @@ pub(crate) fn apply(req: &IdRequest<'_>) -> core::result::Result<Applied, ApplyE
                 CapSet::empty()
             };
             if now.effective != effective {
-                capset(CapState { effective, ..now }, IdStep::SetEffective).map_err(|e| {
+                ops::capset(&CapState { effective, ..now }).map_err(|f| {
                     lower_effective_or_abort();
-                    fail(e, true)
+                    f.after_change()
                 })?;
             }
             Ok(Applied { before, effective })
@@ -311,25 +255,32 @@ pub(crate) fn apply(req: &IdRequest<'_>) -> core::result::Result<Applied, ApplyE
 
 /// gid → groups → uid, with per-thread raw system calls (never the C library's all-thread
 /// wrappers). `changed` becomes true as soon as one call succeeded.
-fn change_ids(req: &IdRequest<'_>, changed: &mut bool) -> Step<()> {
+fn change_ids(req: &IdRequest<'_>, changed: &mut bool) -> Step {
     use rustix::thread::{Gid, Uid};
+    let fail = |op: Op, changed: bool| {
+        move |e: Errno| {
+            let f = Fail::os(op, e);
+            if changed {
+                f.after_change()
+            } else {
+                f
+            }
+        }
+    };
     if let Some(g) = req.gid {
         let g = Gid::from_raw_unchecked(g);
-        rustix::thread::set_thread_res_gid(g, g, g).map_err(|e| (IdStep::Setresgid, e.into()))?;
+        rustix::thread::set_thread_res_gid(g, g, g)
+            .map_err(|e| fail(Op::Setresgid, *changed)(e.into()))?;
         *changed = true;
     }
     if let Some(groups) = req.groups {
-        // SAFETY: rustix's `Gid` is `#[repr(transparent)]` over `u32` (`gid_t`), so a `[u32]`
-        // has the layout of a `[Gid]` of the same length; the values are valid gids (none is
-        // u32::MAX, checked by `IdRequest::new`).
-        let gids =
-            unsafe { core::slice::from_raw_parts(groups.as_ptr().cast::<Gid>(), groups.len()) };
-        rustix::thread::set_thread_groups(gids).map_err(|e| (IdStep::Setgroups, e.into()))?;
+        creds::set_thread_groups(groups).map_err(fail(Op::Setgroups, *changed))?;
         *changed = true;
     }
     if let Some(u) = req.uid {
         let u = Uid::from_raw_unchecked(u);
-        rustix::thread::set_thread_res_uid(u, u, u).map_err(|e| (IdStep::Setresuid, e.into()))?;
+        rustix::thread::set_thread_res_uid(u, u, u)
+            .map_err(|e| fail(Op::Setresuid, *changed)(e.into()))?;
         *changed = true;
     }
     Ok(())
@@ -339,111 +290,169 @@ fn change_ids(req: &IdRequest<'_>, changed: &mut bool) -> Step<()> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum VerifyError {
     /// A read-back system call failed.
-    Syscall(IdStep, Errno),
+    Syscall(Fail),
     /// `getresuid` disagrees: (real, effective, saved).
     Uids([u32; 3]),
     /// `getresgid` disagrees: (real, effective, saved).
     Gids([u32; 3]),
+    /// The filesystem uid or gid is not the one asked: (uid, gid).
+    FsIds(u32, u32),
     /// `getgroups` returns another list (its length).
     Groups(usize),
     /// The permitted set changed: (before, after).
     Permitted(CapSet, CapSet),
     /// The effective set is not what [`apply`] left: (expected, found).
     Effective(CapSet, CapSet),
-    /// The scratch buffer is shorter than [`IdRequest::scratch_len`].
-    Scratch,
 }
 
 impl VerifyError {
-    /// The public error: always [`Error::Indeterminate`] (the change has been made).
-    pub(crate) fn into_error(self) -> Error {
-        let source = match self {
-            VerifyError::Syscall(step, errno) => Error::os(step.op(), errno),
-            VerifyError::Uids(u) => {
-                Error::kernel(OP, format!("getresuid reports {u:?} after the change"))
-            }
-            VerifyError::Gids(g) => {
-                Error::kernel(OP, format!("getresgid reports {g:?} after the change"))
-            }
-            VerifyError::Groups(n) => {
-                Error::kernel(OP, format!("getgroups reports another list ({n} groups)"))
-            }
-            VerifyError::Permitted(b, a) => {
-                Error::kernel(OP, format!("the permitted set changed from {b:?} to {a:?}"))
-            }
-            VerifyError::Effective(x, f) => {
-                Error::kernel(OP, format!("the effective set is {f:?}, expected {x:?}"))
-            }
-            VerifyError::Scratch => Error::kernel(OP, "verify: scratch buffer too short"),
-        };
-        Error::Indeterminate {
-            op: OP,
-            source: Box::new(source),
+    /// The failed step, for the signal-safe callers.
+    pub(crate) fn into_fail(self) -> Fail {
+        match self {
+            VerifyError::Syscall(f) => f.after_change(),
+            VerifyError::Uids(_) => Fail::mismatch(Op::Setresuid),
+            VerifyError::Gids(_) => Fail::mismatch(Op::Setresgid),
+            VerifyError::FsIds(..) => Fail::mismatch(Op::Setfsuid),
+            VerifyError::Groups(_) => Fail::mismatch(Op::Setgroups),
+            VerifyError::Permitted(..) | VerifyError::Effective(..) => Fail::mismatch(Op::Capset),
         }
+    }
+
+    /// The public error: always [`Error::Indeterminate`] (the change has been made).
+    pub(crate) fn into_error(self, op: Op) -> Error {
+        let source = match self {
+            VerifyError::Syscall(f) => return fail_error(op, f.after_change(), None),
+            VerifyError::Uids(u) => Error::kernel(Op::Getresuid, format!("{u:?} after the change")),
+            VerifyError::Gids(g) => Error::kernel(Op::Getresgid, format!("{g:?} after the change")),
+            VerifyError::FsIds(u, g) => Error::kernel(
+                Op::Setfsuid,
+                format!("the filesystem ids are {u}/{g} after the change"),
+            ),
+            VerifyError::Groups(n) => Error::kernel(
+                Op::Getgroups,
+                format!("another list ({n} groups) after the change"),
+            ),
+            VerifyError::Permitted(b, a) => Error::kernel(
+                Op::Capget,
+                format!("the permitted set changed from {b:?} to {a:?}"),
+            ),
+            VerifyError::Effective(x, f) => Error::kernel(
+                Op::Capget,
+                format!("the effective set is {f:?}, expected {x:?}"),
+            ),
+        };
+        Error::indeterminate(op, source)
     }
 }
 
-fn errno() -> Errno {
-    Errno::last()
+/// The public error for a failed step of an id change: [`Error::Os`] when nothing changed
+/// (with a hint for the classic mistakes), [`Error::Indeterminate`] otherwise. `hint` overrides
+/// the built-in one.
+pub(crate) fn fail_error(op: Op, f: Fail, hint: Option<&'static str>) -> Error {
+    let inner = match f.errno {
+        None => Error::kernel(
+            f.op,
+            "the state read back after the change is not what was asked",
+        ),
+        Some(errno) => {
+            let builtin = match (f.op, errno) {
+                (Op::Setresuid, Errno::PERM) => {
+                    Some("changing to another uid needs CAP_SETUID in the permitted set")
+                }
+                (Op::Setresgid, Errno::PERM) => {
+                    Some("changing to another gid needs CAP_SETGID in the permitted set")
+                }
+                (Op::Setgroups, Errno::PERM) => Some(
+                    "setgroups needs CAP_SETGID in the permitted set, and in a user namespace \
+                     /proc/<pid>/setgroups must say \"allow\"",
+                ),
+                (Op::Setresuid | Op::Setresgid | Op::Setgroups, Errno::INVAL) => {
+                    Some("the id is not mapped in the thread's user namespace")
+                }
+                (Op::SetKeepcaps, Errno::PERM) => Some("SECBIT_KEEP_CAPS_LOCKED is set"),
+                _ => None,
+            };
+            let e = Error::os(f.op, errno);
+            match hint.or(builtin) {
+                Some(h) => e.with_hint(h),
+                None => e,
+            }
+        }
+    };
+    if f.partial {
+        Error::indeterminate(op, inner)
+    } else {
+        inner
+    }
 }
 
-/// Reads the calling thread back and checks it against `req` and what [`apply`] reported:
-/// `getresuid`, `getresgid`, `getgroups` (as a multiset: the kernel sorts the list), `capget`
-/// (permitted set unchanged, effective set as left). `scratch` must hold at least
-/// [`IdRequest::scratch_len`] values. Async-signal-safe: raw system calls, no allocation.
-pub(crate) fn verify(
-    req: &IdRequest<'_>,
-    applied: &Applied,
-    scratch: &mut [u32],
-) -> core::result::Result<(), VerifyError> {
+fn read<T>(op: Op, r: core::result::Result<T, Errno>) -> core::result::Result<T, VerifyError> {
+    r.map_err(|e| VerifyError::Syscall(Fail::os(op, e)))
+}
+
+/// Checks the ids alone: uids and gids (real, effective, saved, filesystem) and, when asked,
+/// the group count (a multiset comparison needs [`verify`]'s scratch space). Async-signal-safe.
+fn verify_id_numbers(req: &IdRequest<'_>) -> core::result::Result<(), VerifyError> {
     if let Some(u) = req.uid {
-        let mut r = [0u32; 3];
-        // SAFETY: three valid out-pointers; getresuid is a plain per-thread system call.
-        if unsafe { libc::getresuid(&mut r[0], &mut r[1], &mut r[2]) } != 0 {
-            return Err(VerifyError::Syscall(IdStep::Getresuid, errno()));
-        }
+        let r = read(Op::Getresuid, creds::getresuid())?;
         if r != [u; 3] {
             return Err(VerifyError::Uids(r));
         }
     }
     if let Some(g) = req.gid {
-        let mut r = [0u32; 3];
-        // SAFETY: as above.
-        if unsafe { libc::getresgid(&mut r[0], &mut r[1], &mut r[2]) } != 0 {
-            return Err(VerifyError::Syscall(IdStep::Getresgid, errno()));
-        }
+        let r = read(Op::Getresgid, creds::getresgid())?;
         if r != [g; 3] {
             return Err(VerifyError::Gids(r));
         }
     }
+    let (fsuid, fsgid) = (creds::fsuid(), creds::fsgid());
+    if req.uid.is_some_and(|u| u != fsuid) || req.gid.is_some_and(|g| g != fsgid) {
+        return Err(VerifyError::FsIds(fsuid, fsgid));
+    }
     if let Some(want) = req.groups {
-        let n = want.len();
-        if scratch.len() < 2 * n {
-            return Err(VerifyError::Scratch);
-        }
-        // SAFETY: size 0 asks for the count only; the pointer is not used.
-        let count = unsafe { libc::getgroups(0, core::ptr::null_mut()) };
-        let count =
-            usize::try_from(count).map_err(|_| VerifyError::Syscall(IdStep::Getgroups, errno()))?;
-        if count != n {
+        let count = read(Op::Getgroups, creds::group_count())?;
+        if count != want.len() {
             return Err(VerifyError::Groups(count));
         }
-        let (a, b) = scratch[..2 * n].split_at_mut(n);
-        if n > 0 {
-            // SAFETY: `b` has room for `n` gids, and `n` fits in an int (at most MAX_GROUPS).
-            let got = unsafe { libc::getgroups(n as libc::c_int, b.as_mut_ptr()) };
-            if usize::try_from(got) != Ok(n) {
-                return Err(VerifyError::Groups(usize::try_from(got).unwrap_or(0)));
+    }
+    Ok(())
+}
+
+/// The ids of an id change, read back: the step [`ops::drop_all`] uses (its groups are empty, so
+/// the count says it all).
+pub(crate) fn verify_ids(req: &IdRequest<'_>) -> Step {
+    verify_id_numbers(req).map_err(VerifyError::into_fail)
+}
+
+/// Reads the calling thread back and checks it against `req` and what [`apply`] reported:
+/// the ids, the groups (as a multiset: the kernel sorts the list), `capget` (permitted set
+/// unchanged, effective set as left). `scratch` must hold at least [`IdRequest::scratch_len`]
+/// values. Async-signal-safe: raw system calls, no allocation.
+pub(crate) fn verify(
+    req: &IdRequest<'_>,
+    applied: &Applied,
+    scratch: &mut [u32],
+) -> core::result::Result<(), VerifyError> {
+    verify_id_numbers(req)?;
+    if let Some(want) = req.groups {
+        let n = want.len();
+        if scratch.len() >= 2 * n {
+            let (a, b) = scratch[..2 * n].split_at_mut(n);
+            let got = read(Op::Getgroups, creds::groups_into(b))?;
+            if got != n {
+                return Err(VerifyError::Groups(got));
+            }
+            a.copy_from_slice(want);
+            a.sort_unstable();
+            b.sort_unstable();
+            if a != b {
+                return Err(VerifyError::Groups(n));
             }
         }
-        a.copy_from_slice(want);
-        a.sort_unstable();
-        b.sort_unstable();
-        if a != b {
-            return Err(VerifyError::Groups(n));
-        }
+        // With less scratch space the caller compares the lists itself (the process-wide path
+        // reads them from /proc); the count was checked above.
     }
-    let now = capget().map_err(|(s, e)| VerifyError::Syscall(s, e))?;
+    let now = ops::capget().map_err(VerifyError::Syscall)?;
     if now.permitted != applied.before.permitted {
         return Err(VerifyError::Permitted(
             applied.before.permitted,
@@ -456,23 +465,32 @@ pub(crate) fn verify(
     Ok(())
 }
 
+/// How many groups [`verify_on_stack`] compares itself.
+const GROUPS_ON_STACK: usize = 256;
+
+/// [`verify`] with scratch space on the stack (for the signal handler): lists of more than 256
+/// groups are compared by count only here, and in full by the caller.
+pub(crate) fn verify_on_stack(req: &IdRequest<'_>, applied: &Applied) -> Step {
+    let mut scratch = [0u32; 2 * GROUPS_ON_STACK];
+    verify(req, applied, &mut scratch).map_err(VerifyError::into_fail)
+}
+
 /// Changes the calling thread's uid, gid and supplementary groups, keeping its permitted
 /// capabilities (libcap's `cap_setuid` and `cap_setgroups`).
 ///
-/// - `uid`: the new real, effective and saved uid (`setresuid(uid, uid, uid)`);
-/// - `gid`: the new real, effective and saved gid (`setresgid`);
-/// - `groups`: the new supplementary groups (`setgroups`; `Some(&[])` clears them);
-/// - `preserve_effective`: afterwards, restore the effective set as it was (intersected with
-///   the permitted set); otherwise leave it empty.
+/// What changes is built with [`IdChange`]: `uid` (real, effective and saved uid,
+/// `setresuid(uid, uid, uid)`), `gid` (`setresgid`), `groups` / `clear_groups` (`setgroups`),
+/// and `keep_effective` (afterwards, restore the effective set as it was, intersected with the
+/// permitted set; otherwise it is left empty). The filesystem ids follow the effective ids.
 ///
 /// Everything is checked before the first system call (see `# Errors`). Then: one `capget`;
 /// a `capset` raising only the CAP_SETUID/CAP_SETGID the change needs (and the thread has
 /// permitted) into the effective set; keepcaps set (and restored afterwards on every path);
 /// the gid, then the groups, then the uid changed with the kernel's per-thread system calls
 /// (never the C library's `setuid` family, which changes every thread); the effective set
-/// settled; then a read-back of uids, gids, groups and capabilities. Capabilities that are
-/// not permitted are not raised: the kernel then decides (an unprivileged thread may still
-/// switch among its own real, effective and saved ids).
+/// settled; then a read-back of uids, gids (with the filesystem ids), groups and capabilities.
+/// Capabilities that are not permitted are not raised: the kernel then decides (an
+/// unprivileged thread may still switch among its own real, effective and saved ids).
 ///
 /// When the uids go from including 0 to all non-zero, the kernel clears the ambient set
 /// (keepcaps does not keep it). As any change of effective or filesystem ids, this clears the
@@ -481,13 +499,13 @@ pub(crate) fn verify(
 /// # Thread scope
 ///
 /// Changes the calling thread only: other threads keep their ids and capabilities. See
-/// `capscope::process` for a change to every thread.
+/// [`process::cap_set_ids`](crate::process::cap_set_ids) for a change to every thread.
 ///
 /// # Errors
 ///
-/// - [`Error::InvalidInput`], before any system call: none of `uid`, `gid`, `groups` given;
-///   `u32::MAX` (which the kernel reads as "unchanged") as the uid, the gid or a group; more
-///   than [`MAX_GROUPS`] (65,536) groups.
+/// - [`Error::InvalidInput`], before any system call: nothing to change; `u32::MAX` (which the
+///   kernel reads as "unchanged") as the uid, the gid or a group; more than [`MAX_GROUPS`]
+///   (65,536) groups.
 /// - [`Error::Os`] when a call fails before any id changed (e.g. `EPERM` without the
 ///   capability, `EINVAL` for an id not mapped in the user namespace): keepcaps and the
 ///   effective set are restored, the thread is as before.
@@ -500,10 +518,10 @@ pub(crate) fn verify(
 /// # Examples
 ///
 /// ```no_run
-/// use capscope::{cap_set_ids, Cap, CapState};
+/// use capscope::{cap_set_ids, CapState, IdChange};
 /// // A root daemon becoming uid/gid 1000 with no supplementary groups, keeping its permitted
 /// // capabilities (e.g. CAP_NET_BIND_SERVICE) to raise later.
-/// match cap_set_ids(Some(1000), Some(1000), Some(&[]), false) {
+/// match cap_set_ids(&IdChange::new().uid(1000).gid(1000).clear_groups()) {
 ///     Ok(()) => {}
 ///     Err(e) if e.is_indeterminate() => {
 ///         eprintln!("{e}");
@@ -523,16 +541,11 @@ pub(crate) fn verify(
 #[doc(alias = "cap_setgroups")]
 #[doc(alias = "setresuid")]
 #[doc(alias = "setgroups")]
-pub fn cap_set_ids(
-    uid: Option<u32>,
-    gid: Option<u32>,
-    groups: Option<&[u32]>,
-    preserve_effective: bool,
-) -> Result<()> {
-    let req = IdRequest::new(uid, gid, groups, preserve_effective)?;
-    let applied = apply(&req).map_err(ApplyError::into_error)?;
+pub fn cap_set_ids(change: &IdChange<'_>) -> Result<()> {
+    let req = change.validate(Op::CapSetIds)?;
+    let applied = apply(&req).map_err(|f| fail_error(Op::CapSetIds, f, None))?;
     let mut scratch = vec![0u32; req.scratch_len()];
-    verify(&req, &applied, &mut scratch).map_err(VerifyError::into_error)
+    verify(&req, &applied, &mut scratch).map_err(|e| e.into_error(Op::CapSetIds))
 }
 
 #[cfg(test)]
@@ -541,24 +554,39 @@ mod tests {
 
     #[test]
     fn validation() {
-        type Ids<'a> = (Option<u32>, Option<u32>, Option<&'a [u32]>);
-        let bad: [Ids<'_>; 5] = [
-            (None, None, None),
-            (Some(u32::MAX), None, None),
-            (None, Some(u32::MAX), None),
-            (None, None, Some(&[1, u32::MAX])),
-            (Some(u32::MAX), Some(u32::MAX), Some(&[u32::MAX])),
+        let bad = [
+            IdChange::new(),
+            IdChange::new().uid(u32::MAX),
+            IdChange::new().gid(u32::MAX),
+            IdChange::new().groups(&[1, u32::MAX]),
+            IdChange::new()
+                .uid(u32::MAX)
+                .gid(u32::MAX)
+                .groups(&[u32::MAX]),
+            IdChange::new().keep_effective(),
         ];
-        for (u, g, gs) in bad {
-            let e = IdRequest::new(u, g, gs, false).unwrap_err();
+        for change in bad {
+            let e = change.validate(Op::CapSetIds).unwrap_err();
             assert!(matches!(e, Error::InvalidInput { .. }), "{e:?}");
         }
         let many = vec![7u32; MAX_GROUPS + 1];
-        assert!(IdRequest::new(None, None, Some(&many), false).is_err());
-        let ok = IdRequest::new(None, None, Some(&many[..MAX_GROUPS]), true).unwrap();
+        assert!(IdChange::new()
+            .groups(&many)
+            .validate(Op::CapSetIds)
+            .is_err());
+        let ok = IdChange::new()
+            .groups(&many[..MAX_GROUPS])
+            .keep_effective()
+            .validate(Op::CapSetIds)
+            .unwrap();
         assert_eq!(ok.scratch_len(), 2 * MAX_GROUPS);
+        assert!(ok.preserve_effective);
         assert_eq!(ok.needed_caps(), CapSet::empty().with(Cap::SETGID));
-        let ok = IdRequest::new(Some(u32::MAX - 1), None, Some(&[]), false).unwrap();
+        let ok = IdChange::new()
+            .uid(u32::MAX - 1)
+            .clear_groups()
+            .validate(Op::CapSetIds)
+            .unwrap();
         assert_eq!(
             ok.needed_caps(),
             CapSet::empty().with(Cap::SETGID).with(Cap::SETUID)
@@ -566,24 +594,20 @@ mod tests {
     }
 
     #[test]
-    fn apply_error_maps_to_indeterminate_only_after_a_change() {
-        let e = ApplyError {
-            step: IdStep::Setresuid,
-            errno: Errno::PERM,
-            changed: false,
-        }
-        .into_error();
+    fn failures_are_indeterminate_only_after_a_change() {
+        let e = fail_error(Op::CapSetIds, Fail::os(Op::Setresuid, Errno::PERM), None);
         assert!(!e.is_indeterminate());
-        assert_eq!(e.code(), Some(libc::EPERM));
+        assert_eq!(e.errno(), Some(Errno::PERM));
         assert!(e.hint().is_some());
-        let e = ApplyError {
-            step: IdStep::Setgroups,
-            errno: Errno::PERM,
-            changed: true,
-        }
-        .into_error();
+        let e = fail_error(
+            Op::CapSetIds,
+            Fail::os(Op::Setgroups, Errno::PERM).after_change(),
+            None,
+        );
         assert!(e.is_indeterminate());
-        assert_eq!(e.code(), Some(libc::EPERM));
-        assert!(VerifyError::Groups(3).into_error().is_indeterminate());
+        assert_eq!(e.errno(), Some(Errno::PERM));
+        assert!(VerifyError::Groups(3)
+            .into_error(Op::CapSetIds)
+            .is_indeterminate());
     }
 }

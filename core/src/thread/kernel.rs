@@ -2,8 +2,8 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use crate::error::{Error, Result};
-use crate::Cap;
+use crate::error::{Error, Op, Result};
+use crate::{Cap, CapSet};
 
 const UNKNOWN: u8 = u8::MAX;
 static LAST_CAP: AtomicU8 = AtomicU8::new(UNKNOWN);
@@ -44,10 +44,10 @@ pub fn last_supported() -> Result<Cap> {
         return Ok(cap);
     }
     let found = probe_last_cap()?;
-    if let Some(from_proc) = read_proc_last_cap() {
+    if let Some(from_proc) = crate::sys::proc::cap_last_cap() {
         if from_proc != found.as_u8() {
             return Err(Error::kernel(
-                "cap_last_cap",
+                Op::CapLastCap,
                 format!(
                     "PR_CAPBSET_READ says the last capability is {}, /proc/sys/kernel/cap_last_cap says {}",
                     found.as_u8(),
@@ -66,14 +66,14 @@ fn kernel_has(cap: u8) -> Result<bool> {
     match rustix::thread::capability_is_in_bounding_set(set) {
         Ok(_) => Ok(true),
         Err(rustix::io::Errno::INVAL) => Ok(false),
-        Err(e) => Err(Error::os("prctl(PR_CAPBSET_READ)", e)),
+        Err(e) => Err(Error::os(Op::CapbsetRead, e)),
     }
 }
 
 fn probe_last_cap() -> Result<Cap> {
     if !kernel_has(0)? {
         return Err(Error::kernel(
-            "cap_last_cap",
+            Op::CapLastCap,
             "PR_CAPBSET_READ rejects capability 0",
         ));
     }
@@ -90,39 +90,52 @@ fn probe_last_cap() -> Result<Cap> {
     Ok(Cap::from_u8(lo).expect("binary search stays within 0..=63"))
 }
 
-fn read_proc_last_cap() -> Option<u8> {
-    let text = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok()?;
-    text.trim_end().parse().ok()
-}
-
-/// The capabilities the running kernel supports as a set: 0 through [`last_supported`].
-///
-/// # Errors
-///
-/// As [`last_supported`].
-pub fn supported() -> Result<crate::CapSet> {
-    Ok(crate::CapSet::up_to(last_supported()?))
-}
-
-/// The capabilities, among those the kernel supports, for which `read` answers `Some(true)`:
-/// one `read` per supported capability (how the ambient and bounding sets are probed).
-pub(crate) fn probe_each(read: impl Fn(Cap) -> Result<Option<bool>>) -> Result<crate::CapSet> {
-    let mut set = crate::CapSet::empty();
-    for cap in supported()? {
-        if read(cap)? == Some(true) {
-            set.add(cap);
-        }
-    }
-    Ok(set)
-}
-
-/// An [`Error::Unsupported`] for `cap` if the kernel lacks it.
-pub(crate) fn check_supported(op: &'static str, cap: Cap) -> Result<()> {
+/// An [`Error::Unsupported`] naming the first capability of `caps` the kernel lacks. Checked
+/// before a change so that the answer does not depend on privilege (the kernel checks
+/// `CAP_SETPCAP` before it looks at the capability).
+pub(crate) fn check_supported(op: Op, caps: CapSet) -> Result<()> {
     let last = last_supported()?;
-    if cap > last {
-        return Err(Error::Unsupported { op, cap, last });
+    match caps.difference(CapSet::up_to(last)).first() {
+        Some(cap) => Err(Error::Unsupported { op, cap, last }),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+impl Cap {
+    /// Whether the running kernel supports this capability (see [`last_supported`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`last_supported`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use capscope::Cap;
+    /// assert!(Cap::CHOWN.is_supported()?);
+    /// assert!(!Cap::from_u8(63).unwrap().is_supported()?);
+    /// # Ok::<(), capscope::Error>(())
+    /// ```
+    pub fn is_supported(self) -> Result<bool> {
+        Ok(self <= last_supported()?)
+    }
+
+    /// Every capability the running kernel supports, as a set: 0 through [`last_supported`].
+    ///
+    /// # Errors
+    ///
+    /// As [`last_supported`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use capscope::Cap;
+    /// assert!(Cap::probe_supported()?.has(Cap::CHOWN));
+    /// # Ok::<(), capscope::Error>(())
+    /// ```
+    pub fn probe_supported() -> Result<CapSet> {
+        Ok(CapSet::up_to(last_supported()?))
+    }
 }
 
 #[cfg(test)]
@@ -130,7 +143,8 @@ mod tests {
     #[test]
     fn probe_matches_proc() {
         let last = super::probe_last_cap().unwrap();
-        let proc = super::read_proc_last_cap().expect("/proc/sys/kernel/cap_last_cap readable");
+        let proc =
+            crate::sys::proc::cap_last_cap().expect("/proc/sys/kernel/cap_last_cap readable");
         assert_eq!(last.as_u8(), proc);
         assert_eq!(super::last_supported().unwrap(), last);
     }

@@ -1,5 +1,6 @@
 //! The per-thread kernel layer: every system call that reads or changes the calling thread's
-//! capabilities, securebits and ids.
+//! capabilities, securebits and ids. Each change is written once, async-signal-safe, in
+//! `ops`; the public modules here are thin, documented entry points to it.
 
 pub mod ambient;
 pub mod bounding;
@@ -10,4 +11,6 @@ pub(crate) mod full;
 pub(crate) mod handles;
 pub(crate) mod identity;
 pub mod kernel;
+pub(crate) mod ops;
+pub(crate) mod rmw;
 pub mod securebits;

@@ -11,7 +11,7 @@
 //! capabilities(7) ("The securebits flags"), prctl(2) (`PR_GET_SECUREBITS`,
 //! `PR_SET_SECUREBITS`, `PR_GET_KEEPCAPS`, `PR_SET_KEEPCAPS`)
 
-use crate::error::{Error, OsContext, Result};
+use crate::error::{Error, Op, OsContext, Result};
 
 use crate::Secbits;
 
@@ -32,7 +32,7 @@ use crate::Secbits;
 pub fn get() -> Result<Secbits> {
     rustix::thread::capabilities_secure_bits()
         .map(|b| Secbits::from_bits_retain(b.bits()))
-        .op("prctl(PR_GET_SECUREBITS)")
+        .op(Op::GetSecurebits)
 }
 
 /// Sets the calling thread's securebits to exactly `bits`. One `prctl`.
@@ -56,10 +56,10 @@ pub fn set(bits: Secbits) -> Result<()> {
     );
     match r {
         Ok(()) => Ok(()),
-        Err(e @ rustix::io::Errno::PERM) => Err(Error::os("prctl(PR_SET_SECUREBITS)", e).with_hint(
+        Err(e @ rustix::io::Errno::PERM) => Err(Error::os(Op::SetSecurebits, e).with_hint(
             "setting securebits needs CAP_SETPCAP in the effective set, and a locked flag (or its lock) cannot change",
         )),
-        Err(e) => Err(Error::os("prctl(PR_SET_SECUREBITS)", e)),
+        Err(e) => Err(Error::os(Op::SetSecurebits, e)),
     }
 }
 
@@ -70,7 +70,7 @@ pub fn set(bits: Secbits) -> Result<()> {
 /// [`Error::Os`] if the call fails.
 #[doc(alias = "PR_GET_KEEPCAPS")]
 pub fn keepcaps() -> Result<bool> {
-    rustix::thread::get_keep_capabilities().op("prctl(PR_GET_KEEPCAPS)")
+    rustix::thread::get_keep_capabilities().op(Op::GetKeepcaps)
 }
 
 /// Sets the calling thread's keepcaps flag: with it, a thread whose uids all become non-zero
@@ -89,5 +89,5 @@ pub fn keepcaps() -> Result<bool> {
 /// ```
 #[doc(alias = "PR_SET_KEEPCAPS")]
 pub fn set_keepcaps(keep: bool) -> Result<()> {
-    rustix::thread::set_keep_capabilities(keep).op("prctl(PR_SET_KEEPCAPS)")
+    rustix::thread::set_keep_capabilities(keep).op(Op::SetKeepcaps)
 }

@@ -48,7 +48,7 @@ fn kind_of(i: usize) -> Kind {
 
 /// Blocks a set of signals on the calling thread, never the broadcast signal nor the probe.
 fn block_some_signals() {
-    let ours = capscope::process::signal();
+    let ours = capscope::process::signal().raw();
     // SAFETY: sigset manipulation on a local, then pthread_sigmask on this thread.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();

@@ -1,0 +1,281 @@
+//! Confinement: no thread but a scope's own runs with what the scope raised.
+//!
+//! Two mechanisms, described in the [scope docs](crate::scope#confinement):
+//!
+//! - **At birth** (feature `contain`): capscope's `pthread_create` runs [`born`] first in every
+//!   new thread, which lowers what the creating thread's live scopes held raised
+//!   ([`birth_mask`]) and reads the result back, before any code of the thread runs. Such a
+//!   thread is *contained* and counted.
+//! - **At the end of a scope** that raised something ([`scope_ended`]): the kernel's count of
+//!   the process's threads (one `fstat` of a `/proc/self/task` directory kept open) is compared
+//!   with the threads known to be contained (plus the main thread). Only when the kernel counts
+//!   more (a thread started by means capscope cannot intercept: a raw `clone`, a C library
+//!   bound directly to the C library's own `pthread_create`, a build without `contain`) does
+//!   the slow path run: every thread that is not contained is read with `capget(tid)`, and
+//!   those holding a capability this scope raised (that no live scope of their own holds) are
+//!   lowered through the broadcast machinery of [`process`](crate::process), each verifying
+//!   itself and checked again from outside. A thread that cannot be lowered (it blocks the
+//!   signal; an io_uring SQPOLL thread born in the scope) makes the process abort with a
+//!   message: a capability outside its scope, with nothing able to take it back, is the one
+//!   thing capscope never returns with.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use crate::error::Errno;
+use crate::sys::proc::TaskDir;
+use crate::thread::{ops, rmw};
+use crate::{CapSet, CapState, Op};
+
+/// Threads with a published record: (thread id, what their own live scopes hold raised,
+/// whether they were contained at birth). Claimed without allocation, so usable from a signal
+/// handler; a slot of an exited thread is reclaimed by the next claim that finds it stale.
+const SLOTS: usize = 4096;
+
+struct Slot {
+    tid: AtomicU32,
+    own: AtomicU64,
+    contained: AtomicU32,
+}
+
+static TABLE: [Slot; SLOTS] = [const {
+    Slot {
+        tid: AtomicU32::new(0),
+        own: AtomicU64::new(0),
+        contained: AtomicU32::new(0),
+    }
+}; SLOTS];
+
+/// Contained threads alive (their trampoline ran, their exit has not).
+static CONTAINED: AtomicUsize = AtomicUsize::new(0);
+
+/// Per capability, how many live scopes (of any thread) hold it raised.
+static LIVE_RAISED: [AtomicU32; 64] = [const { AtomicU32::new(0) }; 64];
+
+thread_local! {
+    /// This thread's slot index + 1 (0: none yet).
+    static MY_SLOT: Cell<usize> = const { Cell::new(0) };
+    /// Decrements [`CONTAINED`] when a contained thread exits.
+    static EXIT: ContainedExit = const { ContainedExit(Cell::new(false)) };
+}
+
+struct ContainedExit(Cell<bool>);
+
+impl Drop for ContainedExit {
+    fn drop(&mut self) {
+        thread_exits();
+    }
+}
+
+/// The calling thread ends: its record is released (no system call, so usable under strict
+/// seccomp before the raw thread exit).
+pub(crate) fn thread_exits() {
+    if EXIT.try_with(|e| e.0.replace(false)).unwrap_or(false) {
+        CONTAINED.fetch_sub(1, Ordering::SeqCst);
+    }
+    release_slot();
+}
+
+fn pid() -> u32 {
+    rustix::process::getpid()
+        .as_raw_nonzero()
+        .get()
+        .unsigned_abs()
+}
+
+/// This thread's slot, claimed on first use; `None` when the table is full.
+fn my_slot() -> Option<&'static Slot> {
+    let known = MY_SLOT.try_with(Cell::get).unwrap_or(0);
+    if known != 0 {
+        return Some(&TABLE[known - 1]);
+    }
+    let me = crate::current_tid();
+    let process = pid();
+    for (i, slot) in TABLE.iter().enumerate() {
+        let owner = slot.tid.load(Ordering::Acquire);
+        let free = owner == 0
+            || (owner != me
+                && crate::sys::signal::tgkill(process as i32, owner, 0) == Err(Errno::SRCH));
+        if free
+            && slot
+                .tid
+                .compare_exchange(owner, me, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            slot.own.store(0, Ordering::Release);
+            slot.contained.store(0, Ordering::Release);
+            let _ = MY_SLOT.try_with(|s| s.set(i + 1));
+            return Some(slot);
+        }
+    }
+    None
+}
+
+fn release_slot() {
+    let known = MY_SLOT.try_with(Cell::get).unwrap_or(0);
+    if known != 0 {
+        let slot = &TABLE[known - 1];
+        slot.own.store(0, Ordering::Release);
+        slot.contained.store(0, Ordering::Release);
+        slot.tid.store(0, Ordering::Release);
+        let _ = MY_SLOT.try_with(|s| s.set(0));
+    }
+}
+
+/// Publishes what the calling thread's own live scopes hold raised, for the slow path of other
+/// threads' checks. Async-signal-safe.
+pub(crate) fn publish(raised: CapSet) {
+    let already = MY_SLOT.try_with(Cell::get).unwrap_or(0) != 0;
+    if !already && raised.is_empty() {
+        return;
+    }
+    if let Some(slot) = my_slot() {
+        slot.own.store(raised.bits(), Ordering::Release);
+    }
+}
+
+/// Counts `raised` as held by a live scope.
+pub(crate) fn note_raised(raised: CapSet) {
+    for cap in raised {
+        LIVE_RAISED[usize::from(cap.as_u8())].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What live scopes of any thread hold raised.
+pub(crate) fn raised_elsewhere() -> CapSet {
+    let mut bits = 0u64;
+    for (n, c) in LIVE_RAISED.iter().enumerate() {
+        if c.load(Ordering::Relaxed) > 0 {
+            bits |= 1 << n;
+        }
+    }
+    CapSet::from_bits(bits)
+}
+
+/// What a thread created now must not start with: what the calling thread's live scopes hold
+/// raised.
+pub(crate) fn birth_mask() -> CapSet {
+    crate::guard::raised_on_this_thread()
+}
+
+/// The first thing a thread started through `pthread_create` runs: lowers `mask` (what the
+/// creator's scopes held raised) from its effective set and reads it back, then records the
+/// thread as contained. If the capabilities cannot be lowered, the process aborts: the thread's
+/// own code never runs with them.
+pub(crate) fn born(mask: CapSet) {
+    if !mask.is_empty() {
+        let lowered = rmw::section(|| ops::lower_effective(mask))
+            .unwrap_or(Err(ops::Fail::os(Op::Capset, Errno::AGAIN)));
+        if let Err(f) = lowered {
+            eprintln!(
+                "capscope: a thread born inside a scope that raised {mask} cannot lower them \
+                 ({}); aborting rather than letting it run with them",
+                crate::thread::identity::fail_error(Op::ProcessLower, f, None)
+            );
+            std::process::abort();
+        }
+        crate::scope::guard::set_birth_mask(mask);
+    }
+    if let Some(slot) = my_slot() {
+        slot.contained.store(1, Ordering::Release);
+        CONTAINED.fetch_add(1, Ordering::SeqCst);
+        let _ = EXIT.try_with(|e| e.0.set(true));
+    }
+}
+
+/// In a child after `fork` (async-signal-safe): only the forking thread is left, and it is the
+/// child's main thread.
+pub(crate) fn forked() {
+    for slot in &TABLE {
+        slot.tid.store(0, Ordering::Relaxed);
+        slot.own.store(0, Ordering::Relaxed);
+        slot.contained.store(0, Ordering::Relaxed);
+    }
+    CONTAINED.store(0, Ordering::SeqCst);
+    let _ = MY_SLOT.try_with(|s| s.set(0));
+    let _ = EXIT.try_with(|e| e.0.set(false));
+}
+
+/// The end of a scope that raised `raised` (its own guard has restored the calling thread):
+/// makes sure no other thread holds them, lowering those that do; aborts if one cannot be
+/// lowered.
+pub(crate) fn scope_ended(raised: CapSet) {
+    if raised.is_empty() {
+        return;
+    }
+    for cap in raised {
+        LIVE_RAISED[usize::from(cap.as_u8())].fetch_sub(1, Ordering::Relaxed);
+    }
+    // Without a /proc of this process (none mounted and none opened before a chroot), the
+    // threads cannot be listed: only births through pthread_create were contained.
+    let Ok(tasks) = TaskDir::cached(Op::Restore) else {
+        return;
+    };
+    let Ok(count) = tasks.count() else { return };
+    if count <= CONTAINED.load(Ordering::SeqCst) + 1 {
+        return;
+    }
+    if let Err(why) = lower_strays(raised, tasks) {
+        eprintln!(
+            "capscope: a scope raised {raised}, and a thread started during it still holds \
+             them and cannot be lowered ({why}); aborting rather than going on with them"
+        );
+        std::process::abort();
+    }
+}
+
+/// The slow path: every thread that was not contained at birth is read; those holding part of
+/// `raised` outside their own scopes are lowered and verified.
+fn lower_strays(raised: CapSet, tasks: &TaskDir) -> Result<(), String> {
+    let me = crate::current_tid();
+    let main = pid();
+    let tids = tasks.list_settled().map_err(|e| e.to_string())?;
+    let mut strays = Vec::new();
+    for tid in tids {
+        if tid == me || tid == main {
+            continue;
+        }
+        let published = TABLE
+            .iter()
+            .find(|s| s.tid.load(Ordering::Acquire) == tid)
+            .map(|s| {
+                (
+                    s.contained.load(Ordering::Acquire) != 0,
+                    CapSet::from_bits(s.own.load(Ordering::Acquire)),
+                )
+            });
+        if published.is_some_and(|(contained, _)| contained) {
+            continue;
+        }
+        let own = published.map_or(CapSet::empty(), |(_, own)| own);
+        let caps = match CapState::get_for_pid(tid) {
+            Ok(c) => c,
+            Err(e) if e.errno() == Some(Errno::SRCH) => continue,
+            Err(e) => return Err(e.to_string()),
+        };
+        if (caps.effective & (raised - own)).is_empty() {
+            continue;
+        }
+        match tasks.status(tid) {
+            None => continue,
+            Some(s) if s.zombie => continue,
+            // An io_uring SQPOLL thread born in the scope: the ring it serves runs every
+            // request with its creator's credentials of that moment, for good.
+            Some(s) if s.sqpoll => {
+                return Err(format!(
+                    "thread {tid} is an io_uring SQPOLL thread set up inside the scope; its ring \
+                     keeps the scope's credentials for good"
+                ))
+            }
+            // io-wq workers run each request with its submitter's credentials: harmless.
+            Some(s) if s.io_thread => continue,
+            Some(_) => strays.push(tid),
+        }
+    }
+    if strays.is_empty() {
+        return Ok(());
+    }
+    crate::process::lower_on(&strays, raised, tasks)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
