@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::io;
+use std::path::{Path, PathBuf};
 
 use crate::{Cap, CapSet};
 
@@ -193,6 +194,60 @@ pub enum Error {
         /// Threads whose state, read back after the change, is not what was asked.
         unverified: Vec<u32>,
     },
+    /// A call on a path failed: the path, and the error. Every function that takes a path
+    /// ([`FileCaps::get_for_file`](crate::FileCaps::get_for_file), ...) wraps its errors in
+    /// this variant; [`code`](Error::code), [`op`](Error::op) and [`hint`](Error::hint) look
+    /// through it.
+    #[error(transparent)]
+    Path(PathError),
+}
+
+/// The error of a call on a path: prints as `{path}: {error}`.
+///
+/// Its [`source`](std::error::Error::source) is the wrapped error's source, not the wrapped
+/// error (whose message the `Display` already holds).
+///
+/// # Examples
+///
+/// ```
+/// let e = capscope::FileCaps::get_for_file("/nonexistent/x").unwrap_err();
+/// assert!(e.to_string().starts_with("/nonexistent/x: "), "{e}");
+/// assert_eq!(e.code(), Some(2)); // ENOENT, through the path
+/// if let capscope::Error::Path(p) = &e {
+///     assert_eq!(p.path(), std::path::Path::new("/nonexistent/x"));
+///     assert_eq!(p.error().code(), Some(2));
+/// }
+/// ```
+#[derive(Debug)]
+pub struct PathError {
+    path: PathBuf,
+    error: Box<Error>,
+}
+
+impl PathError {
+    /// The path the call was given.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What went wrong on it.
+    #[must_use]
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+}
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.error)
+    }
+}
+
+impl std::error::Error for PathError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.error)
+    }
 }
 
 fn fmt_threads(
@@ -277,6 +332,15 @@ impl Error {
         }
     }
 
+    /// An [`Error::Path`]: `error` happened on `path`.
+    #[must_use]
+    pub fn at_path(path: impl Into<PathBuf>, error: Error) -> Error {
+        Error::Path(PathError {
+            path: path.into(),
+            error: Box::new(error),
+        })
+    }
+
     /// Adds (or replaces) the hint of an [`Error::Os`]; other variants are returned unchanged.
     #[must_use]
     pub fn with_hint(self, new: impl Into<Cow<'static, str>>) -> Error {
@@ -302,6 +366,7 @@ impl Error {
         match self {
             Error::Os { errno, .. } => Some(*errno),
             Error::Indeterminate { source, .. } => source.errno(),
+            Error::Path(p) => p.error.errno(),
             _ => None,
         }
     }
@@ -317,6 +382,7 @@ impl Error {
             | Error::Indeterminate { op, .. }
             | Error::Threads { op, .. } => op,
             Error::MissingCaps { function, .. } => function,
+            Error::Path(p) => p.error.op(),
         }
     }
 
@@ -325,6 +391,7 @@ impl Error {
     pub fn hint(&self) -> Option<&str> {
         match self {
             Error::Os { hint, .. } => hint.as_deref(),
+            Error::Path(p) => p.error.hint(),
             _ => None,
         }
     }
@@ -332,7 +399,11 @@ impl Error {
     /// Whether this is [`Error::Indeterminate`]: the caller must abort.
     #[must_use]
     pub fn is_indeterminate(&self) -> bool {
-        matches!(self, Error::Indeterminate { .. })
+        match self {
+            Error::Indeterminate { .. } => true,
+            Error::Path(p) => p.error.is_indeterminate(),
+            _ => false,
+        }
     }
 
     pub(crate) fn io_kind(&self) -> io::ErrorKind {
@@ -344,6 +415,7 @@ impl Error {
             Error::Kernel { .. } | Error::Indeterminate { .. } | Error::Threads { .. } => {
                 io::ErrorKind::Other
             }
+            Error::Path(p) => p.error.io_kind(),
         }
     }
 }

@@ -69,7 +69,7 @@ pub mod process;
 pub use scope::{drop_after, future, guard, manifest};
 pub use thread::{ambient, bounding, fsid, kernel, securebits};
 
-pub use error::{Errno, Error, Result};
+pub use error::{Errno, Error, PathError, Result};
 pub use model::cap::{Cap, ParseCapError};
 pub use model::capset::{CapSet, Iter as CapSetIter};
 pub use model::filecaps::{FileCaps, FileCapsBytesError, ParseFileCapsError};
