@@ -13,7 +13,7 @@
 //! - [`prctl`]: the other `prctl()` attributes (thread name, parent-death signal,
 //!   no_new_privs, seccomp strict mode, ...).
 //! - [`cap_set_ids`]: change uid, gid and groups keeping capabilities; [`fsid`]: filesystem
-//!   ids.
+//!   ids; [`ThreadIds`]: read them all.
 //! - libcap's text form: [`CapState`] implements `FromStr` and `Display` exactly as
 //!   `cap_from_text`/`cap_to_text` ([`ParseStateError`] says where a text is wrong).
 //! - [`FileCaps`]: file capabilities (the `security.capability` extended attribute), as bytes,
@@ -81,6 +81,7 @@ pub use thread::handles::{
     cap_ambient, cap_effective, cap_inheritable, cap_permitted, capbset, SetHandle, Which,
 };
 pub use thread::identity::{cap_set_ids, MAX_GROUPS};
+pub use thread::ids::ThreadIds;
 
 pub use scope::guard::{with_caps, RaiseGuard};
 

@@ -9,5 +9,6 @@ pub mod fsid;
 pub(crate) mod full;
 pub(crate) mod handles;
 pub(crate) mod identity;
+pub(crate) mod ids;
 pub mod kernel;
 pub mod securebits;
