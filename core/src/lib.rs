@@ -74,6 +74,7 @@ pub use model::cap::{Cap, ParseCapError};
 pub use model::capset::{CapSet, Iter as CapSetIter};
 pub use model::filecaps::{FileCaps, FileCapsBytesError, ParseFileCapsError};
 pub use model::full::FullCapState;
+pub use model::print::{IabText, PrintText};
 pub use model::secbits::Secbits;
 pub use model::state::CapState;
 pub use model::text::{ParseStateError, StateText};
