@@ -50,7 +50,9 @@ pub fn cap_name(data: &[u8]) {
             let name = cap.to_string();
             assert!(
                 s.eq_ignore_ascii_case(&name)
-                    || name.get(4..).is_some_and(|bare| s.eq_ignore_ascii_case(bare))
+                    || name
+                        .get(4..)
+                        .is_some_and(|bare| s.eq_ignore_ascii_case(bare))
                     || s == cap.as_u8().to_string()
             );
         }

@@ -5,6 +5,7 @@
 //! - Options are read as glibc's `getopt` reads `"rvhnl"`: anywhere among the paths, grouped
 //!   (`-rv`), `--` ends them. `-h` prints the usage (exit 0); an unknown option prints
 //!   `getcap: invalid option -- 'x'` and the usage (exit 1); no path prints the usage (exit 1).
+//!   `-l` prints capscope's license where getcap prints libcap's.
 //! - Each path is `lstat`ed first; when that fails, `PATH (strerror)` goes to standard error.
 //!   The exit status is 0 whatever happens to the paths.
 //! - A regular file with capabilities prints `PATH TEXT` (libcap's text of them, for the

@@ -2,7 +2,8 @@
 //! byte.
 //!
 //! Each argument is read in order: `--verbose`, `--legacy` (or `--ugly`) and `--iab` change
-//! the format of the pids after them; `-h`, `--help` and `--usage` print the usage (exit 0).
+//! the format of the pids after them; `-h`, `--help` and `--usage` print the usage (exit 0);
+//! `--license` prints capscope's license where getpcaps prints libcap's.
 //! A pid is read as getpcaps reads it (`strtol`, base 10: leading spaces and a sign are fine,
 //! anything after the digits is not, and the empty text is 0, the calling thread). For each:
 //! `capget` of that thread, printed in libcap's text for the running kernel:

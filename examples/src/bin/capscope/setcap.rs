@@ -14,7 +14,8 @@
 //! Unlike setcap, it also refuses numbers in hex, octal or with leading zeros in `TEXT`
 //! (libcap reads `010` as 8) and a NUL byte; and its messages name the path and the cause.
 //! `-v` compares as setcap does: the text's three sets against the file's (libcap's reading
-//! of them, through a symlink too), and the rootid.
+//! of them, through a symlink too), and the rootid. `--license` prints capscope's license
+//! where setcap prints libcap's.
 
 use std::ffi::OsString;
 use std::io::Write;
