@@ -13,7 +13,7 @@
 //! - [`prctl`]: the other `prctl()` attributes (thread name, parent-death signal,
 //!   no_new_privs, seccomp strict mode, ...).
 //! - [`cap_set_ids`]: change uid, gid and groups keeping capabilities; [`fsid`]: filesystem
-//!   ids.
+//!   ids; [`ThreadIds`]: read them all.
 //! - libcap's text form: [`CapState`] implements `FromStr` and `Display` exactly as
 //!   `cap_from_text`/`cap_to_text` ([`ParseStateError`] says where a text is wrong).
 //! - [`FileCaps`]: file capabilities (the `security.capability` extended attribute), as bytes,
@@ -74,6 +74,7 @@ pub use model::cap::{Cap, ParseCapError};
 pub use model::capset::{CapSet, Iter as CapSetIter};
 pub use model::filecaps::{FileCaps, FileCapsBytesError, ParseFileCapsError};
 pub use model::full::FullCapState;
+pub use model::print::{IabText, PrintText};
 pub use model::secbits::Secbits;
 pub use model::signal::Signal;
 pub use model::state::CapState;
@@ -83,6 +84,7 @@ pub use thread::handles::{
     EffectiveSet, InheritableSet, PermittedSet,
 };
 pub use thread::identity::{cap_set_ids, IdChange, MAX_GROUPS};
+pub use thread::ids::ThreadIds;
 
 pub use error::{Op, ThreadFailures};
 pub use scope::guard::{with_caps, RaiseGuard};

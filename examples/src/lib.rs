@@ -4,5 +4,8 @@
 //!   every capability with `#[drop_caps_after]`, then serves; as a normal user it runs in new
 //!   user and network namespaces. Its logic is [`quickstart`], so tests run it too.
 //! - `inspect`: print the calling thread's full capability state, as `capsh --print` does.
+//!
+//! The package also builds the `capscope` command (`src/bin/capscope/`): libcap's `getcap`,
+//! `setcap`, `getpcaps`, `capsh --decode` and `capsh --print`, byte for byte, plus `explain`.
 
 pub mod quickstart;

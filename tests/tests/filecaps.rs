@@ -271,7 +271,14 @@ fn unprivileged_calls_on_plain_files() {
         ..FileCaps::empty()
     };
     let e = bad.set_for_file(dir.join("missing")).unwrap_err();
-    assert!(matches!(e, capscope::Error::InvalidInput { .. }), "{e}");
+    assert!(
+        matches!(&e, capscope::Error::Path { source, .. }
+            if matches!(**source, capscope::Error::InvalidInput { .. })),
+        "{e}"
+    );
+    assert!(e
+        .to_string()
+        .starts_with(&format!("{}: ", dir.join("missing").display())));
     assert!(matches!(
         bad.set_for_fd(&file).unwrap_err(),
         capscope::Error::InvalidInput { .. }
@@ -298,21 +305,15 @@ fn we_write_getcap_and_libc_read() {
                 check!(fc.set_for_fd(&f));
             }
         }
-        // A path setter never follows a symlink: the kernel either refuses, or (ext4) stores
-        // the attribute on the link itself; the link's target stays without capabilities.
+        // A path setter never writes through a symlink, nor on the link itself (which ext4
+        // would store): it refuses, as setcap does.
         let on_link = c2[1].set_for_file(&l2);
+        ensure!(on_link.is_err(), "a symlink was accepted");
         ensure!(
             check!(FileCaps::get_for_file(&t2)).is_none(),
             "the symlink was followed"
         );
-        let read_link = check!(FileCaps::get_for_file(&l2));
-        match on_link {
-            Ok(()) => ensure!(
-                read_link.map(|x| x.permitted) == Some(c2[1].permitted),
-                "{read_link:?}"
-            ),
-            Err(_) => ensure!(read_link.is_none()),
-        }
+        ensure!(check!(FileCaps::get_for_file(&l2)).is_none());
         Ok(())
     }));
     assert_eq!(raw_xattr(&target), None);
@@ -564,4 +565,143 @@ proptest! {
             prop_assert_eq!(FileCaps::from_bytes(&fc.to_bytes()), Ok(fc));
         }
     }
+}
+
+#[test]
+fn path_setters_refuse_symlinks_and_special_files_and_follow_parents() {
+    let dir = tmpdir("links");
+    let target = new_file(&dir, "target");
+    let link = dir.join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let sub = dir.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let inner = new_file(&sub, "f");
+    let sublink = dir.join("sublink");
+    std::os::unix::fs::symlink(&sub, &sublink).unwrap();
+    let fifo = dir.join("fifo");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    // SAFETY: c is a valid path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let fc: FileCaps = "cap_net_raw=ep".parse().unwrap();
+    let (t, l, s, sl, ff) = (
+        target.clone(),
+        link.clone(),
+        sub.clone(),
+        sublink.clone(),
+        fifo.clone(),
+    );
+    assert_pass(privileged(move || -> Verdict {
+        for (path, what) in [
+            (&l, "symbolic link"),
+            (&s, "directory"),
+            (&ff, "FIFO"),
+            (&sl, "symbolic link"),
+        ] {
+            let e = match fc.set_for_file(path) {
+                Ok(()) => return Err(format!("{path:?} was accepted")),
+                Err(e) => e,
+            };
+            let text = e.to_string();
+            ensure!(
+                text.starts_with(&format!("{}: ", path.display())) && text.contains(what),
+                "{text}"
+            );
+            ensure!(matches!(
+                &e,
+                capscope::Error::Path { path: p, .. } if p == path
+            ));
+            let e = check!(FileCaps::remove_for_file(path)
+                .map(|_| ())
+                .err()
+                .ok_or("accepted"));
+            ensure!(e.to_string().contains(what), "{e}");
+        }
+        // A symlink among the parents is followed: sublink/f is sub/f.
+        check!(fc.set_for_file(sl.join("f")));
+        ensure!(check!(FileCaps::get_for_file(s.join("f"))).is_some());
+        ensure!(check!(FileCaps::remove_for_file(sl.join("f"))));
+        check!(fc.set_for_file(sl.join("f")));
+        // The regular file itself still works, and a trailing "/." is not a file.
+        check!(fc.set_for_file(&t));
+        ensure!(fc.set_for_file(t.join(".")).is_err());
+        Ok(())
+    }));
+    // Nothing was written on the link, on the directory, on the FIFO or through the link.
+    for p in [&link, &sub, &fifo, &sublink] {
+        assert_eq!(raw_xattr(p), None, "{p:?}");
+    }
+    let want = FileCaps {
+        rootid: expected_rootid(),
+        ..fc
+    };
+    assert_eq!(raw_xattr(&inner), Some(want.to_bytes()));
+    assert_eq!(raw_xattr(&target), Some(want.to_bytes()));
+    // Errors of the getters name the path too.
+    let missing = dir.join("missing");
+    let e = FileCaps::get_for_file(&missing).unwrap_err();
+    assert_eq!(e.code(), Some(libc::ENOENT));
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{}: ", missing.display())),
+        "{e}"
+    );
+    assert_eq!(e.op(), Some(capscope::Op::GetFileCaps));
+    assert!(
+        std::error::Error::source(&e).is_none(),
+        "the message is not repeated as a source"
+    );
+}
+
+#[test]
+fn path_setters_work_without_procfs() {
+    // In a mount namespace where /proc is hidden under a tmpfs, the setters fall back to
+    // opening the file itself, and still refuse a symlink.
+    let dir = tmpdir("noproc");
+    let f = new_file(&dir, "f");
+    let link = dir.join("link");
+    std::os::unix::fs::symlink(&f, &link).unwrap();
+    let fc: FileCaps = "cap_kill,cap_chown=ep".parse().unwrap();
+    let (f2, l2) = (f.clone(), link.clone());
+    assert_pass(privileged(move || -> Verdict {
+        // SAFETY: unshare and mount with valid C strings; the forked child is single-threaded.
+        unsafe {
+            ensure!(
+                libc::unshare(libc::CLONE_NEWNS) == 0,
+                "unshare(CLONE_NEWNS): {}",
+                std::io::Error::last_os_error()
+            );
+            ensure!(
+                libc::mount(
+                    c"none".as_ptr(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null()
+                ) == 0
+            );
+            ensure!(
+                libc::mount(
+                    c"none".as_ptr(),
+                    c"/proc".as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    0,
+                    std::ptr::null()
+                ) == 0,
+                "mount tmpfs on /proc: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        ensure!(!Path::new("/proc/self").exists(), "/proc is still there");
+        check!(fc.set_for_file(&f2));
+        ensure!(fc.set_for_file(&l2).is_err());
+        ensure!(check!(FileCaps::remove_for_file(&f2)));
+        check!(fc.set_for_file(&f2));
+        Ok(())
+    }));
+    let want = FileCaps {
+        rootid: expected_rootid(),
+        ..fc
+    };
+    assert_eq!(raw_xattr(&f), Some(want.to_bytes()));
+    assert_eq!(raw_xattr(&link), None);
 }

@@ -19,12 +19,14 @@ use std::str::FromStr;
 /// assert_eq!(Cap::NET_RAW.as_u8(), 13);
 /// assert_eq!(Cap::NET_RAW.to_string(), "cap_net_raw");
 /// assert_eq!("CAP_NET_RAW".parse::<Cap>().unwrap(), Cap::NET_RAW);
+/// assert_eq!("net_raw".parse::<Cap>().unwrap(), Cap::NET_RAW); // `cap_` is optional
 /// assert_eq!("13".parse::<Cap>().unwrap(), Cap::NET_RAW);
 /// let future = Cap::from_u8(45).unwrap();
 /// assert_eq!(future.to_string(), "45");
 /// assert_eq!(future.name(), None);
 /// assert!(Cap::from_u8(64).is_none());
-/// assert!("chown".parse::<Cap>().is_err()); // the cap_ prefix is required
+/// let typo = "net_rwa".parse::<Cap>().unwrap_err();
+/// assert_eq!(typo.suggestion(), Some(Cap::NET_RAW));
 /// ```
 ///
 /// # References
@@ -175,17 +177,45 @@ impl fmt::Debug for Cap {
     }
 }
 
-/// Why a capability name did not parse.
+/// Why a capability name did not parse; with the nearest known name when the text looks like
+/// a typo of one.
+///
+/// # Examples
+///
+/// ```
+/// use capscope::Cap;
+///
+/// let e = "CAP_SYS_ADMN".parse::<Cap>().unwrap_err();
+/// assert_eq!(e.input(), "CAP_SYS_ADMN");
+/// assert_eq!(e.suggestion(), Some(Cap::SYS_ADMIN));
+/// assert!(e.to_string().ends_with("did you mean cap_sys_admin?"));
+/// assert_eq!("frobnicate".parse::<Cap>().unwrap_err().suggestion(), None);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseCapError {
     input: String,
+    suggestion: Option<Cap>,
 }
 
 impl ParseCapError {
+    pub(crate) fn new(input: &str) -> ParseCapError {
+        ParseCapError {
+            input: input.to_owned(),
+            suggestion: suggest(input),
+        }
+    }
+
     /// The text that was not a capability.
     #[must_use]
     pub fn input(&self) -> &str {
         &self.input
+    }
+
+    /// The known capability whose name is nearest to the input (Levenshtein distance, ASCII
+    /// case and the `cap_` prefix ignored), if it is near enough to be a likely typo.
+    #[must_use]
+    pub fn suggestion(&self) -> Option<Cap> {
+        self.suggestion
     }
 }
 
@@ -193,14 +223,54 @@ impl fmt::Display for ParseCapError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:?} is not a capability: expected a libcap name such as cap_net_raw \
+            "{:?} is not a capability: expected a name such as cap_net_raw or net_raw \
              (any ASCII case) or a decimal number from 0 to 63 without leading zeros",
             self.input
-        )
+        )?;
+        match self.suggestion {
+            Some(c) => write!(f, "; did you mean {c}?"),
+            None => Ok(()),
+        }
     }
 }
 
 impl std::error::Error for ParseCapError {}
+
+/// Levenshtein distance between two ASCII-lowercased byte strings.
+fn distance(a: &[u8], b: &[u8]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(!ca.eq_ignore_ascii_case(cb));
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The known capability nearest to `name` (ASCII case and a `cap_` prefix ignored), when the
+/// distance is at most a third of the name's length, and at least 2: the rule the attribute
+/// macros use for their compile-time suggestions.
+pub(crate) fn suggest(name: &str) -> Option<Cap> {
+    let b = name.as_bytes();
+    let bare = if b.len() >= 4 && b[..4].eq_ignore_ascii_case(b"cap_") {
+        &b[4..]
+    } else {
+        b
+    };
+    let (best, d) = Cap::known()
+        .map(|c| {
+            (
+                c,
+                distance(bare, &c.name().unwrap_or_default().as_bytes()[4..]),
+            )
+        })
+        .min_by_key(|&(_, d)| d)?;
+    (d <= (bare.len() / 3).max(2)).then_some(best)
+}
 
 /// Parses a decimal capability number 0..=63: ASCII digits only, no sign, no leading zero.
 pub(crate) fn parse_cap_number(s: &[u8]) -> Option<Cap> {
@@ -219,15 +289,21 @@ pub(crate) fn parse_cap_number(s: &[u8]) -> Option<Cap> {
 impl FromStr for Cap {
     type Err = ParseCapError;
 
-    /// A libcap name (`cap_net_raw`, ASCII case-insensitive, `cap_` required) or a decimal
-    /// number from 0 to 63 without leading zeros. Anything else is an error: `net_raw`,
-    /// `0x0d`, `013`, `13 `, `+13`, non-ASCII text.
+    /// A capability name in any ASCII case, with or without the `cap_` prefix (`cap_net_raw`,
+    /// `CAP_NET_RAW`, `net_raw`, `NET_RAW`: the spellings the attribute macros take), or a
+    /// decimal number from 0 to 63 without leading zeros. Anything else is an error, with the
+    /// nearest name as a [suggestion](ParseCapError::suggestion) when there is one: `0x0d`,
+    /// `013`, `13 `, `+13`, `cap_`, non-ASCII text.
+    ///
+    /// libcap's text (`CapState`'s `FromStr`) stays strict, as libcap is: there, a name needs
+    /// its `cap_` prefix.
+    ///
+    /// No allocation unless the text is not a capability.
     fn from_str(s: &str) -> Result<Cap, ParseCapError> {
         Cap::from_name(s)
+            .or_else(|| Cap::from_bare_name(s))
             .or_else(|| parse_cap_number(s.as_bytes()))
-            .ok_or_else(|| ParseCapError {
-                input: s.to_owned(),
-            })
+            .ok_or_else(|| ParseCapError::new(s))
     }
 }
 
@@ -275,8 +351,9 @@ mod tests {
             " 1",
             "1 ",
             "",
-            "chown",
             "cap_",
+            "cap_cap_chown",
+            "_chown",
             "cap_chown ",
             "cap_chownx",
             "cap_ſys_admin",
@@ -289,6 +366,44 @@ mod tests {
         }
         assert_eq!("0".parse::<Cap>().unwrap(), Cap::CHOWN);
         assert_eq!("Cap_Sys_Admin".parse::<Cap>().unwrap(), Cap::SYS_ADMIN);
+    }
+
+    #[test]
+    fn every_spelling_the_macros_take() {
+        for c in Cap::known() {
+            let k = c.kernel_name().unwrap();
+            for s in [
+                k.to_owned(),
+                k.to_ascii_lowercase(),
+                format!("cap_{}", k.to_ascii_lowercase()),
+                format!("CAP_{k}"),
+                format!("Cap_{k}"),
+            ] {
+                assert_eq!(s.parse::<Cap>(), Ok(c), "{s}");
+            }
+        }
+        // Bare names stay out of libcap's text, which needs the prefix as libcap does.
+        assert!("chown=p".parse::<crate::CapState>().is_err());
+        assert!("cap_chown=p".parse::<crate::CapState>().is_ok());
+    }
+
+    #[test]
+    fn suggestions() {
+        let sug = |s: &str| s.parse::<Cap>().unwrap_err().suggestion();
+        assert_eq!(sug("net_bind_servce"), Some(Cap::NET_BIND_SERVICE));
+        assert_eq!(sug("CAP_SYS_ADMN"), Some(Cap::SYS_ADMIN));
+        assert_eq!(sug("cap_chwon"), Some(Cap::CHOWN));
+        assert_eq!(sug("sysadmin"), Some(Cap::SYS_ADMIN));
+        assert_eq!(sug("frobnicate_everything"), None);
+        assert_eq!(sug("64"), None);
+        let e = "net_rwa".parse::<Cap>().unwrap_err();
+        assert!(
+            e.to_string().ends_with("; did you mean cap_net_raw?"),
+            "{e}"
+        );
+        assert_eq!(distance(b"kitten", b"sitting"), 3);
+        assert_eq!(distance(b"", b"abc"), 3);
+        assert_eq!(distance(b"ABC", b"abc"), 0);
     }
 
     #[test]

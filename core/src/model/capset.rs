@@ -4,8 +4,9 @@ use std::fmt;
 use std::ops::{
     BitAnd, BitAndAssign, BitOr, BitOrAssign, BitXor, BitXorAssign, Not, Sub, SubAssign,
 };
+use std::str::FromStr;
 
-use crate::Cap;
+use crate::{Cap, ParseCapError};
 
 /// A set of capabilities: a `u64` bitmask where bit `n` is capability `n`.
 ///
@@ -290,6 +291,46 @@ impl fmt::Display for CapSet {
     }
 }
 
+impl FromStr for CapSet {
+    type Err = ParseCapError;
+
+    /// Reads what [`Display`](#impl-Display-for-CapSet) prints: capabilities separated by
+    /// commas, with no space (`cap_chown,cap_net_raw,45`). Each item is read as [`Cap`]'s
+    /// `FromStr` reads it (any ASCII case, `cap_` optional, or a decimal number 0..=63), and
+    /// may repeat. The empty text is the empty set, since that is how the empty set prints;
+    /// an empty item (`cap_chown,`, `,,`) is an error.
+    ///
+    /// This is libcap's capability list, without the `=`, `+`, `-` operators and flags of its
+    /// state text (for those, see [`CapState`](crate::CapState)), and without `all`.
+    ///
+    /// # Errors
+    ///
+    /// The [`ParseCapError`] of the first item that is not a capability
+    /// ([`input`](ParseCapError::input) is that item, with a suggestion when there is one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use capscope::{capset, Cap, CapSet};
+    ///
+    /// let s: CapSet = "cap_chown,cap_net_raw,45".parse()?;
+    /// assert_eq!(s, capset![Cap::CHOWN, Cap::NET_RAW, Cap::from_u8(45).unwrap()]);
+    /// assert_eq!(s.to_string().parse::<CapSet>()?, s);
+    /// assert_eq!("".parse::<CapSet>()?, CapSet::empty());
+    /// assert_eq!("NET_RAW,13".parse::<CapSet>()?, CapSet::from(Cap::NET_RAW));
+    /// let e = "cap_chown,cap_net_rwa".parse::<CapSet>().unwrap_err();
+    /// assert_eq!((e.input(), e.suggestion()), ("cap_net_rwa", Some(Cap::NET_RAW)));
+    /// assert!("cap_chown,".parse::<CapSet>().is_err());
+    /// # Ok::<(), capscope::ParseCapError>(())
+    /// ```
+    fn from_str(s: &str) -> Result<CapSet, ParseCapError> {
+        if s.is_empty() {
+            return Ok(CapSet::empty());
+        }
+        s.split(',').map(str::parse::<Cap>).collect()
+    }
+}
+
 macro_rules! binop {
     ($tr:ident $m:ident $atr:ident $am:ident $f:ident) => {
         impl<T: Into<CapSet>> $tr<T> for CapSet {
@@ -355,5 +396,50 @@ mod tests {
         assert_eq!(format!("{s:?}"), "{CHOWN, Cap(41), Cap(63)}");
         assert_eq!(s.to_string(), "cap_chown,41,63");
         assert_eq!(CapSet::empty().to_string(), "");
+    }
+
+    #[test]
+    fn text_round_trips_over_all_64_bits() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for k in 0..2000u32 {
+            // xorshift; plus the edges.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let bits = match k {
+                0 => 0,
+                1 => u64::MAX,
+                2 => CapSet::all_known().bits(),
+                3 => !CapSet::all_known().bits(),
+                _ => x,
+            };
+            let s = CapSet::from_bits(bits);
+            let text = s.to_string();
+            assert_eq!(text.parse::<CapSet>(), Ok(s), "{text}");
+            assert_eq!(text.to_ascii_uppercase().parse::<CapSet>(), Ok(s), "{text}");
+        }
+    }
+
+    #[test]
+    fn text_errors() {
+        for bad in [
+            ",",
+            "cap_chown,",
+            ",cap_chown",
+            "cap_chown,,cap_kill",
+            " cap_chown",
+            "cap_chown, cap_kill",
+            "all",
+            "cap_chown=p",
+            "64",
+            "cap_chown;cap_kill",
+        ] {
+            assert!(bad.parse::<CapSet>().is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            "chown,chown".parse::<CapSet>(),
+            Ok(CapSet::from(Cap::CHOWN))
+        );
+        assert_eq!("cap_kill,x".parse::<CapSet>().unwrap_err().input(), "x");
     }
 }

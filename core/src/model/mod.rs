@@ -5,6 +5,7 @@ pub(crate) mod cap;
 pub(crate) mod capset;
 pub(crate) mod filecaps;
 pub(crate) mod full;
+pub(crate) mod print;
 pub(crate) mod secbits;
 pub(crate) mod signal;
 pub(crate) mod state;

@@ -10,6 +10,7 @@ pub mod fsid;
 pub(crate) mod full;
 pub(crate) mod handles;
 pub(crate) mod identity;
+pub(crate) mod ids;
 pub mod kernel;
 pub(crate) mod ops;
 pub(crate) mod rmw;
