@@ -66,6 +66,8 @@ mod thread;
 pub mod prctl;
 pub mod process;
 
+#[cfg(feature = "tokio")]
+pub use scope::tokio;
 pub use scope::{drop_after, future, guard, manifest};
 pub use thread::{ambient, bounding, fsid, kernel, securebits};
 

@@ -63,7 +63,11 @@ struct ContainedExit(Cell<bool>);
 
 impl Drop for ContainedExit {
     fn drop(&mut self) {
-        thread_exits();
+        // `EXIT` itself is being destroyed: its own flag, not `EXIT.try_with`.
+        if self.0.replace(false) {
+            CONTAINED.fetch_sub(1, Ordering::SeqCst);
+        }
+        release_slot();
     }
 }
 

@@ -8,3 +8,5 @@ pub mod guard;
 pub mod manifest;
 pub mod private;
 pub(crate) mod record;
+#[cfg(feature = "tokio")]
+pub mod tokio;
