@@ -392,11 +392,16 @@ impl Run<'_> {
             for tid in tids {
                 // A thread id seen before is skipped, unless that thread exited: then the id has
                 // been given to a new thread (ids wrap at pid_max), which must be signalled too.
-                if tid == self.me
-                    || self.threads.get(&tid).is_some_and(|e| !e.gone)
-                    || self.io_threads.contains(&tid)
-                {
+                if tid == self.me || self.io_threads.contains(&tid) {
                     continue;
+                }
+                if let Some(e) = self.threads.get(&tid) {
+                    // Seen before: skipped, unless that thread exited and the id now names a
+                    // new, live thread (ids wrap at pid_max). A zombie main thread stays
+                    // listed and is not live.
+                    if !e.gone || !self.tasks.status(tid).is_some_and(|s| !s.zombie) {
+                        continue;
+                    }
                 }
                 // Kernel io threads (io_uring) never take signals and never run user code:
                 // they are reported, not waited for (see the module docs). One seen before is

@@ -274,8 +274,13 @@ fn change_ids(req: &IdRequest<'_>, changed: &mut bool) -> Step {
         *changed = true;
     }
     if let Some(groups) = req.groups {
-        creds::set_thread_groups(groups).map_err(fail(Op::Setgroups, *changed))?;
-        *changed = true;
+        // Clearing groups that are already clear changes nothing: no system call, so it also
+        // works where setgroups is denied (an unprivileged user namespace).
+        let already_clear = groups.is_empty() && creds::group_count() == Ok(0);
+        if !already_clear {
+            creds::set_thread_groups(groups).map_err(fail(Op::Setgroups, *changed))?;
+            *changed = true;
+        }
     }
     if let Some(u) = req.uid {
         let u = Uid::from_raw_unchecked(u);
