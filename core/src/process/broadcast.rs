@@ -399,7 +399,7 @@ impl Run<'_> {
                     // Seen before: skipped, unless that thread exited and the id now names a
                     // new, live thread (ids wrap at pid_max). A zombie main thread stays
                     // listed and is not live.
-                    if !e.gone || !self.tasks.status(tid).is_some_and(|s| !s.zombie) {
+                    if !e.gone || self.tasks.status(tid).is_none_or(|s| s.zombie) {
                         continue;
                     }
                 }
