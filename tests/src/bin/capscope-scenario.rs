@@ -173,14 +173,12 @@ fn chroot_all_threads() -> Verdict {
 /// Per-thread `#[drop_caps_after]`, a worker started in the body after a chroot: the drop at the
 /// end reaches it through the directory kept from before the body.
 fn chroot_worker_in_body() -> Verdict {
-    let mut peers = None;
-    {
+    let peers = {
         let _drop = DropAfter::new(DropOptions::new(), "scenario").map_err(|e| e.to_string())?;
         chroot_empty()?;
-        peers = Some(Peers::start(2));
-    }
+        Peers::start(2)
+    };
     dropped_here()?;
-    let peers = peers.unwrap();
     for s in peers.states()? {
         ensure!(s == CapState::empty(), "the worker kept {s:?}");
     }
