@@ -145,8 +145,9 @@ fn a_full_signal_queue_is_reported_as_such() {
             rlim_max: 0,
         };
         // SAFETY: a valid rlimit for this (forked) process.
+        let r = unsafe { libc::setrlimit(libc::RLIMIT_SIGPENDING, &zero) };
         ensure!(
-            unsafe { libc::setrlimit(libc::RLIMIT_SIGPENDING, &zero) } == 0,
+            r == 0,
             "setrlimit: {}",
             std::io::Error::last_os_error()
         );
