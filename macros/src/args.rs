@@ -3,10 +3,11 @@
 //! Capability names are read as libcap reads them: ASCII case-insensitive, with or without the
 //! `cap_` prefix. Every mistake is a spanned error; all of them are reported at once.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
-use syn::{Ident, Lit, Token};
+use syn::{Ident, Lit, LitStr, Path, Token};
 
 use crate::caps::CAPS;
 
@@ -42,15 +43,38 @@ pub(crate) struct RequiresArgs {
     pub(crate) caps: Vec<CapArg>,
     pub(crate) exclusive: bool,
     pub(crate) on_missing: Option<OnMissing>,
+    /// The path of the runtime crate (`crate = ...`), `::capscope` by default.
+    pub(crate) krate: TokenStream,
 }
 
 /// `#[drop_caps_after(...)]`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct DropArgs {
     pub(crate) keep: Vec<CapArg>,
     pub(crate) bounding: bool,
     pub(crate) no_new_privs: bool,
     pub(crate) all_threads: bool,
+    pub(crate) uid: Option<u32>,
+    pub(crate) gid: Option<u32>,
+    pub(crate) user: Option<String>,
+    pub(crate) on_missing: Option<OnMissing>,
+    /// The path of the runtime crate (`crate = ...`), `::capscope` by default.
+    pub(crate) krate: TokenStream,
+}
+
+/// The options' keywords.
+mod kw {
+    syn::custom_keyword!(exclusive);
+    syn::custom_keyword!(on_missing);
+    syn::custom_keyword!(error);
+    syn::custom_keyword!(panic);
+    syn::custom_keyword!(keep);
+    syn::custom_keyword!(bounding);
+    syn::custom_keyword!(no_new_privs);
+    syn::custom_keyword!(all_threads);
+    syn::custom_keyword!(uid);
+    syn::custom_keyword!(gid);
+    syn::custom_keyword!(user);
 }
 
 /// Collects every error, to report them together.
@@ -129,12 +153,21 @@ fn unknown_cap(ident: &Ident, options: &[&'static str]) -> syn::Error {
     syn::Error::new(ident.span(), format!("unknown capability `{name}`{hint}"))
 }
 
+/// What `parse_cap` says about `name = value` or `name(...)` where a capability was expected.
+#[derive(Clone, Copy)]
+enum Context {
+    /// The arguments of `#[requires_caps]`.
+    Requires,
+    /// The list of `keep(...)`.
+    Keep,
+}
+
 /// Parses one capability name (or reports why not) into `caps`.
 fn parse_cap(
     input: ParseStream<'_>,
     caps: &mut Vec<CapArg>,
     errors: &mut Errors,
-    options: &[&'static str],
+    context: Context,
 ) -> syn::Result<()> {
     if input.peek(Lit) {
         let lit: Lit = input.parse()?;
@@ -155,12 +188,12 @@ fn parse_cap(
     }
     let ident = Ident::parse_any(input)?;
     if input.peek(Token![=]) || input.peek(syn::token::Paren) {
-        let msg = if options.is_empty() {
-            "`keep(...)` takes capability names only".to_owned()
-        } else if ident == "exclusive" {
-            "`exclusive` takes no value: write `exclusive` alone".to_owned()
-        } else {
-            format!("unknown option `{ident}`; expected capability names, `exclusive` or `on_missing = error | panic`")
+        let msg = match context {
+            Context::Keep => "`keep(...)` takes capability names only".to_owned(),
+            Context::Requires => format!(
+                "unknown option `{ident}`; expected capability names, `exclusive`, \
+                 `on_missing = error | panic` or `crate = path`"
+            ),
         };
         errors.push(syn::Error::new(ident.span(), msg));
         skip_value(input)?;
@@ -183,7 +216,13 @@ fn parse_cap(
                 });
             }
         }
-        None => errors.push(unknown_cap(&ident, options)),
+        None => {
+            let options: &[&str] = match context {
+                Context::Requires => &["exclusive", "on_missing"],
+                Context::Keep => &[],
+            };
+            errors.push(unknown_cap(&ident, options));
+        }
     }
     Ok(())
 }
@@ -208,7 +247,16 @@ fn comma(input: ParseStream<'_>) -> syn::Result<()> {
     Ok(())
 }
 
-fn flag(ident: &Ident, seen: &mut bool, errors: &mut Errors) {
+/// A flag option (`exclusive`, `bounding`, ...): set `seen`, or report a duplicate or a value.
+fn flag(input: ParseStream<'_>, seen: &mut bool, errors: &mut Errors) -> syn::Result<()> {
+    let ident = Ident::parse_any(input)?;
+    if input.peek(Token![=]) || input.peek(syn::token::Paren) {
+        errors.push(syn::Error::new(
+            ident.span(),
+            format!("`{ident}` takes no value: write `{ident}` alone"),
+        ));
+        return skip_value(input);
+    }
     if *seen {
         errors.push(syn::Error::new(
             ident.span(),
@@ -216,73 +264,210 @@ fn flag(ident: &Ident, seen: &mut bool, errors: &mut Errors) {
         ));
     }
     *seen = true;
+    Ok(())
+}
+
+/// `crate = path` or `crate = "path"`: the path of the runtime crate, for a renamed dependency.
+fn parse_crate(
+    input: ParseStream<'_>,
+    krate: &mut Option<Path>,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    let token = input.parse::<Token![crate]>()?;
+    input.parse::<Token![=]>()?;
+    let path = if input.peek(LitStr) {
+        let lit: LitStr = input.parse()?;
+        match lit.parse::<Path>() {
+            Ok(p) => p,
+            Err(_) => {
+                errors.push(syn::Error::new(
+                    lit.span(),
+                    "`crate = \"...\"` takes a path, such as `crate = \"my_capscope\"`",
+                ));
+                return Ok(());
+            }
+        }
+    } else {
+        Path::parse_mod_style(input)?
+    };
+    if krate.is_some() {
+        errors.push(syn::Error::new(token.span, "duplicate option `crate`"));
+    }
+    *krate = Some(path);
+    Ok(())
+}
+
+/// `uid = N` or `gid = N`: a `u32` literal other than `u32::MAX`.
+fn parse_id(input: ParseStream<'_>, id: &mut Option<u32>, errors: &mut Errors) -> syn::Result<()> {
+    let ident = Ident::parse_any(input)?;
+    if !input.peek(Token![=]) {
+        errors.push(syn::Error::new(
+            ident.span(),
+            format!("`{ident}` takes a number: `{ident} = 65534`"),
+        ));
+        return skip_value(input);
+    }
+    input.parse::<Token![=]>()?;
+    let value: syn::Expr = input.parse()?;
+    let lit = match &value {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(lit), ..
+        }) if matches!(lit.suffix(), "" | "u32") => lit,
+        _ => {
+            errors.push(syn::Error::new_spanned(
+                &value,
+                format!("`{ident}` takes a number: `{ident} = 65534`"),
+            ));
+            return Ok(());
+        }
+    };
+    match lit.base10_parse::<u32>() {
+        Ok(u32::MAX) | Err(_) => errors.push(syn::Error::new(
+            lit.span(),
+            format!(
+                "`{ident}` must be below 4294967295: 4294967295 (-1) means \"unchanged\" to the \
+                 kernel, and larger numbers are not ids"
+            ),
+        )),
+        Ok(n) => {
+            if id.is_some() {
+                errors.push(syn::Error::new(
+                    ident.span(),
+                    format!("duplicate option `{ident}`"),
+                ));
+            }
+            *id = Some(n);
+        }
+    }
+    Ok(())
+}
+
+/// `user = "name"`: a name that can be in `/etc/passwd`.
+fn parse_user(
+    input: ParseStream<'_>,
+    user: &mut Option<(String, Span)>,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    let ident = Ident::parse_any(input)?;
+    if !input.peek(Token![=]) || !input.peek2(LitStr) {
+        errors.push(syn::Error::new(
+            ident.span(),
+            "`user` takes a user name in quotes: `user = \"nobody\"`",
+        ));
+        return skip_value(input);
+    }
+    input.parse::<Token![=]>()?;
+    let lit: LitStr = input.parse()?;
+    let name = lit.value();
+    if name.is_empty() || name.contains([':', '\n', '\0']) {
+        errors.push(syn::Error::new(
+            lit.span(),
+            "not a user name of /etc/passwd: it is empty or contains `:`, a newline or NUL",
+        ));
+    } else if user.is_some() {
+        errors.push(syn::Error::new(ident.span(), "duplicate option `user`"));
+    } else {
+        *user = Some((name, lit.span()));
+    }
+    Ok(())
+}
+
+/// `on_missing = error | panic`.
+fn parse_on_missing(
+    input: ParseStream<'_>,
+    on_missing: &mut Option<OnMissing>,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    let ident = Ident::parse_any(input)?;
+    input.parse::<Token![=]>()?;
+    let mode = if input.peek(kw::error) {
+        input.parse::<kw::error>()?;
+        Some(OnMissing::Error)
+    } else if input.peek(kw::panic) {
+        input.parse::<kw::panic>()?;
+        Some(OnMissing::Panic)
+    } else {
+        let value: syn::Expr = input.parse()?;
+        errors.push(syn::Error::new_spanned(
+            value,
+            "expected `error` or `panic`",
+        ));
+        None
+    };
+    if on_missing.is_some() && mode.is_some() {
+        errors.push(syn::Error::new(
+            ident.span(),
+            "duplicate option `on_missing`",
+        ));
+    }
+    *on_missing = on_missing.or(mode);
+    Ok(())
 }
 
 impl Parse for RequiresArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        const OPTIONS: &[&str] = &["exclusive", "on_missing"];
         let mut errors = Errors::default();
-        let mut args = RequiresArgs {
-            caps: Vec::new(),
-            exclusive: false,
-            on_missing: None,
-        };
+        let mut caps = Vec::new();
+        let (mut exclusive, mut on_missing, mut krate) = (false, None, None);
         while !input.is_empty() {
-            if input.peek(Ident::peek_any) {
-                let fork = input.fork();
-                let ident = Ident::parse_any(&fork)?;
-                if ident == "exclusive" && (fork.is_empty() || fork.peek(Token![,])) {
-                    input.parse::<Ident>()?;
-                    flag(&ident, &mut args.exclusive, &mut errors);
-                    comma(input)?;
-                    continue;
-                }
-                if ident == "on_missing" {
-                    input.parse::<Ident>()?;
-                    input.parse::<Token![=]>()?;
-                    let value = Ident::parse_any(input)?;
-                    let mode = if value == "error" {
-                        Some(OnMissing::Error)
-                    } else if value == "panic" {
-                        Some(OnMissing::Panic)
-                    } else {
-                        errors.push(syn::Error::new(value.span(), "expected `error` or `panic`"));
-                        None
-                    };
-                    if args.on_missing.is_some() {
-                        errors.push(syn::Error::new(
-                            ident.span(),
-                            "duplicate option `on_missing`",
-                        ));
-                    }
-                    args.on_missing = args.on_missing.or(mode);
-                    comma(input)?;
-                    continue;
-                }
+            if input.peek(Token![crate]) {
+                parse_crate(input, &mut krate, &mut errors)?;
+            } else if input.peek(kw::exclusive) {
+                flag(input, &mut exclusive, &mut errors)?;
+            } else if input.peek(kw::on_missing) && input.peek2(Token![=]) {
+                parse_on_missing(input, &mut on_missing, &mut errors)?;
+            } else {
+                parse_cap(input, &mut caps, &mut errors, Context::Requires)?;
             }
-            parse_cap(input, &mut args.caps, &mut errors, OPTIONS)?;
             comma(input)?;
         }
-        if args.caps.is_empty() && errors.0.is_none() {
+        if caps.is_empty() && errors.0.is_none() {
             errors.push(syn::Error::new(
                 Span::call_site(),
                 "#[requires_caps] needs at least one capability, such as #[requires_caps(net_bind_service)]",
             ));
         }
-        errors.finish(args)
+        errors.finish(RequiresArgs {
+            caps,
+            exclusive,
+            on_missing,
+            krate: krate.map_or_else(default_crate, |p| p.into_token_stream()),
+        })
     }
+}
+
+/// `::capscope`.
+fn default_crate() -> TokenStream {
+    quote::quote!(::capscope)
 }
 
 impl Parse for DropArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        const OPTIONS: &[&str] = &["keep", "bounding", "no_new_privs", "all_threads"];
+        const OPTIONS: &[&str] = &[
+            "keep",
+            "bounding",
+            "no_new_privs",
+            "all_threads",
+            "uid",
+            "gid",
+            "user",
+            "on_missing",
+        ];
         let mut errors = Errors::default();
-        let mut args = DropArgs::default();
+        let mut keep = Vec::new();
+        let (mut bounding, mut no_new_privs, mut all_threads) = (false, false, false);
+        let (mut uid, mut gid, mut user, mut krate) = (None, None, None, None);
+        let mut on_missing = None;
         let mut seen_keep = false;
         while !input.is_empty() {
-            let ident = Ident::parse_any(input)?;
-            if ident == "keep" && input.peek(syn::token::Paren) {
-                flag(&ident, &mut seen_keep, &mut errors);
+            if input.peek(Token![crate]) {
+                parse_crate(input, &mut krate, &mut errors)?;
+            } else if input.peek(kw::keep) && input.peek2(syn::token::Paren) {
+                let ident = Ident::parse_any(input)?;
+                if seen_keep {
+                    errors.push(syn::Error::new(ident.span(), "duplicate option `keep`"));
+                }
+                seen_keep = true;
                 let content;
                 syn::parenthesized!(content in input);
                 if content.is_empty() {
@@ -292,30 +477,32 @@ impl Parse for DropArgs {
                     ));
                 }
                 while !content.is_empty() {
-                    parse_cap(&content, &mut args.keep, &mut errors, &[])?;
+                    parse_cap(&content, &mut keep, &mut errors, Context::Keep)?;
                     comma(&content)?;
                 }
-            } else if ident == "keep" {
+            } else if input.peek(kw::keep) {
+                let ident = Ident::parse_any(input)?;
                 errors.push(syn::Error::new(
                     ident.span(),
                     "`keep` takes a list of capabilities in parentheses: `keep(net_bind_service)`",
                 ));
                 skip_value(input)?;
-            } else if (ident == "bounding" || ident == "no_new_privs" || ident == "all_threads")
-                && (input.peek(Token![=]) || input.peek(syn::token::Paren))
-            {
-                errors.push(syn::Error::new(
-                    ident.span(),
-                    format!("`{ident}` takes no value: write `{ident}` alone"),
-                ));
-                skip_value(input)?;
-            } else if ident == "bounding" {
-                flag(&ident, &mut args.bounding, &mut errors);
-            } else if ident == "no_new_privs" {
-                flag(&ident, &mut args.no_new_privs, &mut errors);
-            } else if ident == "all_threads" {
-                flag(&ident, &mut args.all_threads, &mut errors);
+            } else if input.peek(kw::bounding) {
+                flag(input, &mut bounding, &mut errors)?;
+            } else if input.peek(kw::no_new_privs) {
+                flag(input, &mut no_new_privs, &mut errors)?;
+            } else if input.peek(kw::all_threads) {
+                flag(input, &mut all_threads, &mut errors)?;
+            } else if input.peek(kw::uid) {
+                parse_id(input, &mut uid, &mut errors)?;
+            } else if input.peek(kw::gid) {
+                parse_id(input, &mut gid, &mut errors)?;
+            } else if input.peek(kw::user) {
+                parse_user(input, &mut user, &mut errors)?;
+            } else if input.peek(kw::on_missing) && input.peek2(Token![=]) {
+                parse_on_missing(input, &mut on_missing, &mut errors)?;
             } else {
+                let ident = Ident::parse_any(input)?;
                 let hint = match suggest(&ident.to_string(), OPTIONS.iter().copied()) {
                     Some(s) => format!("; did you mean `{s}`?"),
                     None => String::new(),
@@ -324,14 +511,35 @@ impl Parse for DropArgs {
                     ident.span(),
                     format!(
                         "unknown option `{ident}` of #[drop_caps_after]; expected `keep(...)`, \
-                         `bounding`, `no_new_privs` or `all_threads`{hint}"
+                         `bounding`, `no_new_privs`, `all_threads`, `uid = N`, `gid = N`, \
+                         `user = \"name\"`, `on_missing = error | panic` or `crate = path`{hint}"
                     ),
                 ));
                 skip_value(input)?;
             }
             comma(input)?;
         }
-        errors.finish(args)
+        if let Some((_, span)) = &user {
+            if uid.is_some() || gid.is_some() {
+                errors.push(syn::Error::new(
+                    *span,
+                    "`user` gives both the uid and the gid (its primary group, from /etc/passwd \
+                     when the drop is armed): write `user = \"...\"` or `uid = N, gid = N`, \
+                     not both",
+                ));
+            }
+        }
+        errors.finish(DropArgs {
+            keep,
+            bounding,
+            no_new_privs,
+            all_threads,
+            uid,
+            gid,
+            user: user.map(|(name, _)| name),
+            on_missing,
+            krate: krate.map_or_else(default_crate, |p| p.into_token_stream()),
+        })
     }
 }
 
@@ -382,5 +590,51 @@ mod tests {
         assert!(syn::parse_str::<DropArgs>("all_threads, all_threads").is_err());
         assert!(syn::parse_str::<DropArgs>("all_threads = true").is_err());
         assert!(syn::parse_str::<DropArgs>("boundng").is_err());
+    }
+
+    #[test]
+    fn crate_paths_ids_and_users() {
+        let path = |src: &str| {
+            syn::parse_str::<RequiresArgs>(src)
+                .unwrap()
+                .krate
+                .to_string()
+        };
+        assert_eq!(path("net_raw"), ":: capscope");
+        assert_eq!(path("net_raw, crate = cs"), "cs");
+        assert_eq!(path("crate = \"cs\", net_raw"), "cs");
+        assert_eq!(path("net_raw, crate = ::my::capscope"), ":: my :: capscope");
+        assert!(syn::parse_str::<RequiresArgs>("net_raw, crate = \"a b\"").is_err());
+        assert!(syn::parse_str::<RequiresArgs>("net_raw, crate = cs, crate = cs").is_err());
+
+        let d: DropArgs = syn::parse_str("uid = 65534, gid = 0u32, crate = cs").unwrap();
+        assert_eq!((d.uid, d.gid, d.user), (Some(65534), Some(0), None));
+        assert_eq!(d.krate.to_string(), "cs");
+        let d: DropArgs = syn::parse_str("user = \"www-data\", on_missing = panic").unwrap();
+        assert_eq!(d.user.as_deref(), Some("www-data"));
+        assert_eq!(d.on_missing, Some(OnMissing::Panic));
+        assert_eq!(
+            syn::parse_str::<DropArgs>("uid = 4294967294").unwrap().uid,
+            Some(u32::MAX - 1)
+        );
+        for bad in [
+            "uid = 4294967295",
+            "gid = 4294967296",
+            "uid = -1",
+            "uid = \"0\"",
+            "uid = 1u8",
+            "uid",
+            "uid = 1, uid = 1",
+            "user = \"\"",
+            "user = \"a:b\"",
+            "user = nobody",
+            "user = \"nobody\", gid = 65534",
+            "on_missing = ignore",
+        ] {
+            assert!(
+                syn::parse_str::<DropArgs>(bad).is_err(),
+                "{bad} was accepted"
+            );
+        }
     }
 }

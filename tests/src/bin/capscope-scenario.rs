@@ -142,7 +142,7 @@ fn chroot_empty() -> Verdict {
     Ok(())
 }
 
-#[capscope::drop_caps_after]
+#[capscope::drop_caps_after(on_missing = panic)]
 fn drop_in_chroot() -> Verdict {
     chroot_empty()
 }

@@ -1,0 +1,2 @@
+#[capscope::requires_caps(net_bind_service)]
+fn main() {}
