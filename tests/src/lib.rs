@@ -11,6 +11,8 @@
 //! reported with its message; a child that dies from a signal or hangs past
 //! [`CHILD_TIMEOUT`] is reported as such.
 
+pub mod state;
+
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -1,45 +1,31 @@
-//! Behaviour of `#[requires_caps]` and `#[drop_caps_after]`: what the annotated functions see
-//! and what the thread holds after every way out, in both branches (root: forked child;
-//! non-root: forked child in a new user namespace).
+//! Behaviour of `#[requires_caps]`: what the annotated functions see and what the thread holds
+//! after every way out, what a missing capability does by the declared return type, in both
+//! branches (root: forked child; non-root: forked child in a new user namespace).
+//! `#[drop_caps_after]` is tested in `macros_drop.rs`, what must (not) compile in `ui.rs`.
 
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use capscope::{capset, drop_caps_after, requires_caps, Cap, CapSet, CapState, Error};
-use capscope_tests::{assert_pass, check, ensure, in_child, privileged, Verdict};
+use capscope::{capset, requires_caps, Cap, CapSet, CapState, Error};
+use capscope_tests::state::{effective, lower, unpermit};
+use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
 
 const RAW: Cap = Cap::NET_RAW;
 const BIND: Cap = Cap::NET_BIND_SERVICE;
 const CHOWN: Cap = Cap::CHOWN;
 const POOL: CapSet = capset![RAW, BIND, CHOWN, Cap::KILL];
 
-fn effective() -> CapSet {
-    CapState::get_current().expect("capget").effective
-}
-
 /// In the privileged child: keep `POOL` permitted but not effective.
 fn lower_pool() -> Verdict {
-    let s = check!(CapState::get_current());
-    ensure!(
-        s.permitted.is_superset(POOL),
-        "the child lacks {:?} in its permitted set",
-        POOL - s.permitted
-    );
-    check!(CapState {
-        effective: s.effective - POOL,
-        ..s
-    }
-    .set_current());
-    Ok(())
+    lower(POOL)
 }
 
 /// Everything but the effective set, to check the guard never touches it.
 fn others() -> (CapSet, CapSet, CapSet, CapSet) {
     let s = CapState::get_current().expect("capget");
-    let full = capscope::FullCapState::get_for_thread(std::process::id(), capscope::current_tid())
-        .expect("status");
+    let full = capscope_tests::state::full().expect("status");
     (s.permitted, s.inheritable, full.ambient, full.bounding)
 }
 
@@ -204,18 +190,6 @@ fn exclusive_makes_the_effective_set_exactly_the_caps() {
         ensure!(effective() == b, "after: {:?}, before: {b:?}", effective());
         Ok(())
     }));
-}
-
-/// In the child: drop `caps` from the permitted set.
-fn unpermit(caps: CapSet) -> Verdict {
-    let s = check!(CapState::get_current());
-    check!(CapState {
-        effective: s.effective - caps,
-        permitted: s.permitted - caps,
-        inheritable: s.inheritable - caps
-    }
-    .set_current());
-    Ok(())
 }
 
 #[test]
@@ -468,138 +442,153 @@ fn async_fn_with_missing_caps_errors_before_its_body() {
     }));
 }
 
-// #[drop_caps_after]
-#[drop_caps_after]
-fn drop_plain(fail: bool) -> std::io::Result<CapSet> {
-    let inside = effective();
-    if fail {
-        return Err(std::io::Error::other("asked to fail"));
+// What a missing capability does is decided by the declared return type, not its spelling.
+type Outcome = std::io::Result<u8>;
+
+#[requires_caps(net_raw)]
+fn through_an_alias() -> Outcome {
+    BODY_RAN.store(true, Ordering::SeqCst);
+    Ok(1)
+}
+
+#[requires_caps(net_raw)]
+async fn async_through_an_alias() -> Outcome {
+    BODY_RAN.store(true, Ordering::SeqCst);
+    Ok(2)
+}
+
+/// Not a `Result`, whatever its name.
+mod not_a_result {
+    #[derive(Debug)]
+    pub(crate) struct Result;
+}
+
+#[requires_caps(net_raw)]
+fn named_result_but_not_one() -> not_a_result::Result {
+    BODY_RAN.store(true, Ordering::SeqCst);
+    not_a_result::Result
+}
+
+#[requires_caps(net_raw)]
+fn generic_result<T: Default, E>() -> std::result::Result<T, E>
+where
+    E: From<Error>,
+{
+    BODY_RAN.store(true, Ordering::SeqCst);
+    Ok(T::default())
+}
+
+/// A bare type parameter is not a `Result` where the function is written, even when the caller
+/// picks one: the dispatch happens once, on the declared type.
+#[requires_caps(net_raw)]
+fn generic_value<T>(value: T) -> T {
+    BODY_RAN.store(true, Ordering::SeqCst);
+    value
+}
+
+#[requires_caps(net_raw)]
+fn result_of_impl_trait() -> std::io::Result<impl std::fmt::Display> {
+    BODY_RAN.store(true, Ordering::SeqCst);
+    Ok(3)
+}
+
+#[requires_caps(net_raw)]
+fn option_is_not_a_result() -> Option<u8> {
+    BODY_RAN.store(true, Ordering::SeqCst);
+    Some(4)
+}
+
+trait Make {
+    fn make() -> Self;
+}
+
+/// `Self` is a `Result` here.
+impl Make for std::io::Result<u8> {
+    #[requires_caps(net_raw)]
+    fn make() -> Self {
+        BODY_RAN.store(true, Ordering::SeqCst);
+        Ok(5)
     }
-    Ok(inside)
 }
 
-#[drop_caps_after]
-fn drop_panics() {
-    BODY_RAN.store(true, Ordering::SeqCst);
-    panic!("boom before the drop");
+/// `Self` is not a `Result` here.
+impl Make for u8 {
+    #[requires_caps(net_raw)]
+    fn make() -> Self {
+        BODY_RAN.store(true, Ordering::SeqCst);
+        6
+    }
 }
 
-#[drop_caps_after(keep(net_bind_service), bounding, no_new_privs)]
-fn drop_keeping() -> capscope::Result<()> {
-    Ok(())
-}
-
-#[drop_caps_after]
-fn drop_refused() -> capscope::Result<()> {
-    BODY_RAN.store(true, Ordering::SeqCst);
-    Ok(())
-}
-
-fn all_empty() -> Verdict {
-    let s = check!(CapState::get_current());
-    ensure!(s == CapState::empty(), "capget after the drop: {s:?}");
-    let full = check!(capscope::FullCapState::get_for_thread(
-        std::process::id(),
-        capscope::current_tid()
-    ));
-    ensure!(full.ambient.is_empty(), "ambient: {:?}", full.ambient);
-    Ok(())
-}
-
-#[test]
-fn drop_caps_after_empties_every_set_on_return_and_on_err() {
-    assert_pass(privileged(|| {
-        let before = check!(CapState::get_current());
-        ensure!(!before.permitted.is_empty());
-        let inside = check!(drop_plain(false));
-        ensure!(inside == before.effective, "the body ran with {inside:?}");
-        all_empty()
-    }));
-    assert_pass(privileged(|| {
-        ensure!(drop_plain(true).is_err_and(|e| e.to_string() == "asked to fail"));
-        all_empty()
-    }));
-}
-
-#[test]
-fn drop_caps_after_still_drops_after_a_panic() {
-    assert_pass(privileged(|| {
-        BODY_RAN.store(false, Ordering::SeqCst);
-        ensure!(catch_unwind(drop_panics).is_err());
-        ensure!(BODY_RAN.load(Ordering::SeqCst));
-        all_empty()
-    }));
-}
-
-#[test]
-fn drop_caps_after_keep_bounding_and_no_new_privs() {
-    assert_pass(privileged(|| {
-        check!(drop_keeping());
-        let s = check!(CapState::get_current());
-        ensure!(s.effective.is_empty() && s.inheritable.is_empty(), "{s:?}");
-        ensure!(
-            s.permitted == CapSet::from(BIND),
-            "permitted: {:?}",
-            s.permitted
-        );
-        let full = check!(capscope::FullCapState::get_for_thread(
-            std::process::id(),
-            capscope::current_tid()
-        ));
-        ensure!(
-            full.bounding.is_subset(CapSet::from(BIND)),
-            "bounding: {:?}",
-            full.bounding
-        );
-        ensure!(full.no_new_privs, "no_new_privs is not set");
-        ensure!(full.ambient.is_empty());
-        Ok(())
-    }));
-}
-
-#[test]
-fn drop_caps_after_refuses_with_a_second_live_thread() {
-    // The forked child has one thread; it starts a second one and keeps it alive.
-    assert_pass(in_child(|| {
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let t = std::thread::spawn(move || {
-            let _ = rx.recv();
-        });
-        BODY_RAN.store(false, Ordering::SeqCst);
-        let before = check!(CapState::get_current());
-        let r = drop_refused();
-        let _ = tx.send(());
-        let _ = t.join();
-        let e = match r {
-            Err(e) => e,
-            Ok(()) => return Err("drop_caps_after ran with two threads".into()),
-        };
-        ensure!(!BODY_RAN.load(Ordering::SeqCst), "the body ran");
-        ensure!(e.to_string().contains("all_threads"), "message: {e}");
-        ensure!(
-            check!(CapState::get_current()) == before,
-            "the state changed"
-        );
-        Ok(())
-    }));
-}
-
-#[drop_caps_after]
-fn drop_that_cannot_happen() -> capscope::Result<()> {
-    Ok(())
-}
-
-#[test]
-fn drop_caps_after_aborts_when_the_drop_fails() {
-    let v = privileged(|| {
-        capscope_tests::fail_every_capset()?;
-        let r = drop_that_cannot_happen();
-        Err(format!("returned {r:?} although capset fails"))
+/// Runs `f` with the body flag cleared; `Ok(Err(message))` when it panicked, and checks that
+/// the body did not run.
+fn outcome<R>(f: impl FnOnce() -> R) -> Result<Result<R, String>, String> {
+    BODY_RAN.store(false, Ordering::SeqCst);
+    let r = catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
+        p.downcast::<String>()
+            .map(|s| *s)
+            .unwrap_or_else(|_| "non-string panic".to_owned())
     });
-    match v {
-        Err(why) if why.contains(&format!("killed by signal {}", libc::SIGABRT)) => {}
-        other => panic!("expected the child to abort, got {other:?}"),
+    ensure!(!BODY_RAN.load(Ordering::SeqCst), "the body ran");
+    Ok(r)
+}
+
+/// `Ok(Ok(Err(e)))`: returned an error that names the capability.
+fn returned_err<T: std::fmt::Debug, E: std::fmt::Display + std::fmt::Debug>(
+    what: &str,
+    r: Result<Result<Result<T, E>, String>, String>,
+) -> Verdict {
+    match r? {
+        Ok(Err(e)) => {
+            ensure!(e.to_string().contains("cap_net_raw"), "{what}: error {e}");
+            Ok(())
+        }
+        other => Err(format!("{what}: expected an Err, got {other:?}")),
     }
+}
+
+/// `Ok(Err(panic message))` naming the capability.
+fn panicked<R: std::fmt::Debug>(what: &str, r: Result<Result<R, String>, String>) -> Verdict {
+    match r? {
+        Err(msg) => {
+            ensure!(msg.contains("cap_net_raw"), "{what}: panic message {msg}");
+            Ok(())
+        }
+        Ok(v) => Err(format!("{what}: expected a panic, got {v:?}")),
+    }
+}
+
+#[test]
+fn a_missing_capability_is_an_err_for_every_result_type_and_a_panic_otherwise() {
+    assert_pass(privileged(|| {
+        unpermit(RAW.into())?;
+        returned_err("type alias", outcome(through_an_alias))?;
+        let rt = check!(tokio::runtime::Builder::new_current_thread().build());
+        returned_err(
+            "async fn, type alias",
+            outcome(|| rt.block_on(async_through_an_alias())),
+        )?;
+        returned_err(
+            "generic Result with E: From<Error>",
+            outcome(generic_result::<u8, Error>),
+        )?;
+        returned_err(
+            "Result<impl Display, _>",
+            outcome(|| result_of_impl_trait().map(|d| d.to_string())),
+        )?;
+        returned_err(
+            "Self = io::Result<u8>",
+            outcome(<std::io::Result<u8> as Make>::make),
+        )?;
+        panicked("a struct named Result", outcome(named_result_but_not_one))?;
+        panicked("Option", outcome(option_is_not_a_result))?;
+        panicked("Self = u8", outcome(<u8 as Make>::make))?;
+        panicked(
+            "a type parameter the caller makes a Result",
+            outcome(|| generic_value::<capscope::Result<u8>>(Ok(7))),
+        )?;
+        Ok(())
+    }));
 }
 
 /// The expansions under the strictest lints, checked for real by CI's clippy run (trybuild runs
@@ -607,7 +596,7 @@ fn drop_caps_after_aborts_when_the_drop_fails() {
 mod pedantic {
     #![deny(clippy::pedantic, unused_qualifications, unused_results)]
 
-    use capscope::{drop_caps_after, requires_caps};
+    use capscope::requires_caps;
 
     /// A service.
     pub(crate) struct Service(pub(crate) u16);
@@ -641,14 +630,18 @@ mod pedantic {
         }
     }
 
-    /// Drops.
-    ///
-    /// # Errors
-    ///
-    /// When other threads run.
-    #[drop_caps_after(keep(net_bind_service), bounding)]
-    pub(crate) fn init(s: &Service) -> std::io::Result<std::net::TcpListener> {
-        s.bind()
+    /// A one-line body (`unused_braces` must not fire), with an inner attribute.
+    #[requires_caps(net_raw)]
+    #[must_use]
+    #[rustfmt::skip]
+    pub(crate) fn one_line() -> u8 { 5 }
+
+    /// Inner attributes stay first in the body.
+    #[requires_caps(net_raw)]
+    pub(crate) fn inner_attribute(x: u8) -> u8 {
+        #![allow(clippy::let_and_return)]
+        let y = x;
+        y
     }
 }
 
@@ -658,6 +651,7 @@ fn pedantic_module_compiles() {
         pedantic::Service::bind,
         pedantic::Service::count,
         pedantic::Service::later,
-        pedantic::init,
+        pedantic::one_line,
+        pedantic::inner_attribute,
     );
 }
