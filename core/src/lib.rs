@@ -91,9 +91,132 @@ pub use thread::ids::ThreadIds;
 pub use error::{Op, ThreadFailures};
 pub use scope::guard::{with_caps, RaiseGuard};
 
+/// `#[requires_caps(caps..., options)]`: the capabilities a function needs, raised for each
+/// call only.
+///
+/// # Examples
+///
+/// A capability missing from the permitted set is an `Err` of the declared `Result` type (here
+/// `std::io::Result`, under an alias) and the body does not run; the effective set is the same
+/// after the call as before, however it ends.
+///
+/// ```
+/// use capscope::{requires_caps, CapState};
+///
+/// type Outcome<T> = std::io::Result<T>;
+///
+/// #[requires_caps(net_bind_service)]
+/// fn bind_http() -> Outcome<std::net::TcpListener> {
+///     // CAP_NET_BIND_SERVICE is effective here, and only here.
+///     std::net::TcpListener::bind("127.0.0.1:0")
+/// }
+///
+/// let before = CapState::get_current()?;
+/// match bind_http() {
+///     Ok(listener) => println!("listening on {}", listener.local_addr()?),
+///     Err(e) => println!("not permitted: {e}"),
+/// }
+/// assert_eq!(CapState::get_current()?, before);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Options, methods, `async fn` (raised around each poll), and a function that panics instead
+/// (it returns no `Result`):
+///
+/// ```
+/// use capscope::{requires_caps, Cap, CapState};
+///
+/// struct Probe;
+///
+/// impl Probe {
+///     /// The effective set is exactly CAP_NET_RAW inside.
+///     #[requires_caps(net_raw, exclusive)]
+///     fn raw_only(&self) -> capscope::Result<bool> {
+///         Ok(CapState::get_current()?.effective == Cap::NET_RAW.into())
+///     }
+///
+///     #[requires_caps(CAP_NET_RAW)]
+///     async fn later(&self) -> capscope::Result<()> {
+///         Ok(())
+///     }
+///
+///     #[requires_caps(net_raw)]
+///     fn count(&self) -> usize {
+///         1
+///     }
+/// }
+///
+/// let probe = Probe;
+/// if CapState::get_current()?.permitted.has(Cap::NET_RAW) {
+///     assert!(probe.raw_only()?);
+///     assert_eq!(probe.count(), 1);
+/// } else {
+///     assert!(matches!(probe.raw_only(), Err(capscope::Error::MissingCaps { .. })));
+///     assert!(std::panic::catch_unwind(|| probe.count()).is_err());
+/// }
+/// fn is_send<T: Send>(_: &T) {}
+/// is_send(&probe.later()); // a future any multi-threaded runtime can run
+/// # Ok::<(), capscope::Error>(())
+/// ```
+///
+/// With `capscope` renamed in `Cargo.toml` (`cs = { package = "capscope", ... }`), give the
+/// path: `#[cs::requires_caps(net_raw, crate = cs)]`.
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 #[doc(inline)]
-pub use capscope_macros::{drop_caps_after, requires_caps};
+pub use capscope_macros::requires_caps;
+
+/// `#[drop_caps_after(options)]`: every capability gone for good when the function ends.
+///
+/// # Examples
+///
+/// Privileged set-up, then nothing: when `init` returns (or fails, or panics), the permitted
+/// set keeps only `CAP_NET_BIND_SERVICE` (if it had it), and no `execve` can give anything back
+/// (`no_new_privs`).
+///
+/// ```
+/// use capscope::{drop_caps_after, Cap, CapState};
+///
+/// #[drop_caps_after(keep(net_bind_service), no_new_privs)]
+/// fn init() -> std::io::Result<()> {
+///     // ... open privileged files, bind ports ...
+///     Ok(())
+/// }
+///
+/// init()?;
+/// let now = CapState::get_current()?;
+/// assert!(now.effective.is_empty() && now.inheritable.is_empty());
+/// assert!(now.permitted.is_subset(Cap::NET_BIND_SERVICE.into()));
+/// assert!(capscope::prctl::no_new_privs()?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// The daemon pattern: become `nobody` (uid and gid 65534, no groups) at the end. Without
+/// `CAP_SETUID` and `CAP_SETGID` the drop is refused before the body runs, and nothing changes.
+///
+/// ```
+/// use capscope::{drop_caps_after, CapState, ThreadIds};
+///
+/// #[drop_caps_after(uid = 65534, gid = 65534)]
+/// fn become_nobody() -> capscope::Result<()> {
+///     Ok(())
+/// }
+///
+/// match become_nobody() {
+///     Ok(()) => {
+///         let ids = ThreadIds::current()?;
+///         assert_eq!((ids.uid, ids.euid, ids.suid, ids.fsuid), (65534, 65534, 65534, 65534));
+///         assert!(ids.groups.is_empty());
+///         assert_eq!(CapState::get_current()?, CapState::empty());
+///     }
+///     Err(e) => assert!(matches!(e, capscope::Error::Refused { .. }), "{e}"),
+/// }
+/// # Ok::<(), capscope::Error>(())
+/// ```
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+#[doc(inline)]
+pub use capscope_macros::drop_caps_after;
 
 /// What the attribute macros expand to. Not public API: no stability promise.
 #[doc(hidden)]
