@@ -2,7 +2,8 @@
 //!
 //! - `quickstart`: a small service binds a privileged port with `#[requires_caps]`, drops
 //!   every capability with `#[drop_caps_after]`, then serves; as a normal user it runs in new
-//!   user and network namespaces. Its logic is [`quickstart`], so tests run it too.
+//!   user and network namespaces. The two annotated functions are in the example's file; its
+//!   helpers are [`quickstart`].
 //! - `inspect`: print the calling thread's full capability state, as `capsh --print` does.
 //!
 //! The package also builds the `capscope` command (`src/bin/capscope/`): libcap's `getcap`,

@@ -1,30 +1,11 @@
-//! The logic of the `quickstart` example, in the library so that tests run it too.
-//!
-//! A small service: it binds a privileged port with `#[requires_caps(net_bind_service)]`, then
-//! drops every capability with `#[drop_caps_after]`, and serves one request on the socket it
-//! kept, printing the thread's capability state at each step.
+//! What the `quickstart` example needs besides its two annotated functions (which are in the
+//! example's own file, `examples/quickstart.rs`): entering namespaces for a normal user,
+//! printing the capability state, serving one request.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 
-use capscope::{drop_caps_after, requires_caps, CapSet, CapState};
-
-/// What a run of the quickstart saw, for tests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    /// Where the service listened.
-    pub addr: SocketAddr,
-    /// Whether binding the port without raising the capability failed, as it must.
-    pub refused_without_caps: bool,
-    /// The effective set inside the `#[requires_caps]` function.
-    pub effective_inside: CapSet,
-    /// The state after `#[drop_caps_after]`.
-    pub after_drop: CapState,
-    /// Whether a second privileged bind was refused after the drop.
-    pub refused_after_drop: bool,
-    /// The reply the service gave to its one request.
-    pub reply: String,
-}
+use capscope::{CapSet, CapState};
 
 /// Where the run happens: the caller's namespaces (root), or new user and network namespaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +16,13 @@ pub enum Mode {
     Namespaces,
 }
 
-fn show(out: &mut dyn Write, step: &str) -> std::io::Result<()> {
+/// Prints `step` and the calling thread's effective, permitted and inheritable sets, one per
+/// line (`(none)` for an empty set).
+///
+/// # Errors
+///
+/// When `capget` or the write fails.
+pub fn show(out: &mut dyn Write, step: &str) -> std::io::Result<()> {
     let s = CapState::get_current().map_err(std::io::Error::from)?;
     let list = |c: CapSet| match c.len() {
         0 => "(none)".to_owned(),
@@ -44,9 +31,10 @@ fn show(out: &mut dyn Write, step: &str) -> std::io::Result<()> {
     };
     writeln!(
         out,
-        "{step}\n    effective:   {}\n    permitted:   {}",
+        "{step}\n    effective:   {}\n    permitted:   {}\n    inheritable: {}",
         list(s.effective),
-        list(s.permitted)
+        list(s.permitted),
+        list(s.inheritable)
     )
 }
 
@@ -110,70 +98,14 @@ pub fn loopback_up() -> std::io::Result<()> {
     Ok(())
 }
 
-/// Binds `port` on the loopback address; needs `CAP_NET_BIND_SERVICE` for ports below 1024.
-#[requires_caps(net_bind_service)]
-fn bind_privileged(port: u16, inside: &mut CapSet) -> std::io::Result<TcpListener> {
-    *inside = CapState::get_current()?.effective;
-    TcpListener::bind((Ipv4Addr::LOCALHOST, port))
-}
-
-/// The privileged set-up; when it returns, every capability is gone.
-#[drop_caps_after]
-fn init(out: &mut dyn Write, port: u16, inside: &mut CapSet) -> std::io::Result<TcpListener> {
-    let listener = bind_privileged(port, inside)?;
-    show(
-        out,
-        &format!(
-            "3. bound {} inside #[requires_caps(net_bind_service)]; after it:",
-            listener.local_addr()?
-        ),
-    )?;
-    Ok(listener)
-}
-
-/// Runs the demo on `port`, writing what happens to `out`. Call [`prepare`] first; the process
-/// must be single-threaded (`#[drop_caps_after]` refuses otherwise).
+/// Serves one request on `listener`: connects to it, sends `ping`, answers, and returns the
+/// reply the client read.
 ///
 /// # Errors
 ///
-/// Any failing step.
-pub fn run(out: &mut dyn Write, port: u16) -> std::io::Result<Outcome> {
-    show(out, "0. start:")?;
-    // Keep only what the program's #[requires_caps] functions need (the link-time manifest),
-    // permitted but not effective: raised only where needed.
-    capscope::manifest::restrict(&capscope::drop_after::DropOptions::new())?;
-    show(out, "1. after manifest::restrict() (only what #[requires_caps] functions need, none effective):")?;
-
-    let refused_without_caps = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err();
-    writeln!(
-        out,
-        "2. binding port {port} without raising the capability: {}",
-        if refused_without_caps {
-            "refused"
-        } else {
-            "allowed?!"
-        }
-    )?;
-
-    let mut effective_inside = CapSet::empty();
-    let listener = init(out, port, &mut effective_inside)?;
-    writeln!(
-        out,
-        "   inside bind_privileged the effective set was {effective_inside}"
-    )?;
-    show(out, "4. after #[drop_caps_after] on init:")?;
-    let after_drop = CapState::get_current()?;
-
-    let refused_after_drop = match bind_privileged(port + 1, &mut CapSet::empty()) {
-        Ok(_) => false,
-        Err(e) => {
-            writeln!(out, "5. binding again after the drop fails: {e}")?;
-            true
-        }
-    };
-
-    let addr = listener.local_addr()?;
-    let mut client = TcpStream::connect(addr)?;
+/// When a socket call fails.
+pub fn serve_one(listener: &TcpListener) -> std::io::Result<String> {
+    let mut client = TcpStream::connect(listener.local_addr()?)?;
     client.write_all(b"ping")?;
     let (mut conn, _) = listener.accept()?;
     let mut buf = [0u8; 4];
@@ -182,16 +114,5 @@ pub fn run(out: &mut dyn Write, port: u16) -> std::io::Result<Outcome> {
     drop(conn);
     let mut reply = String::new();
     client.read_to_string(&mut reply)?;
-    writeln!(
-        out,
-        "6. served one request on {addr} with no capability left: {reply:?}"
-    )?;
-    Ok(Outcome {
-        addr,
-        refused_without_caps,
-        effective_inside,
-        after_drop,
-        refused_after_drop,
-        reply,
-    })
+    Ok(reply)
 }

@@ -1,16 +1,99 @@
-//! The quickstart runs, as root and as a normal user: its logic in a forked child (root: in a
-//! new network namespace so that port 80 is free; non-root: in the user and network namespaces
-//! the example itself makes), and the built example binary itself.
+//! The quickstart example binary runs, as root and as a normal user, and its report says what
+//! must happen at each step: as root in a forked child in a new network namespace (so port 80
+//! is free), as a normal user directly (the example makes its own user and network namespaces).
 
-use capscope::{CapSet, CapState};
-use capscope_examples::quickstart::{loopback_up, prepare, run, Mode};
-use capscope_tests::{assert_pass, check, ensure, in_child, is_privileged};
+mod common;
+
+use capscope_examples::quickstart::loopback_up;
+use capscope_tests::{assert_pass, ensure, in_child, is_privileged, Verdict};
+
+/// The lines of step `n` of the report: its title line and the indented lines under it.
+fn step(report: &str, n: u8) -> Vec<&str> {
+    let prefix = format!("{n}. ");
+    let mut lines = report.lines().skip_while(|l| !l.starts_with(&prefix));
+    let Some(title) = lines.next() else {
+        return Vec::new();
+    };
+    std::iter::once(title)
+        .chain(lines.take_while(|l| l.starts_with(' ')))
+        .collect()
+}
+
+/// The value of `field:` under step `n` (`effective`, `permitted`, `inheritable`).
+fn set<'a>(report: &'a str, n: u8, field: &str) -> Option<&'a str> {
+    step(report, n).iter().find_map(|l| {
+        l.trim_start()
+            .strip_prefix(field)
+            .and_then(|r| r.strip_prefix(':'))
+            .map(str::trim)
+    })
+}
+
+/// Runs the built example and checks its report.
+fn run_and_check(mode: &str) -> Verdict {
+    let bin = common::example_binary("quickstart")?;
+    let out = std::process::Command::new(&bin)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    let report = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "{} failed: {}\n{report}\n{}",
+        bin.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ensure!(report.starts_with(mode), "{report}");
+    ensure!(
+        set(&report, 1, "permitted") == Some("cap_net_bind_service")
+            && set(&report, 1, "effective") == Some("(none)"),
+        "manifest::restrict keeps exactly what #[requires_caps] needs, not effective:\n{report}"
+    );
+    ensure!(
+        step(&report, 2)
+            .first()
+            .is_some_and(|l| l.ends_with(": refused")),
+        "{report}"
+    );
+    ensure!(
+        set(&report, 3, "effective") == Some("cap_net_bind_service"),
+        "inside the #[requires_caps] function:\n{report}"
+    );
+    for field in ["effective", "permitted", "inheritable"] {
+        ensure!(
+            set(&report, 4, field) == Some("(none)"),
+            "{field} after #[drop_caps_after]:\n{report}"
+        );
+    }
+    ensure!(
+        step(&report, 4)
+            .first()
+            .is_some_and(|l| l.ends_with("127.0.0.1:80:")),
+        "{report}"
+    );
+    ensure!(
+        step(&report, 5)
+            .first()
+            .is_some_and(|l| l.contains(": refused (") && l.contains("cap_net_bind_service")),
+        "{report}"
+    );
+    ensure!(
+        step(&report, 6)
+            .first()
+            .is_some_and(|l| l.ends_with("\"pong from an unprivileged service\"")),
+        "{report}"
+    );
+    ensure!(
+        report.contains("\ndone: every capability dropped"),
+        "{report}"
+    );
+    Ok(())
+}
 
 #[test]
-fn quickstart_logic_binds_drops_and_serves() {
-    assert_pass(in_child(|| {
-        if is_privileged() {
-            // Root: the example's direct path, in a network namespace of its own.
+fn the_example_binds_drops_and_serves() {
+    if is_privileged() {
+        assert_pass(in_child(|| {
             // SAFETY: unshare takes flags only; the forked child is single-threaded.
             let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
             ensure!(
@@ -18,77 +101,10 @@ fn quickstart_logic_binds_drops_and_serves() {
                 "unshare(CLONE_NEWNET) failed: {}",
                 std::io::Error::last_os_error()
             );
-            check!(loopback_up());
-            ensure!(check!(prepare()) == Mode::Direct);
-        } else {
-            ensure!(check!(prepare()) == Mode::Namespaces);
-        }
-        let mut out = Vec::new();
-        let o = check!(run(&mut out, 80));
-        let text = String::from_utf8_lossy(&out);
-        ensure!(
-            o.refused_without_caps,
-            "port 80 was bound without the capability:\n{text}"
-        );
-        ensure!(
-            o.effective_inside == CapSet::from(capscope::Cap::NET_BIND_SERVICE),
-            "{text}"
-        );
-        ensure!(o.after_drop == CapState::empty(), "{text}");
-        ensure!(o.refused_after_drop, "{text}");
-        ensure!(o.reply == "pong from an unprivileged service", "{text}");
-        ensure!(o.addr.port() == 80);
-        ensure!(text.contains("4. after #[drop_caps_after]"), "{text}");
-        Ok(())
-    }));
-}
-
-/// The example binary `cargo test` built next to this test (`<target>/<profile>/examples/`).
-fn example_binary() -> Result<std::path::PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut candidates = Vec::new();
-    if let Some(profile_dir) = exe.parent().and_then(|deps| deps.parent()) {
-        candidates.push(profile_dir.join("examples/quickstart"));
+            loopback_up().map_err(|e| format!("loopback: {e}"))?;
+            run_and_check("running directly")
+        }));
+    } else {
+        assert_pass(run_and_check("running as a normal user"));
     }
-    // .ci/unprivileged-tests runs a copy of this binary from elsewhere.
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    candidates.push(target.join(profile).join("examples/quickstart"));
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .ok_or_else(|| format!("the quickstart example binary is not built (looked at {candidates:?}); run `cargo test`, which builds it"))
-}
-
-#[test]
-fn the_example_binary_runs() {
-    let bin = example_binary().unwrap_or_else(|e| panic!("{e}"));
-    let out = std::process::Command::new(&bin)
-        .output()
-        .expect("cannot run the quickstart example");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{} failed: {}\n{stdout}\n{}",
-        bin.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mode = if is_privileged() {
-        "running directly"
-    } else {
-        "inside new user and network namespaces"
-    };
-    assert!(stdout.contains(mode), "{stdout}");
-    assert!(
-        stdout.contains("done: every capability dropped"),
-        "{stdout}"
-    );
 }

@@ -38,6 +38,36 @@ pub(crate) fn tool(name: &str, package: &str) -> PathBuf {
         })
 }
 
+/// The example binary `name` that `cargo test` built next to this test
+/// (`<target>/<profile>/examples/`), or beside the workspace's target folder when the test
+/// binary runs from a copy (`.ci/unprivileged-tests`).
+pub(crate) fn example_binary(name: &str) -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut candidates = Vec::new();
+    if let Some(profile_dir) = exe.parent().and_then(|deps| deps.parent()) {
+        candidates.push(profile_dir.join("examples").join(name));
+    }
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    candidates.push(target.join(profile).join("examples").join(name));
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| {
+            format!(
+                "the {name} example binary is not built (looked at {candidates:?}); run `cargo \
+             test`, which builds it"
+            )
+        })
+}
+
 /// libcap's tool `name` (`getcap`, `setcap`, `getpcaps`, `capsh`), from `libcap2-bin`, run
 /// as `name` (its `argv[0]`, which getopt's messages show, is what a shell would give it).
 pub(crate) fn libcap(name: &str) -> Command {
