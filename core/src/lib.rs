@@ -49,6 +49,10 @@
 //! capabilities(7), capget(2), prctl(2)
 
 #![deny(missing_docs)]
+// docs.rs builds with `--cfg docsrs` (Cargo.toml, `[package.metadata.docs.rs]`) and shows which
+// feature each gated item needs: give every `#[cfg(feature = "x")]` public item a
+// `#[cfg_attr(docsrs, doc(cfg(feature = "x")))]` beside it.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 // The README's Rust examples are compiled and run as doctests.
@@ -67,6 +71,7 @@ pub mod prctl;
 pub mod process;
 
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use scope::tokio;
 pub use scope::{drop_after, future, guard, manifest};
 pub use thread::{ambient, bounding, fsid, kernel, securebits};
