@@ -49,6 +49,22 @@ static TABLE: [Slot; SLOTS] = [const {
 /// Contained threads alive (their trampoline ran, their exit has not).
 static CONTAINED: AtomicUsize = AtomicUsize::new(0);
 
+/// Threads started through capscope's `pthread_create` (counted before the C library's call).
+static BIRTHS: AtomicU64 = AtomicU64::new(0);
+
+/// A thread is about to be started through `pthread_create`.
+pub(crate) fn birth_started() {
+    BIRTHS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// (threads started through `pthread_create` so far, contained threads alive).
+pub(crate) fn census() -> (u64, usize) {
+    (
+        BIRTHS.load(Ordering::SeqCst),
+        CONTAINED.load(Ordering::SeqCst),
+    )
+}
+
 /// Per capability, how many live scopes (of any thread) hold it raised.
 static LIVE_RAISED: [AtomicU32; 64] = [const { AtomicU32::new(0) }; 64];
 

@@ -80,6 +80,7 @@ mod interposer {
         arg: *mut libc::c_void,
     ) -> libc::c_int {
         super::hook_forks();
+        crate::scope::contain::birth_started();
         let Some(real) = real() else {
             return libc::EAGAIN;
         };

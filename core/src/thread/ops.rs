@@ -438,21 +438,31 @@ pub(crate) fn apply(change: &Change, groups: Option<&[u32]>) -> Step {
         Change::AmbientRaise(caps) => ambient_raise(caps),
         Change::NoNewPrivs => no_new_privs_checked(),
         Change::Securebits(bits) => securebits_checked(bits),
-        Change::DropAll(spec) => drop_all(&spec),
+        Change::DropAll(spec) => drop_all_cold(&spec),
         Change::LowerEffective(mask) => lower_effective(mask),
         Change::SetIds {
             uid,
             gid,
             preserve_effective,
-        } => {
-            let req = IdRequest {
-                uid,
-                gid,
-                groups,
-                preserve_effective,
-            };
-            let applied = identity::apply(&req)?;
-            identity::verify_on_stack(&req, &applied).map_err(Fail::after_change)
-        }
+        } => set_ids(&IdRequest {
+            uid,
+            gid,
+            groups,
+            preserve_effective,
+        }),
     }
+}
+
+// The larger changes get frames of their own, so that `apply`'s frame, on the signal path of
+// every broadcast, stays small (a handler may run on a small alternate signal stack).
+
+#[inline(never)]
+fn drop_all_cold(spec: &DropSpec) -> Step {
+    drop_all(spec)
+}
+
+#[inline(never)]
+fn set_ids(req: &IdRequest<'_>) -> Step {
+    let applied = identity::apply(req)?;
+    identity::verify_on_stack(req, &applied).map_err(Fail::after_change)
 }
