@@ -72,6 +72,20 @@
 //! handler interrupted the same thread in the middle of a guard's own bookkeeping: then
 //! making it fails with [`Error::Refused`], it never aborts.
 //!
+//! # Async-signal safety
+//!
+//! These may be called from a signal handler: [`RaiseGuard::raise`], [`RaiseGuard::exclusive`],
+//! [`with_caps`], dropping a guard, [`raised_on_this_thread`], and `CapState::get_current`.
+//! They take no lock and allocate nothing, their errors included ([`Error::MissingCaps`],
+//! [`Error::Refused`], [`Error::Os`] without a hint), with two exceptions at the end of a scope
+//! that raised something: the first such end in the process opens `/proc/self/task` (once),
+//! and if a thread started behind capscope's back exists, lowering it reads `/proc` and
+//! allocates. A guard made in a handler that interrupted another guard's own bookkeeping on
+//! the same thread is refused ([`Error::Refused`]); a handler that interrupted code merely
+//! *inside* a scope works normally. The process-wide functions, the per-thread functions that
+//! explain an `EPERM` (their hints are formatted), the launcher and `/proc` readers are not
+//! async-signal-safe.
+//!
 //! # Failure
 //!
 //! If restoring fails, the effective set is emptied; if that fails too, the process aborts with
@@ -245,7 +259,7 @@ impl RaiseGuard {
                 if !record.has_room() {
                     return Err(Error::refused(
                         Op::Raise,
-                        format!("{function}: {MAX_LIVE} guards are already live on this thread"),
+                        "64 guards are already live on this thread (capscope::guard::MAX_LIVE)",
                     ));
                 }
                 let state = ops::capget().map_err(|f| fail(f, Op::Raise))?;
@@ -273,10 +287,8 @@ impl RaiseGuard {
         let (id, raised) = entered.unwrap_or_else(|| {
             Err(Error::refused(
                 Op::Raise,
-                format!(
-                    "{function}: a guard cannot be made in a signal handler that interrupted \
-                     another guard's bookkeeping on the same thread"
-                ),
+                "a guard cannot be made in a signal handler that interrupted another guard's \
+                 bookkeeping on the same thread",
             ))
         })?;
         contain::note_raised(raised);
