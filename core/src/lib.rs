@@ -49,6 +49,7 @@
 //! capabilities(7), capget(2), prctl(2)
 
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 // The README's Rust examples are compiled and run as doctests.
