@@ -286,12 +286,14 @@ pub(super) fn run(job: &Job<'_>, tasks: Option<&TaskDir>) -> Result<Report> {
             return Err(nested(job.op));
         }
         apply_here(job)?;
-        return Ok(Report {
+        let report = Report {
             threads: 1,
             signalled: 0,
             passes: 0,
             io_threads: Vec::new(),
-        });
+        };
+        crate::scope::audit::process(job.op, &report);
+        return Ok(report);
     }
     let guard = lock(job.op)?;
     let tasks = match tasks {
@@ -393,12 +395,14 @@ pub(super) fn run(job: &Job<'_>, tasks: Option<&TaskDir>) -> Result<Report> {
     let signalled = run.threads.len();
     run.io_threads.sort_unstable();
     drop(guard);
-    Ok(Report {
+    let report = Report {
         threads: checked,
         signalled,
         passes,
         io_threads: run.io_threads,
-    })
+    };
+    crate::scope::audit::process(job.op, &report);
+    Ok(report)
 }
 
 /// The calling thread's own change, with its public error (nothing else is touched yet).

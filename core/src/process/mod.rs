@@ -455,7 +455,9 @@ impl Broadcast {
     /// capset(2), prctl(2) (`PR_CAPBSET_DROP`, `PR_CAP_AMBIENT_CLEAR_ALL`, `PR_SET_NO_NEW_PRIVS`)
     pub fn drop_all(&self, opts: &DropOptions) -> Result<Report> {
         let spec = opts.resolve(Op::ProcessDropAll)?;
-        self.run(Change::DropAll(spec), Op::ProcessDropAll, None)
+        let report = self.run(Change::DropAll(spec), Op::ProcessDropAll, None)?;
+        crate::scope::audit::drop(Op::ProcessDropAll, &spec, report.threads);
+        Ok(report)
     }
 
     /// [`cap_set_ids`](crate::cap_set_ids) on every thread: uid, gid and supplementary groups
@@ -536,7 +538,9 @@ pub(crate) fn drop_with(spec: &DropSpec, tasks: &TaskDir) -> Result<Report> {
         target: Target::All,
         groups: None,
     };
-    broadcast::run(&job, Some(tasks))
+    let report = broadcast::run(&job, Some(tasks))?;
+    crate::scope::audit::drop(Op::ProcessDropAll, spec, report.threads);
+    Ok(report)
 }
 
 /// Lowers `mask` from the effective set of the threads `tids` (not the calling thread), each

@@ -195,6 +195,7 @@ pub(crate) fn born(mask: CapSet) {
             std::process::abort();
         }
         crate::scope::guard::set_birth_mask(mask);
+        crate::scope::audit::contain(mask);
     }
     if let Some(slot) = my_slot() {
         slot.contained.store(1, Ordering::Release);
@@ -295,6 +296,7 @@ fn lower_strays(raised: CapSet, tasks: &TaskDir) -> Result<(), String> {
     if strays.is_empty() {
         return Ok(());
     }
+    crate::scope::audit::lower_strays(raised, &strays);
     crate::process::lower_on(&strays, raised, tasks)
         .map(|_| ())
         .map_err(|e| e.to_string())

@@ -99,8 +99,8 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 
 use crate::error::{Error, Op, Result};
-use crate::scope::contain;
 use crate::scope::record::{Record, MAX_LIVE as RECORD_MAX};
+use crate::scope::{audit, contain};
 use crate::thread::{ops, rmw};
 use crate::{CapSet, CapState};
 
@@ -159,6 +159,8 @@ pub struct RaiseGuard {
     mode: RaiseMode,
     /// What this guard itself turned on.
     raised: CapSet,
+    function: &'static str,
+    since: audit::Since,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -265,6 +267,7 @@ impl RaiseGuard {
                 let state = ops::capget().map_err(|f| fail(f, Op::Raise))?;
                 let missing = caps - state.permitted;
                 if !missing.is_empty() {
+                    audit::refuse(function, missing);
                     return Err(Error::MissingCaps { function, missing });
                 }
                 let target = if exclusive {
@@ -292,11 +295,14 @@ impl RaiseGuard {
             ))
         })?;
         contain::note_raised(raised);
+        let since = audit::raise(function, caps, raised);
         Ok(RaiseGuard {
             id,
             caps,
             mode,
             raised,
+            function,
+            since,
             _not_send: PhantomData,
         })
     }
@@ -316,6 +322,7 @@ impl Drop for RaiseGuard {
                         restore(end.lower, end.raise);
                     }
                     contain::publish(record.raised());
+                    audit::restore(self.function, self.caps, end.lower, self.since);
                     true
                 }
                 None => false,
