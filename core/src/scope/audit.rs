@@ -74,6 +74,7 @@ mod on {
         );
     }
 
+    #[cfg_attr(not(feature = "contain"), allow(dead_code))]
     pub(crate) fn contain(lowered: CapSet) {
         event!(target: TARGET, Level::DEBUG, event = "contain", lowered = %lowered, tid = tid());
     }
@@ -124,6 +125,7 @@ pub(crate) fn refuse(_function: &'static str, _missing: CapSet) {}
 pub(crate) fn drop(_op: crate::Op, _spec: &crate::thread::ops::DropSpec, _threads: usize) {}
 
 #[cfg(not(feature = "tracing"))]
+#[cfg_attr(not(feature = "contain"), allow(dead_code))]
 #[inline(always)]
 pub(crate) fn contain(_lowered: CapSet) {}
 

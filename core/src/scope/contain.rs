@@ -53,6 +53,7 @@ static CONTAINED: AtomicUsize = AtomicUsize::new(0);
 static BIRTHS: AtomicU64 = AtomicU64::new(0);
 
 /// A thread is about to be started through `pthread_create`.
+#[cfg_attr(not(feature = "contain"), allow(dead_code))]
 pub(crate) fn birth_started() {
     BIRTHS.fetch_add(1, Ordering::SeqCst);
 }
@@ -174,6 +175,7 @@ pub(crate) fn raised_elsewhere() -> CapSet {
 
 /// What a thread created now must not start with: what the calling thread's live scopes hold
 /// raised.
+#[cfg_attr(not(feature = "contain"), allow(dead_code))]
 pub(crate) fn birth_mask() -> CapSet {
     crate::guard::raised_on_this_thread()
 }
@@ -182,6 +184,7 @@ pub(crate) fn birth_mask() -> CapSet {
 /// creator's scopes held raised) from its effective set and reads it back, then records the
 /// thread as contained. If the capabilities cannot be lowered, the process aborts: the thread's
 /// own code never runs with them.
+#[cfg_attr(not(feature = "contain"), allow(dead_code))]
 pub(crate) fn born(mask: CapSet) {
     if !mask.is_empty() {
         let lowered = rmw::section(|| ops::lower_effective(mask))

@@ -442,6 +442,7 @@ pub const fn births_contained() -> bool {
 }
 
 /// Records, in a thread being born, what its creator's scopes held raised (already lowered).
+#[cfg_attr(not(feature = "contain"), allow(dead_code))]
 pub(crate) fn set_birth_mask(mask: CapSet) {
     BIRTH_MASK.with(|m| m.set(mask.bits()));
 }
