@@ -51,6 +51,18 @@ impl Fail {
         }
     }
 
+    /// The plain error of this step (not marked indeterminate; see
+    /// `identity::fail_error` for that).
+    pub(crate) fn error(self) -> crate::Error {
+        match self.errno {
+            Some(errno) => crate::Error::os(self.op, errno),
+            None => crate::Error::kernel(
+                self.op,
+                "the state read back after the change is not what was asked",
+            ),
+        }
+    }
+
     /// The same failure, after a change had already been made.
     pub(crate) const fn after_change(self) -> Fail {
         Fail {
@@ -164,6 +176,17 @@ pub(crate) fn set_no_new_privs() -> Step {
 
 // ---------------------------------------------------------------------------------------------
 // Read-backs through system calls only.
+
+/// Whether `read` answers `Some(true)` for every capability of `caps` (stops at the first that
+/// is not).
+pub(crate) fn all_of(caps: CapSet, read: impl Fn(Cap) -> Step<Option<bool>>) -> Step<bool> {
+    for cap in caps {
+        if read(cap)? != Some(true) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
 
 /// The capabilities `0..=last` for which `read` answers `Some(true)`.
 fn collect(last: Cap, read: impl Fn(Cap) -> Step<Option<bool>>) -> Step<CapSet> {
