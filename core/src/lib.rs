@@ -49,6 +49,7 @@
 //! capabilities(7), capget(2), prctl(2)
 
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 // docs.rs builds with `--cfg docsrs` (Cargo.toml, `[package.metadata.docs.rs]`) and shows which
 // feature each gated item needs: give every `#[cfg(feature = "x")]` public item a
 // `#[cfg_attr(docsrs, doc(cfg(feature = "x")))]` beside it.

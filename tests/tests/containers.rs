@@ -146,11 +146,7 @@ fn a_full_signal_queue_is_reported_as_such() {
         };
         // SAFETY: a valid rlimit for this (forked) process.
         let r = unsafe { libc::setrlimit(libc::RLIMIT_SIGPENDING, &zero) };
-        ensure!(
-            r == 0,
-            "setrlimit: {}",
-            std::io::Error::last_os_error()
-        );
+        ensure!(r == 0, "setrlimit: {}", std::io::Error::last_os_error());
         let s = check!(CapState::get_current());
         let t0 = Instant::now();
         let e = process::Broadcast::new()

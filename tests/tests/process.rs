@@ -846,3 +846,46 @@ fn a_different_signal_can_be_chosen_before_the_first_broadcast() {
         Ok(())
     }));
 }
+
+/// glibc runs its own setxid handler on the alternate signal stack (`SA_ONSTACK`), which Rust
+/// threads have and which is small; capscope's handler may interrupt it there. Broadcasts
+/// interleaved with glibc's `setresuid` broadcast must neither crash nor fail.
+#[test]
+fn broadcasts_interleaved_with_glibcs_setxid_broadcast() {
+    assert_pass(privileged(|| {
+        let crew = crew::spawn(8);
+        let start = check!(CapState::get_current());
+        let (mut r, mut e, mut s) = (0, 0, 0);
+        // SAFETY: three valid out-pointers.
+        ensure!(unsafe { libc::getresuid(&mut r, &mut e, &mut s) } == 0);
+        let stop = Arc::new(AtomicBool::new(false));
+        let s2 = stop.clone();
+        let glibc = std::thread::spawn(move || {
+            let mut n = 0u32;
+            while !s2.load(Ordering::Relaxed) {
+                // SAFETY: the current ids again: glibc signals every thread, nothing changes.
+                assert_eq!(unsafe { libc::setresuid(r, e, s) }, 0);
+                n += 1;
+            }
+            n
+        });
+        for i in 0..400 {
+            let want = CapState {
+                effective: if i % 2 == 0 {
+                    start.permitted
+                } else {
+                    start.permitted - Cap::CHOWN
+                },
+                ..start
+            };
+            check!(process::set_caps(&want));
+        }
+        stop.store(true, Ordering::Relaxed);
+        let n = glibc
+            .join()
+            .map_err(|_| "the setresuid thread panicked".to_owned())?;
+        ensure!(n > 10, "only {n} glibc broadcasts ran alongside");
+        crew::check_caps(&crew.tids, "after", |c| c.permitted == start.permitted)?;
+        Ok(())
+    }));
+}

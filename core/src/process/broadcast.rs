@@ -1,6 +1,7 @@
 //! The broadcasting half: the one-at-a-time lock, the choice and installation of the signal,
 //! and the loop that signals every thread, waits for the answers and rescans.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -24,6 +25,8 @@ static SIGNAL: AtomicI32 = AtomicI32::new(0);
 static INSTALLED: AtomicI32 = AtomicI32::new(0);
 /// The last generation handed out.
 static GEN: AtomicU32 = AtomicU32::new(0);
+/// Threads waiting for the broadcast lock (woken only when there are some).
+static WAITERS: AtomicU32 = AtomicU32::new(0);
 
 /// How often a thread that has not answered is signalled again (a signal the kernel refused
 /// with `EAGAIN`, its queue being full, is sent again this way).
@@ -33,6 +36,20 @@ const SLICE: Duration = Duration::from_millis(10);
 /// How long a broadcast waits, at its end, for handlers still applying the change.
 const QUIESCE: Duration = Duration::from_secs(1);
 
+thread_local! {
+    /// The calling thread holds the broadcast lock (a signal handler that interrupted its
+    /// broadcast must not start another).
+    static HOLDING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn nested(op: Op) -> Error {
+    Error::refused(
+        op,
+        "a broadcast is already running on this thread (called from a signal handler that \
+         interrupted it); broadcasts do not nest",
+    )
+}
+
 /// Holding the broadcast lock. Dropping it ends the broadcast (handlers that run later do
 /// nothing) and lets the next one start.
 #[derive(Debug)]
@@ -41,8 +58,11 @@ pub(super) struct LockGuard(());
 impl Drop for LockGuard {
     fn drop(&mut self) {
         handler::retire();
-        LOCK.store(0, Ordering::Release);
-        let _ = futex::wake(&LOCK, futex::Flags::PRIVATE, u32::MAX);
+        HOLDING.with(|h| h.set(false));
+        LOCK.store(0, Ordering::SeqCst);
+        if WAITERS.load(Ordering::SeqCst) != 0 {
+            let _ = futex::wake(&LOCK, futex::Flags::PRIVATE, u32::MAX);
+        }
     }
 }
 
@@ -57,14 +77,11 @@ pub(super) fn lock(op: Op) -> Result<LockGuard> {
     let me = crate::current_tid();
     loop {
         match LOCK.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed) {
-            Ok(_) => return Ok(LockGuard(())),
-            Err(owner) if owner == me => {
-                return Err(Error::refused(
-                    op,
-                    "a broadcast is already running on this thread (called from a signal \
-                     handler that interrupted it); broadcasts do not nest",
-                ));
+            Ok(_) => {
+                HOLDING.with(|h| h.set(true));
+                return Ok(LockGuard(()));
             }
+            Err(owner) if owner == me => return Err(nested(op)),
             Err(owner) => {
                 // An owner that is not a thread of this process: we are a child forked while
                 // another thread of the parent was broadcasting. Its broadcast is not ours.
@@ -78,7 +95,9 @@ pub(super) fn lock(op: Op) -> Result<LockGuard> {
                 };
                 // EAGAIN (owner changed), EINTR (a signal, maybe ours: the handler ran) and
                 // ETIMEDOUT all mean: look again.
+                WAITERS.fetch_add(1, Ordering::SeqCst);
                 let _ = futex::wait(&LOCK, futex::Flags::PRIVATE, owner, Some(&slice));
+                WAITERS.fetch_sub(1, Ordering::SeqCst);
             }
         }
     }
@@ -177,16 +196,18 @@ fn next_gen() -> u32 {
 /// Kernel io threads seen by earlier broadcasts of this process: (pid, tid).
 static IO_THREADS: std::sync::Mutex<Vec<(i32, u32)>> = std::sync::Mutex::new(Vec::new());
 
-fn io_cache_has(tid: u32) -> bool {
-    let me = pid();
+/// The io threads of process `me` seen by earlier broadcasts.
+fn io_cache(me: i32) -> Vec<u32> {
     IO_THREADS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .contains(&(me, tid))
+        .iter()
+        .filter(|&&(p, _)| p == me)
+        .map(|&(_, t)| t)
+        .collect()
 }
 
-fn io_cache_add(tid: u32) {
-    let me = pid();
+fn io_cache_add(me: i32, tid: u32) {
     let mut cache = IO_THREADS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -246,6 +267,10 @@ struct Run<'a> {
     tasks: &'a TaskDir,
     threads: HashMap<u32, Entry>,
     io_threads: Vec<u32>,
+    /// Io threads earlier broadcasts found.
+    known_io: Vec<u32>,
+    /// The threads the last pass listed (the calling thread included).
+    listed: Vec<u32>,
     blocked: Vec<u32>,
     unanswered: Vec<u32>,
 }
@@ -254,23 +279,29 @@ struct Run<'a> {
 /// nothing else is touched), then every other thread; each thread applies and reads back the
 /// change itself; then the capability sets of every thread are cross-checked from outside.
 pub(super) fn run(job: &Job<'_>, tasks: Option<&TaskDir>) -> Result<Report> {
-    let guard = lock(job.op)?;
-    // A process whose calling thread is provably alone needs no /proc and no signal.
+    // A process whose calling thread is provably alone needs no lock (no other thread can
+    // broadcast), no /proc and no signal: the change and its read-back, on this thread.
     if matches!(job.target, Target::All) && crate::sys::threads::alone() == Some(true) {
+        if HOLDING.with(Cell::get) {
+            return Err(nested(job.op));
+        }
         apply_here(job)?;
-        drop(guard);
-        return Ok(Report {
+        let report = Report {
             threads: 1,
             signalled: 0,
             passes: 0,
             io_threads: Vec::new(),
-        });
+        };
+        crate::scope::audit::process(job.op, &report);
+        return Ok(report);
     }
+    let guard = lock(job.op)?;
     let tasks = match tasks {
         Some(t) => t,
         None => TaskDir::cached(job.op)?,
     };
-    if tasks.pid() != pid() {
+    let me = pid();
+    if tasks.pid() != me {
         return Err(Error::refused(
             job.op,
             "the /proc/self/task directory was opened by the parent of this forked process",
@@ -290,11 +321,13 @@ pub(super) fn run(job: &Job<'_>, tasks: Option<&TaskDir>) -> Result<Report> {
         op: job.op,
         gen,
         sig,
-        pid: pid(),
+        pid: me,
         me: crate::current_tid(),
         tasks,
         threads: HashMap::new(),
         io_threads: Vec::new(),
+        known_io: io_cache(me),
+        listed: Vec::new(),
         blocked: Vec::new(),
         unanswered: Vec::new(),
     };
@@ -320,11 +353,13 @@ pub(super) fn run(job: &Job<'_>, tasks: Option<&TaskDir>) -> Result<Report> {
         unanswered: std::mem::take(&mut run.unanswered),
         ..ThreadFailures::default()
     };
+    let mut answered = Vec::with_capacity(run.threads.len());
     for (&tid, e) in &run.threads {
         match e.answer {
             Some(Answer::Failed(_, None)) => failures.unverified.push(tid),
             Some(Answer::Failed(op, Some(errno))) => failures.failed.push((tid, op, errno)),
-            Some(Answer::Done) | None => {}
+            Some(Answer::Done) => answered.push(tid),
+            None => {}
         }
     }
     failures.queue_full = failures
@@ -336,8 +371,9 @@ pub(super) fn run(job: &Job<'_>, tasks: Option<&TaskDir>) -> Result<Report> {
     failures
         .unanswered
         .retain(|t| !failures.queue_full.contains(t));
-    let checked = super::verify::cross_check(job, tasks, &mut failures)
-        .map_err(|e| Error::indeterminate(job.op, e))?;
+    super::verify::long_groups(job, tasks, &answered, &mut failures);
+    // Every thread that answered verified itself; so did the calling thread.
+    let checked = answered.len() + usize::from(matches!(job.target, Target::All));
     if !failures.blocked.is_empty()
         || !failures.unanswered.is_empty()
         || !failures.queue_full.is_empty()
@@ -359,12 +395,14 @@ pub(super) fn run(job: &Job<'_>, tasks: Option<&TaskDir>) -> Result<Report> {
     let signalled = run.threads.len();
     run.io_threads.sort_unstable();
     drop(guard);
-    Ok(Report {
+    let report = Report {
         threads: checked,
         signalled,
         passes,
         io_threads: run.io_threads,
-    })
+    };
+    crate::scope::audit::process(job.op, &report);
+    Ok(report)
 }
 
 /// The calling thread's own change, with its public error (nothing else is touched yet).
@@ -384,10 +422,12 @@ impl Run<'_> {
         let mut passes = 0;
         loop {
             passes += 1;
+            let (births, _) = crate::scope::contain::census();
             let tids = match target {
                 Target::All => self.tasks.list_settled()?,
                 Target::Only(t) => t.to_vec(),
             };
+            self.listed.clone_from(&tids);
             let mut fresh = 0;
             for tid in tids {
                 // A thread id seen before is skipped, unless that thread exited: then the id has
@@ -406,7 +446,9 @@ impl Run<'_> {
                 // Kernel io threads (io_uring) never take signals and never run user code:
                 // they are reported, not waited for (see the module docs). One seen before is
                 // recognised at once; a new one when it does not answer (`reap`).
-                if io_cache_has(tid) && self.tasks.status(tid).is_some_and(|s| s.io_thread) {
+                if self.known_io.contains(&tid)
+                    && self.tasks.status(tid).is_some_and(|s| s.io_thread)
+                {
                     self.io_threads.push(tid);
                     continue;
                 }
@@ -442,6 +484,18 @@ impl Run<'_> {
             if fresh == 0 || matches!(target, Target::Only(_)) {
                 return Ok(passes);
             }
+            // No new listing is needed when every live thread is accounted for: no thread was
+            // started through pthread_create since the listing, the kernel counts exactly the
+            // threads listed, and they are the contained ones, the main thread and the io
+            // threads (so none was started by other means, not even one paired with a death).
+            let (births_now, contained) = crate::scope::contain::census();
+            let count = self.tasks.count()?;
+            if births_now == births
+                && count == self.listed.len()
+                && count == contained + 1 + self.io_threads.len()
+            {
+                return Ok(passes);
+            }
             if Instant::now() >= deadline {
                 return Err(Error::refused(
                     self.op,
@@ -470,7 +524,7 @@ impl Run<'_> {
                     handler::abandon(e.index, self.gen);
                     e.gone = true;
                     self.io_threads.push(*tid);
-                    io_cache_add(*tid);
+                    io_cache_add(self.pid, *tid);
                 }
             }
         }

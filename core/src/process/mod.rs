@@ -39,9 +39,15 @@
 //!    threads created meanwhile are signalled in the next pass (a thread born from a changed
 //!    thread makes the same change again, which changes nothing). A listing counts only when
 //!    the kernel's thread count is the same just before and just after it: the kernel's walk
-//!    of `/proc/<pid>/task` stops early when a thread exits under it.
-//! 6. Finally every thread's capability sets are cross-checked from outside with
-//!    `capget(tid)` (threads born during the broadcast included).
+//!    of `/proc/<pid>/task` stops early when a thread exits under it. The second listing is
+//!    skipped when every live thread is accounted for without it: no thread was started
+//!    through `pthread_create` since the first listing, and the kernel counts exactly the
+//!    threads listed, which are the threads capscope saw born, the main thread and io
+//!    threads (so none was started by other means, not even one paired with a death).
+//! 6. Every thread verified its own change by reading it back through system calls (in
+//!    parallel, on each thread); a thread born after the last pass was born from a changed
+//!    thread and holds the new state by inheritance. Group lists longer than a handler's stack
+//!    holds (32) are compared by the caller from each thread's `status` file.
 //!
 //! Any thread that fails, blocks the signal, or does not answer within the timeout turns the
 //! call into [`Error::Threads`] naming the thread ids: never a silent partial success. After
@@ -110,10 +116,11 @@
 //!
 //! # Cost
 //!
-//! Single-threaded: `unshare` plus the change and its read-back. With threads: per broadcast,
-//! two `fstat`s and a `getdents` of the task directory per pass, then per thread one `tgkill`,
-//! the handler's system calls on that thread, and one `capget(tid)`; no `/proc` file is read in
-//! the common case. `cargo bench -p capscope-tests --bench process` compares it with glibc's own
+//! Single-threaded: `unshare` plus the change and its read-back (no lock, no `/proc`). With
+//! threads: per broadcast, one listing of the task directory (two `fstat`s and a `getdents`),
+//! one `fstat` to account for every thread, one `sigaction` to check the handler, then per
+//! thread one `tgkill` and the handler's own system calls (the change, its read-back,
+//! `gettid`); no `/proc` file is read in the common case. `cargo bench -p capscope-tests --bench process` compares it with glibc's own
 //! `setresuid` broadcast.
 //!
 //! # Examples
@@ -448,7 +455,9 @@ impl Broadcast {
     /// capset(2), prctl(2) (`PR_CAPBSET_DROP`, `PR_CAP_AMBIENT_CLEAR_ALL`, `PR_SET_NO_NEW_PRIVS`)
     pub fn drop_all(&self, opts: &DropOptions) -> Result<Report> {
         let spec = opts.resolve(Op::ProcessDropAll)?;
-        self.run(Change::DropAll(spec), Op::ProcessDropAll, None)
+        let report = self.run(Change::DropAll(spec), Op::ProcessDropAll, None)?;
+        crate::scope::audit::drop(Op::ProcessDropAll, &spec, report.threads);
+        Ok(report)
     }
 
     /// [`cap_set_ids`](crate::cap_set_ids) on every thread: uid, gid and supplementary groups
@@ -529,7 +538,9 @@ pub(crate) fn drop_with(spec: &DropSpec, tasks: &TaskDir) -> Result<Report> {
         target: Target::All,
         groups: None,
     };
-    broadcast::run(&job, Some(tasks))
+    let report = broadcast::run(&job, Some(tasks))?;
+    crate::scope::audit::drop(Op::ProcessDropAll, spec, report.threads);
+    Ok(report)
 }
 
 /// Lowers `mask` from the effective set of the threads `tids` (not the calling thread), each

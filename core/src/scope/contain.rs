@@ -49,6 +49,23 @@ static TABLE: [Slot; SLOTS] = [const {
 /// Contained threads alive (their trampoline ran, their exit has not).
 static CONTAINED: AtomicUsize = AtomicUsize::new(0);
 
+/// Threads started through capscope's `pthread_create` (counted before the C library's call).
+static BIRTHS: AtomicU64 = AtomicU64::new(0);
+
+/// A thread is about to be started through `pthread_create`.
+#[cfg_attr(not(feature = "contain"), allow(dead_code))]
+pub(crate) fn birth_started() {
+    BIRTHS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// (threads started through `pthread_create` so far, contained threads alive).
+pub(crate) fn census() -> (u64, usize) {
+    (
+        BIRTHS.load(Ordering::SeqCst),
+        CONTAINED.load(Ordering::SeqCst),
+    )
+}
+
 /// Per capability, how many live scopes (of any thread) hold it raised.
 static LIVE_RAISED: [AtomicU32; 64] = [const { AtomicU32::new(0) }; 64];
 
@@ -158,6 +175,7 @@ pub(crate) fn raised_elsewhere() -> CapSet {
 
 /// What a thread created now must not start with: what the calling thread's live scopes hold
 /// raised.
+#[cfg_attr(not(feature = "contain"), allow(dead_code))]
 pub(crate) fn birth_mask() -> CapSet {
     crate::guard::raised_on_this_thread()
 }
@@ -166,6 +184,7 @@ pub(crate) fn birth_mask() -> CapSet {
 /// creator's scopes held raised) from its effective set and reads it back, then records the
 /// thread as contained. If the capabilities cannot be lowered, the process aborts: the thread's
 /// own code never runs with them.
+#[cfg_attr(not(feature = "contain"), allow(dead_code))]
 pub(crate) fn born(mask: CapSet) {
     if !mask.is_empty() {
         let lowered = rmw::section(|| ops::lower_effective(mask))
@@ -179,6 +198,7 @@ pub(crate) fn born(mask: CapSet) {
             std::process::abort();
         }
         crate::scope::guard::set_birth_mask(mask);
+        crate::scope::audit::contain(mask);
     }
     if let Some(slot) = my_slot() {
         slot.contained.store(1, Ordering::Release);
@@ -279,6 +299,7 @@ fn lower_strays(raised: CapSet, tasks: &TaskDir) -> Result<(), String> {
     if strays.is_empty() {
         return Ok(());
     }
+    crate::scope::audit::lower_strays(raised, &strays);
     crate::process::lower_on(&strays, raised, tasks)
         .map(|_| ())
         .map_err(|e| e.to_string())

@@ -285,7 +285,9 @@ pub fn drop_all(opts: &DropOptions) -> Result<()> {
 
 /// The per-thread drop of a resolved spec, with its error.
 pub(crate) fn drop_thread(spec: &DropSpec) -> Result<()> {
-    ops::drop_all(spec).map_err(|f| drop_error(Op::DropAll, f))
+    ops::drop_all(spec).map_err(|f| drop_error(Op::DropAll, f))?;
+    crate::scope::audit::drop(Op::DropAll, spec, 1);
+    Ok(())
 }
 
 /// The public error of a failed drop step.

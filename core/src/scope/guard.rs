@@ -72,6 +72,20 @@
 //! handler interrupted the same thread in the middle of a guard's own bookkeeping: then
 //! making it fails with [`Error::Refused`], it never aborts.
 //!
+//! # Async-signal safety
+//!
+//! These may be called from a signal handler: [`RaiseGuard::raise`], [`RaiseGuard::exclusive`],
+//! [`with_caps`], dropping a guard, [`raised_on_this_thread`], and `CapState::get_current`.
+//! They take no lock and allocate nothing, their errors included ([`Error::MissingCaps`],
+//! [`Error::Refused`], [`Error::Os`] without a hint), with two exceptions at the end of a scope
+//! that raised something: the first such end in the process opens `/proc/self/task` (once),
+//! and if a thread started behind capscope's back exists, lowering it reads `/proc` and
+//! allocates. A guard made in a handler that interrupted another guard's own bookkeeping on
+//! the same thread is refused ([`Error::Refused`]); a handler that interrupted code merely
+//! *inside* a scope works normally. The process-wide functions, the per-thread functions that
+//! explain an `EPERM` (their hints are formatted), the launcher and `/proc` readers are not
+//! async-signal-safe.
+//!
 //! # Failure
 //!
 //! If restoring fails, the effective set is emptied; if that fails too, the process aborts with
@@ -85,8 +99,8 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 
 use crate::error::{Error, Op, Result};
-use crate::scope::contain;
 use crate::scope::record::{Record, MAX_LIVE as RECORD_MAX};
+use crate::scope::{audit, contain};
 use crate::thread::{ops, rmw};
 use crate::{CapSet, CapState};
 
@@ -145,6 +159,8 @@ pub struct RaiseGuard {
     mode: RaiseMode,
     /// What this guard itself turned on.
     raised: CapSet,
+    function: &'static str,
+    since: audit::Since,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -245,12 +261,13 @@ impl RaiseGuard {
                 if !record.has_room() {
                     return Err(Error::refused(
                         Op::Raise,
-                        format!("{function}: {MAX_LIVE} guards are already live on this thread"),
+                        "64 guards are already live on this thread (capscope::guard::MAX_LIVE)",
                     ));
                 }
                 let state = ops::capget().map_err(|f| fail(f, Op::Raise))?;
                 let missing = caps - state.permitted;
                 if !missing.is_empty() {
+                    audit::refuse(function, missing);
                     return Err(Error::MissingCaps { function, missing });
                 }
                 let target = if exclusive {
@@ -273,18 +290,19 @@ impl RaiseGuard {
         let (id, raised) = entered.unwrap_or_else(|| {
             Err(Error::refused(
                 Op::Raise,
-                format!(
-                    "{function}: a guard cannot be made in a signal handler that interrupted \
-                     another guard's bookkeeping on the same thread"
-                ),
+                "a guard cannot be made in a signal handler that interrupted another guard's \
+                 bookkeeping on the same thread",
             ))
         })?;
         contain::note_raised(raised);
+        let since = audit::raise(function, caps, raised);
         Ok(RaiseGuard {
             id,
             caps,
             mode,
             raised,
+            function,
+            since,
             _not_send: PhantomData,
         })
     }
@@ -304,6 +322,7 @@ impl Drop for RaiseGuard {
                         restore(end.lower, end.raise);
                     }
                     contain::publish(record.raised());
+                    audit::restore(self.function, self.caps, end.lower, self.since);
                     true
                 }
                 None => false,
@@ -423,6 +442,7 @@ pub const fn births_contained() -> bool {
 }
 
 /// Records, in a thread being born, what its creator's scopes held raised (already lowered).
+#[cfg_attr(not(feature = "contain"), allow(dead_code))]
 pub(crate) fn set_birth_mask(mask: CapSet) {
     BIRTH_MASK.with(|m| m.set(mask.bits()));
 }

@@ -10,19 +10,6 @@
 
 use std::sync::Once;
 
-/// What a new thread needs before its own code runs.
-#[cfg(all(
-    feature = "contain",
-    target_os = "linux",
-    target_env = "gnu",
-    not(target_feature = "crt-static")
-))]
-struct Birth {
-    start: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
-    arg: *mut libc::c_void,
-    mask: crate::CapSet,
-}
-
 #[cfg(all(
     feature = "contain",
     target_os = "linux",
@@ -32,7 +19,12 @@ struct Birth {
 mod interposer {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use super::Birth;
+    /// What a new thread needs before its own code runs.
+    struct Birth {
+        start: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
+        arg: *mut libc::c_void,
+        mask: crate::CapSet,
+    }
 
     type Create = unsafe extern "C" fn(
         *mut libc::pthread_t,
@@ -80,6 +72,7 @@ mod interposer {
         arg: *mut libc::c_void,
     ) -> libc::c_int {
         super::hook_forks();
+        crate::scope::contain::birth_started();
         let Some(real) = real() else {
             return libc::EAGAIN;
         };

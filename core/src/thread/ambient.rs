@@ -27,7 +27,7 @@ pub(crate) const RAISE_HINT: &str =
      securebit NO_CAP_AMBIENT_RAISE must be clear";
 
 fn error(f: ops::Fail) -> Error {
-    let e = Error::os(f.op, f.errno.unwrap_or(Errno::INVAL));
+    let e = f.error();
     if f.op == Op::AmbientRaise && f.errno == Some(Errno::PERM) {
         e.with_hint(RAISE_HINT)
     } else {
@@ -86,12 +86,7 @@ pub fn is_set(cap: Cap) -> Result<Option<bool>> {
 /// # Ok::<(), capscope::Error>(())
 /// ```
 pub fn has(caps: impl Into<CapSet>) -> Result<bool> {
-    for cap in caps.into() {
-        if is_set(cap)? != Some(true) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+    ops::all_of(caps.into(), ops::ambient_is_set).map_err(error)
 }
 
 /// Raises `caps` in the ambient set: one `prctl` per capability.
@@ -122,10 +117,7 @@ pub fn has(caps: impl Into<CapSet>) -> Result<bool> {
 /// prctl(2) (`PR_CAP_AMBIENT_RAISE`)
 #[doc(alias = "PR_CAP_AMBIENT_RAISE")]
 pub fn raise(caps: impl Into<CapSet>) -> Result<()> {
-    let caps = caps.into();
-    kernel::check_supported(Op::AmbientRaise, caps)?;
-    caps.iter()
-        .try_for_each(|cap| ops::ambient_set_one(cap, true).map_err(error))
+    set_each(caps.into(), true)
 }
 
 /// Lowers `caps` in the ambient set (no error for those not set): one `prctl` per capability.
@@ -144,10 +136,19 @@ pub fn raise(caps: impl Into<CapSet>) -> Result<()> {
 /// ```
 #[doc(alias = "PR_CAP_AMBIENT_LOWER")]
 pub fn lower(caps: impl Into<CapSet>) -> Result<()> {
-    let caps = caps.into();
-    kernel::check_supported(Op::AmbientLower, caps)?;
+    set_each(caps.into(), false)
+}
+
+/// Raises or lowers each capability of `caps`, after checking the kernel knows them all.
+fn set_each(caps: CapSet, raise: bool) -> Result<()> {
+    let op = if raise {
+        Op::AmbientRaise
+    } else {
+        Op::AmbientLower
+    };
+    kernel::check_supported(op, caps)?;
     caps.iter()
-        .try_for_each(|cap| ops::ambient_set_one(cap, false).map_err(error))
+        .try_for_each(|cap| ops::ambient_set_one(cap, raise).map_err(error))
 }
 
 /// Empties the ambient set, capabilities the library does not name included. One `prctl`.

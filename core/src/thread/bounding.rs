@@ -26,7 +26,7 @@ pub(crate) const DROP_HINT: &str =
     "dropping from the bounding set needs CAP_SETPCAP in the effective set";
 
 fn drop_error(f: ops::Fail) -> Error {
-    let e = Error::os(f.op, f.errno.unwrap_or(Errno::INVAL));
+    let e = f.error();
     if f.errno == Some(Errno::PERM) {
         e.with_hint(DROP_HINT)
     } else {
@@ -55,7 +55,7 @@ fn drop_error(f: ops::Fail) -> Error {
 /// prctl(2) (`PR_CAPBSET_READ`)
 #[doc(alias = "PR_CAPBSET_READ")]
 pub fn read(cap: Cap) -> Result<Option<bool>> {
-    ops::bounding_read(cap).map_err(|f| Error::os(f.op, f.errno.unwrap_or(Errno::INVAL)))
+    ops::bounding_read(cap).map_err(ops::Fail::error)
 }
 
 /// Whether every capability of `caps` is in the bounding set: one `prctl` per capability
@@ -73,12 +73,7 @@ pub fn read(cap: Cap) -> Result<Option<bool>> {
 /// # Ok::<(), capscope::Error>(())
 /// ```
 pub fn has(caps: impl Into<CapSet>) -> Result<bool> {
-    for cap in caps.into() {
-        if read(cap)? != Some(true) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+    ops::all_of(caps.into(), ops::bounding_read).map_err(ops::Fail::error)
 }
 
 /// Drops `caps` from the calling thread's bounding set, those of them still in it. Irreversible.
@@ -135,8 +130,7 @@ pub fn drop(caps: impl Into<CapSet>) -> Result<()> {
 /// # Ok::<(), capscope::Error>(())
 /// ```
 pub fn probe() -> Result<CapSet> {
-    ops::bounding_set(kernel::last_supported()?)
-        .map_err(|f| Error::os(f.op, f.errno.unwrap_or(Errno::INVAL)))
+    ops::bounding_set(kernel::last_supported()?).map_err(ops::Fail::error)
 }
 
 /// Drops every capability from the bounding set except those in `keep`: capabilities 0 up to

@@ -470,11 +470,13 @@ pub(crate) fn verify(
     Ok(())
 }
 
-/// How many groups [`verify_on_stack`] compares itself.
-const GROUPS_ON_STACK: usize = 256;
+/// How many groups [`verify_on_stack`] compares itself. Small on purpose: a signal handler can
+/// run on a thread's small alternate signal stack (glibc's own setxid handler runs there, and
+/// ours may interrupt it), so its frames must stay a few hundred bytes.
+pub(crate) const GROUPS_ON_STACK: usize = 32;
 
-/// [`verify`] with scratch space on the stack (for the signal handler): lists of more than 256
-/// groups are compared by count only here, and in full by the caller.
+/// [`verify`] with scratch space on the stack (for the signal handler): lists of more than
+/// [`GROUPS_ON_STACK`] groups are compared by count only here, and in full by the caller.
 pub(crate) fn verify_on_stack(req: &IdRequest<'_>, applied: &Applied) -> Step {
     let mut scratch = [0u32; 2 * GROUPS_ON_STACK];
     verify(req, applied, &mut scratch).map_err(VerifyError::into_fail)

@@ -108,15 +108,12 @@ mod tests {
     #[test]
     fn matches_the_c_library_and_proc() {
         let ids = ThreadIds::current().unwrap();
-        // SAFETY: no preconditions.
-        let (uid, euid, gid, egid) = unsafe {
-            (
-                libc::getuid(),
-                libc::geteuid(),
-                libc::getgid(),
-                libc::getegid(),
-            )
-        };
+        let (uid, euid, gid, egid) = (
+            rustix::process::getuid().as_raw(),
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getgid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        );
         assert_eq!(
             (ids.uid, ids.euid, ids.gid, ids.egid),
             (uid, euid, gid, egid)

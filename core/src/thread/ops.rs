@@ -51,6 +51,18 @@ impl Fail {
         }
     }
 
+    /// The plain error of this step (not marked indeterminate; see
+    /// `identity::fail_error` for that).
+    pub(crate) fn error(self) -> crate::Error {
+        match self.errno {
+            Some(errno) => crate::Error::os(self.op, errno),
+            None => crate::Error::kernel(
+                self.op,
+                "the state read back after the change is not what was asked",
+            ),
+        }
+    }
+
     /// The same failure, after a change had already been made.
     pub(crate) const fn after_change(self) -> Fail {
         Fail {
@@ -164,6 +176,17 @@ pub(crate) fn set_no_new_privs() -> Step {
 
 // ---------------------------------------------------------------------------------------------
 // Read-backs through system calls only.
+
+/// Whether `read` answers `Some(true)` for every capability of `caps` (stops at the first that
+/// is not).
+pub(crate) fn all_of(caps: CapSet, read: impl Fn(Cap) -> Step<Option<bool>>) -> Step<bool> {
+    for cap in caps {
+        if read(cap)? != Some(true) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
 
 /// The capabilities `0..=last` for which `read` answers `Some(true)`.
 fn collect(last: Cap, read: impl Fn(Cap) -> Step<Option<bool>>) -> Step<CapSet> {
@@ -438,21 +461,31 @@ pub(crate) fn apply(change: &Change, groups: Option<&[u32]>) -> Step {
         Change::AmbientRaise(caps) => ambient_raise(caps),
         Change::NoNewPrivs => no_new_privs_checked(),
         Change::Securebits(bits) => securebits_checked(bits),
-        Change::DropAll(spec) => drop_all(&spec),
+        Change::DropAll(spec) => drop_all_cold(&spec),
         Change::LowerEffective(mask) => lower_effective(mask),
         Change::SetIds {
             uid,
             gid,
             preserve_effective,
-        } => {
-            let req = IdRequest {
-                uid,
-                gid,
-                groups,
-                preserve_effective,
-            };
-            let applied = identity::apply(&req)?;
-            identity::verify_on_stack(&req, &applied).map_err(Fail::after_change)
-        }
+        } => set_ids(&IdRequest {
+            uid,
+            gid,
+            groups,
+            preserve_effective,
+        }),
     }
+}
+
+// The larger changes get frames of their own, so that `apply`'s frame, on the signal path of
+// every broadcast, stays small (a handler may run on a small alternate signal stack).
+
+#[inline(never)]
+fn drop_all_cold(spec: &DropSpec) -> Step {
+    drop_all(spec)
+}
+
+#[inline(never)]
+fn set_ids(req: &IdRequest<'_>) -> Step {
+    let applied = identity::apply(req)?;
+    identity::verify_on_stack(req, &applied).map_err(Fail::after_change)
 }

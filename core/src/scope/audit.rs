@@ -1,0 +1,138 @@
+//! Audit events (feature `tracing`): every raise, restore, refusal, drop, containment of a
+//! thread and process-wide change, as a [`tracing`](https://docs.rs/tracing) event under the
+//! target `capscope::audit`.
+//!
+//! | event (`event` field) | level | fields |
+//! |---|---|---|
+//! | `raise` | DEBUG | `function`, `caps` (asked), `raised` (turned on), `tid` |
+//! | `restore` | DEBUG | `function`, `caps`, `lowered`, `held_us` (how long the scope held them), `tid` |
+//! | `refuse` | WARN | `function`, `missing`, `tid` |
+//! | `drop` | INFO | `op`, `keep`, `bounding`, `no_new_privs`, `uid`, `gid`, `threads`, `tid` |
+//! | `contain` | DEBUG | `lowered` (what a thread born inside a scope started without), `tid` (the new thread) |
+//! | `lower_strays` | WARN | `caps`, `threads` (ids of threads started behind capscope's back, lowered), `tid` |
+//! | `process` | INFO | `op`, `threads`, `signalled`, `passes`, `io_threads`, `tid` |
+//!
+//! Capabilities print in libcap's list form (`cap_chown,cap_net_raw`). Without the feature,
+//! every function here is an empty inline function: nothing is compiled in. With it and no
+//! subscriber listening, each event costs tracing's check of its callsite (one load).
+//!
+//! # Examples
+//!
+//! ```ignore
+//! // With `capscope = { features = ["tracing"] }` and any tracing subscriber:
+//! tracing_subscriber::fmt().with_env_filter("capscope::audit=debug").init();
+//! ```
+
+#[cfg(not(feature = "tracing"))]
+use crate::CapSet;
+
+#[cfg(feature = "tracing")]
+mod on {
+    use std::time::Instant;
+
+    use tracing::{event, Level};
+
+    use crate::CapSet;
+
+    const TARGET: &str = "capscope::audit";
+
+    fn tid() -> u32 {
+        crate::current_tid()
+    }
+
+    /// When a scope started, for its `held_us`.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Since(Instant);
+
+    pub(crate) fn raise(function: &'static str, caps: CapSet, raised: CapSet) -> Since {
+        event!(target: TARGET, Level::DEBUG, event = "raise", function, caps = %caps, raised = %raised, tid = tid());
+        Since(Instant::now())
+    }
+
+    pub(crate) fn restore(function: &'static str, caps: CapSet, lowered: CapSet, since: Since) {
+        let held_us = u64::try_from(since.0.elapsed().as_micros()).unwrap_or(u64::MAX);
+        event!(target: TARGET, Level::DEBUG, event = "restore", function, caps = %caps, lowered = %lowered, held_us, tid = tid());
+    }
+
+    pub(crate) fn refuse(function: &'static str, missing: CapSet) {
+        event!(target: TARGET, Level::WARN, event = "refuse", function, missing = %missing, tid = tid());
+    }
+
+    pub(crate) fn drop(op: crate::Op, spec: &crate::thread::ops::DropSpec, threads: usize) {
+        event!(
+            target: TARGET,
+            Level::INFO,
+            event = "drop",
+            op = %op,
+            keep = %spec.keep,
+            bounding = spec.bounding,
+            no_new_privs = spec.no_new_privs,
+            uid = ?spec.uid,
+            gid = ?spec.gid,
+            threads,
+            tid = tid()
+        );
+    }
+
+    #[cfg_attr(not(feature = "contain"), allow(dead_code))]
+    pub(crate) fn contain(lowered: CapSet) {
+        event!(target: TARGET, Level::DEBUG, event = "contain", lowered = %lowered, tid = tid());
+    }
+
+    pub(crate) fn lower_strays(caps: CapSet, threads: &[u32]) {
+        event!(target: TARGET, Level::WARN, event = "lower_strays", caps = %caps, threads = ?threads, tid = tid());
+    }
+
+    pub(crate) fn process(op: crate::Op, report: &crate::process::Report) {
+        event!(
+            target: TARGET,
+            Level::INFO,
+            event = "process",
+            op = %op,
+            threads = report.threads,
+            signalled = report.signalled,
+            passes = report.passes,
+            io_threads = ?report.io_threads,
+            tid = tid()
+        );
+    }
+}
+
+#[cfg(feature = "tracing")]
+pub(crate) use on::*;
+
+/// When a scope started (nothing without the feature).
+#[cfg(not(feature = "tracing"))]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Since;
+
+#[cfg(not(feature = "tracing"))]
+#[inline(always)]
+pub(crate) fn raise(_function: &'static str, _caps: CapSet, _raised: CapSet) -> Since {
+    Since
+}
+
+#[cfg(not(feature = "tracing"))]
+#[inline(always)]
+pub(crate) fn restore(_function: &'static str, _caps: CapSet, _lowered: CapSet, _since: Since) {}
+
+#[cfg(not(feature = "tracing"))]
+#[inline(always)]
+pub(crate) fn refuse(_function: &'static str, _missing: CapSet) {}
+
+#[cfg(not(feature = "tracing"))]
+#[inline(always)]
+pub(crate) fn drop(_op: crate::Op, _spec: &crate::thread::ops::DropSpec, _threads: usize) {}
+
+#[cfg(not(feature = "tracing"))]
+#[cfg_attr(not(feature = "contain"), allow(dead_code))]
+#[inline(always)]
+pub(crate) fn contain(_lowered: CapSet) {}
+
+#[cfg(not(feature = "tracing"))]
+#[inline(always)]
+pub(crate) fn lower_strays(_caps: CapSet, _threads: &[u32]) {}
+
+#[cfg(not(feature = "tracing"))]
+#[inline(always)]
+pub(crate) fn process(_op: crate::Op, _report: &crate::process::Report) {}

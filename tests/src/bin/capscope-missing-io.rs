@@ -1,0 +1,19 @@
+//! A program whose `main` returns `std::io::Result` with the error of a capability missing from
+//! the permitted set: what it prints must be the readable message with its advice, not a `Debug`
+//! dump of the error's structure.
+
+#[capscope::requires_caps(net_raw)]
+fn needs_net_raw() -> std::io::Result<()> {
+    Ok(())
+}
+
+fn main() -> std::io::Result<()> {
+    let s = capscope::CapState::get_current()?;
+    capscope::CapState {
+        effective: s.effective - capscope::Cap::NET_RAW,
+        permitted: s.permitted - capscope::Cap::NET_RAW,
+        inheritable: s.inheritable - capscope::Cap::NET_RAW,
+    }
+    .set_current()?;
+    needs_net_raw()
+}
