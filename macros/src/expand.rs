@@ -164,7 +164,7 @@ fn cap_list(caps: &[CapArg]) -> String {
 struct Expansion {
     /// The paragraph added to the function's rustdoc, under a heading `# Capabilities`.
     doc: String,
-    /// Items and statements that come first in the body (the manifest record).
+    /// Items that come first in the body (the manifest record).
     prologue: TokenStream,
     /// Enters the scope and runs the body: the new body, after the inner attributes.
     body: TokenStream,
@@ -191,6 +191,16 @@ fn emit(func: ItemFn, e: Expansion) -> TokenStream {
             #prologue
             #body
         }
+    }
+}
+
+/// The static that puts the function's manifest record (the constant expression `entry`) into
+/// the program's link-time registry.
+fn record(krate: &TokenStream, entry: &TokenStream) -> TokenStream {
+    quote! {
+        #[#krate::__private::linkme::distributed_slice(#krate::__private::CAPSCOPE_MANIFEST)]
+        #[linkme(crate = #krate::__private::linkme)]
+        static __CAPSCOPE_MANIFEST_ENTRY: #krate::__private::Entry = #entry;
     }
 }
 
@@ -296,12 +306,14 @@ pub(crate) fn requires_caps(attr: TokenStream, item: TokenStream) -> TokenStream
         let block = body_block(block);
         quote! { #bound #block }
     };
-    let prologue = quote! {
-        #[#krate::__private::linkme::distributed_slice(#krate::__private::MANIFEST)]
-        #[linkme(crate = #krate::__private::linkme)]
-        static __CAPSCOPE_MANIFEST_ENTRY: #krate::__private::Entry =
-            #krate::__private::entry(#name, #caps, #exclusive, ::core::file!(), ::core::line!());
-    };
+    let prologue = record(
+        krate,
+        &quote! {
+            #krate::__private::requires_entry(
+                #name, #caps, #exclusive, ::core::file!(), ::core::line!(),
+            )
+        },
+    );
     emit(
         func,
         Expansion {
@@ -346,11 +358,20 @@ pub(crate) fn drop_caps_after(attr: TokenStream, item: TokenStream) -> TokenStre
     let gid = some(args.gid.map(|n| quote! { #n }));
     let user = some(args.user.as_ref().map(|n| quote! { #n }));
     let name = fn_path(&func);
+    let options = quote! {
+        const __CAPSCOPE_DROP_OPTIONS: #krate::__private::DropOptions =
+            #krate::__private::drop_options(#keep, #bounding, #nnp, #all, #uid, #gid, #user);
+    };
+    let record = record(
+        krate,
+        &quote! {
+            #krate::__private::drop_entry(
+                #name, &__CAPSCOPE_DROP_OPTIONS, ::core::file!(), ::core::line!(),
+            )
+        },
+    );
     let enter = quote! {
-        #krate::__private::DropAfter::new(
-            #krate::__private::drop_options(#keep, #bounding, #nnp, #all, #uid, #gid, #user),
-            #name,
-        )
+        #krate::__private::DropAfter::new(__CAPSCOPE_DROP_OPTIONS, #name)
     };
     let err = ident("__capscope_err");
     let fail = on_missing(krate, args.on_missing, &func.sig.output, &err);
@@ -361,7 +382,7 @@ pub(crate) fn drop_caps_after(attr: TokenStream, item: TokenStream) -> TokenStre
         func,
         Expansion {
             doc,
-            prologue: TokenStream::new(),
+            prologue: quote! { #options #record },
             body: quote! { #bound #block },
         },
     )

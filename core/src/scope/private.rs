@@ -11,20 +11,27 @@ pub use linkme;
 
 use core::marker::PhantomData;
 
-/// The link-time registry of annotated functions.
+/// The link-time registry of annotated functions: the ELF section `linkme_CAPSCOPE_MANIFEST`
+/// ([`SECTION`](crate::manifest::SECTION)).
 #[linkme::distributed_slice]
-pub static MANIFEST: [Entry];
+pub static CAPSCOPE_MANIFEST: [Entry];
 
-/// A manifest entry.
+/// The manifest record of a `#[requires_caps]` function.
 #[must_use]
-pub const fn entry(
-    function: &'static str,
+pub const fn requires_entry(
+    function: &str,
     caps: CapSet,
     exclusive: bool,
-    file: &'static str,
+    file: &str,
     line: u32,
 ) -> Entry {
-    Entry::new(function, caps, exclusive, file, line)
+    Entry::requires(function, caps, exclusive, file, line)
+}
+
+/// The manifest record of a `#[drop_caps_after]` function.
+#[must_use]
+pub const fn drop_entry(function: &str, opts: &DropOptions, file: &str, line: u32) -> Entry {
+    Entry::drop(function, opts, file, line)
 }
 
 /// `#[requires_caps]`: raise or fail.

@@ -40,7 +40,10 @@ fn every_spelling_of_the_crate_path_works() {
 #[test]
 fn the_manifest_lists_them() {
     let _ = (bare_path, string, leading_colons, through_a_reexport);
-    let names: Vec<&str> = cs::manifest::entries().iter().map(|e| e.function).collect();
+    let names: Vec<&str> = cs::manifest::entries()
+        .iter()
+        .map(|e| e.function())
+        .collect();
     for f in [
         "bare_path",
         "string",
