@@ -53,6 +53,15 @@ fn main() -> std::io::Result<()> {
         .unwrap_or(80);
 
     show(out, "0. start:")?;
+    // The start-up audit: what the program was given beyond what its annotated functions need.
+    let extra = capscope::manifest::excess()?;
+    if !extra.is_empty() {
+        writeln!(
+            out,
+            "   warning: {} permitted capabilities no annotated function needs (dropped next)",
+            extra.len()
+        )?;
+    }
     // Keep only what the program's #[requires_caps] functions need (the link-time manifest),
     // permitted but not effective: raised only where needed.
     capscope::manifest::restrict(&capscope::drop_after::DropOptions::new())?;

@@ -7,6 +7,7 @@
 //! capscope decode HEX...                          as capsh --decode=HEX
 //! capscope print                                  as capsh --print
 //! capscope explain CAP...                         what a capability is
+//! capscope manifest [--format F] PROGRAM          a built program's capability manifest
 //! ```
 //!
 //! Where a subcommand has a libcap counterpart, its output is byte for byte libcap 2.66's, and
@@ -19,14 +20,14 @@ mod decode;
 mod explain;
 mod getcap;
 mod getpcaps;
+mod manifest;
 mod out;
 mod print;
 mod setcap;
 
 use std::ffi::OsString;
 
-/// The subcommands: name, one-line summary. `exec` and `manifest` are still to come (see
-/// `dispatch`).
+/// The subcommands: name, one-line summary. `exec` is still to come (see `dispatch`).
 const COMMANDS: &[(&str, &str)] = &[
     (
         "getcap",
@@ -52,6 +53,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "explain",
         "CAP...                           number, names and description of capabilities",
     ),
+    (
+        "manifest",
+        "[--format FORMAT] PROGRAM       a built program's capability manifest (text, json, setcap, systemd, docker, compose, k8s)",
+    ),
 ];
 
 fn usage() -> String {
@@ -72,8 +77,9 @@ fn dispatch(name: &str, args: &[OsString]) -> Option<i32> {
         "decode" => decode::run(args),
         "print" => print::run(args),
         "explain" => explain::run(args),
-        // Still to come, each as a module of its own beside these: `exec` (run a program with
-        // a declared capability state) and `manifest` (read a binary's capability manifest).
+        "manifest" => manifest::run(args),
+        // Still to come, as a module of its own beside these: `exec` (run a program with a
+        // declared capability state).
         _ => return None,
     })
 }
