@@ -171,7 +171,7 @@ struct Expansion {
 }
 
 /// The skeleton: the function as written (outer attributes, visibility, signature), the
-/// rustdoc line, then the body: the inner attributes first (they must come first in a block),
+/// rustdoc section, then the body: the inner attributes first (they must come first in a block),
 /// the prologue, and the scope around the original body.
 fn emit(func: ItemFn, e: Expansion) -> TokenStream {
     let (inner, outer): (Vec<_>, Vec<_>) = func
@@ -388,7 +388,8 @@ pub(crate) fn drop_caps_after(attr: TokenStream, item: TokenStream) -> TokenStre
     )
 }
 
-/// The rustdoc line of a `#[drop_caps_after]` function: what it guarantees, option by option.
+/// The rustdoc section of a `#[drop_caps_after]` function: what it guarantees, option by
+/// option.
 fn drop_doc(args: &DropArgs, on_refusal: &str) -> String {
     let whose = if args.all_threads {
         "every thread's"

@@ -65,8 +65,9 @@ mod expand;
 /// other tasks on the same worker threads never run with the capabilities, and the future stays
 /// `Send`.
 ///
-/// The function's rustdoc gains a line naming its capabilities, and the function is recorded in
-/// the program's link-time manifest (`capscope::manifest`).
+/// The function's rustdoc gains a section `# Capabilities` naming them, and the function is
+/// recorded in the program's link-time manifest (`capscope::manifest`), which
+/// `capscope manifest PROGRAM` reads from the built file.
 ///
 /// # Thread scope
 ///
@@ -134,7 +135,9 @@ pub fn requires_caps(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// error converted with `From`, and any other function panics. Not for `async fn` (its polls
 /// may run on any thread) nor `const fn`: both are compile errors.
 ///
-/// The function's rustdoc gains a line saying what the drop does.
+/// The function's rustdoc gains a section `# Capabilities` saying what the drop does, and the
+/// function is recorded, with its options, in the program's link-time manifest
+/// (`capscope::manifest`).
 ///
 /// # Thread scope
 ///
