@@ -155,10 +155,8 @@ fn ratios() {
     };
     let (mut ruid, mut euid, mut suid) = (0, 0, 0);
     // SAFETY: three valid out-pointers.
-    assert_eq!(
-        unsafe { libc::getresuid(&mut ruid, &mut euid, &mut suid) },
-        0
-    );
+    let got = unsafe { libc::getresuid(&mut ruid, &mut euid, &mut suid) };
+    assert_eq!(got, 0);
     for n in [1usize, 8, 64] {
         let idle = Idle::spawn(n);
         std::thread::sleep(Duration::from_millis(20));
