@@ -113,7 +113,7 @@ use std::process::{Child, Command};
 
 use crate::error::{Error, Op, Result};
 use crate::model::full::status_field;
-use crate::sys::launch::{install, ChildProc};
+use crate::sys::launch::{exec_file, install, open_program, ChildProc};
 use crate::thread::identity::fail_error;
 use crate::thread::ops::Fail;
 use crate::{CapSet, CapState, FullCapState, Secbits, ThreadIds};
@@ -381,23 +381,14 @@ pub trait CommandExt {
 
     /// [`launch`](Self::launch), then [`Plan::verify`]: the child and what it was seen to hold.
     /// A child whose state differs from the plan is killed (`SIGKILL`) and reaped before the
-    /// error returns.
+    /// error returns. The program's file is also looked up (in `PATH`, as `execvp` does)
+    /// before the spawn, so that a program that exits at once is still judged with its
+    /// set-ID bits and file capabilities.
     ///
     /// # Errors
     ///
     /// As [`launch`](Self::launch) and [`Plan::verify`].
-    fn launch_verified(&mut self, state: &Launch) -> Result<(Child, ChildState)> {
-        let plan = state.plan()?;
-        let mut child = self.declare(&plan).spawn_declared()?;
-        match plan.verify(&child) {
-            Ok(seen) => Ok((child, seen)),
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(e)
-            }
-        }
-    }
+    fn launch_verified(&mut self, state: &Launch) -> Result<(Child, ChildState)>;
 }
 
 impl CommandExt for Command {
@@ -408,6 +399,21 @@ impl CommandExt for Command {
 
     fn spawn_declared(&mut self) -> Result<Child> {
         self.spawn().map_err(spawn_error)
+    }
+
+    fn launch_verified(&mut self, state: &Launch) -> Result<(Child, ChildState)> {
+        let plan = state.plan()?;
+        // The program's file, in case it has exited (and left /proc) before it is examined.
+        let file = open_program(self).and_then(|fd| exec_file(&fd).ok());
+        let mut child = self.declare(&plan).spawn_declared()?;
+        match plan.verify_with(child.id(), file) {
+            Ok(seen) => Ok((child, seen)),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(e)
+            }
+        }
     }
 }
 
@@ -500,7 +506,9 @@ impl Plan {
     /// `Uid`, `Gid`, `Groups`, `CapInh`, `CapPrm`, `CapEff`, `CapBnd`, `CapAmb` and
     /// `NoNewPrivs` with the plan's state after the kernel's `execve` rules (see the
     /// [module docs](self)). A child that has already exited is read as it was at its exit
-    /// (as a zombie), and its program is then taken to grant nothing.
+    /// (as a zombie); `/proc` no longer names its program then, so it is judged as if the
+    /// program granted nothing, and a difference is reported as such
+    /// ([`CommandExt::launch_verified`] looks the program up before the spawn instead).
     ///
     /// The child must not have been waited for (its pid would be free for reuse): the check
     /// refuses when it no longer is an unreaped child of this process.
@@ -536,9 +544,17 @@ impl Plan {
     ///
     /// As [`verify`](Self::verify).
     pub fn verify_pid(&self, pid: u32) -> Result<ChildState> {
+        self.verify_with(pid, None)
+    }
+
+    /// [`verify_pid`](Self::verify_pid), with what the program file brings when `/proc` no
+    /// longer shows it.
+    fn verify_with(&self, pid: u32, fallback: Option<exec::ExecFile>) -> Result<ChildState> {
         let proc = ChildProc::open(pid)?;
         proc.wait_exec();
-        let file = proc.exe()?.unwrap_or_default();
+        let exe = proc.exe()?;
+        let exited = exe.is_none() && fallback.is_none();
+        let file = exe.or(fallback).unwrap_or_default();
         let text = proc.status()?;
         proc.still_ours()?;
         let seen = parse_status(pid, &text)?;
@@ -551,8 +567,14 @@ impl Plan {
             Err(Error::kernel(
                 Op::VerifyLaunch,
                 format!(
-                    "process {pid} does not hold the declared state: {}",
-                    diff.join("; ")
+                    "process {pid} does not hold the declared state: {}{}",
+                    diff.join("; "),
+                    if exited {
+                        " (it has exited, and its program could not be examined for set-ID \
+                         bits and file capabilities: judged as granting nothing)"
+                    } else {
+                        ""
+                    }
                 ),
             ))
         }

@@ -155,16 +155,51 @@ impl ChildProc {
             Err(rustix::io::Errno::NOENT | rustix::io::Errno::SRCH) => return Ok(None),
             Err(e) => return Err(Error::os(Op::ReadProc, e).at_path("/proc/<pid>/exe")),
         };
-        let st = rustix::fs::fstat(&fd).map_err(err(Op::ReadProc))?;
-        let vfs = rustix::fs::fstatvfs(&fd).map_err(err(Op::ReadProc))?;
-        let mode = st.st_mode;
-        let setuid = (mode & 0o4000 != 0).then_some(st.st_uid);
-        let setgid = (mode & 0o2010 == 0o2010).then_some(st.st_gid);
-        Ok(Some(ExecFile {
-            setuid,
-            setgid,
-            caps: FileCaps::get_for_fd(&fd)?,
-            nosuid: vfs.f_flag.contains(rustix::fs::StatVfsMountFlags::NOSUID),
-        }))
+        exec_file(&fd).map(Some)
     }
+}
+
+/// What the open executable `fd` brings at `execve`: set-ID bits, file capabilities, a
+/// `nosuid` mount.
+pub(crate) fn exec_file(fd: &OwnedFd) -> Result<ExecFile> {
+    let st = rustix::fs::fstat(fd).map_err(err(Op::ReadProc))?;
+    let vfs = rustix::fs::fstatvfs(fd).map_err(err(Op::ReadProc))?;
+    let mode = st.st_mode;
+    Ok(ExecFile {
+        setuid: (mode & 0o4000 != 0).then_some(st.st_uid),
+        setgid: (mode & 0o2010 == 0o2010).then_some(st.st_gid),
+        caps: FileCaps::get_for_fd(fd)?,
+        nosuid: vfs.f_flag.contains(rustix::fs::StatVfsMountFlags::NOSUID),
+    })
+}
+
+/// The file `execvp` would run for `cmd` (its program, searched in the command's `PATH`, or
+/// this process's, or `/bin:/usr/bin` as glibc does), opened; `None` when none is found or
+/// it cannot be opened.
+pub(crate) fn open_program(cmd: &std::process::Command) -> Option<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::PathBuf;
+    let program = cmd.get_program();
+    let base = cmd
+        .get_current_dir()
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_dir().ok())?;
+    let candidates: Vec<PathBuf> = if program.as_bytes().contains(&b'/') {
+        vec![base.join(program)]
+    } else {
+        let path = cmd
+            .get_envs()
+            .find(|(k, _)| *k == "PATH")
+            .map(|(_, v)| v.map(std::ffi::OsStr::to_os_string))
+            .unwrap_or_else(|| std::env::var_os("PATH"))
+            .unwrap_or_else(|| "/bin:/usr/bin".into());
+        std::env::split_paths(&path)
+            .map(|d| base.join(d).join(program))
+            .collect()
+    };
+    candidates.into_iter().find_map(|p| {
+        rustix::fs::open(&p, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .ok()
+            .filter(|fd| rustix::fs::fstat(fd).is_ok_and(|st| st.st_mode & 0o170000 == 0o100000))
+    })
 }
