@@ -739,3 +739,40 @@ fn tokio_commands_launch_and_report_steps() {
         })
     }));
 }
+
+/// `spawn` returns once the child's close-on-exec descriptors are closed, which `execve` does
+/// before it installs the new credentials: `verify` must wait for them. A state whose
+/// permitted set differs before and after `execve` shows a read taken too early. (The window
+/// is a few microseconds: this run has not caught it even without the wait, so it guards the
+/// common case, and the wait itself rests on the kernel's locking, see `sys/launch.rs`.)
+#[test]
+fn verify_never_reads_the_credentials_before_execve_installed_them() {
+    let _ = root();
+    assert_pass(privileged(|| {
+        let l = if root() {
+            Launch::new()
+                .uid(65534)
+                .gid(65534)
+                .clear_groups()
+                .keep_caps()
+                .ambient(Cap::NET_RAW)
+        } else {
+            Launch::new()
+                .securebits(Secbits::NOROOT | Secbits::NOROOT_LOCKED)
+                .ambient(Cap::NET_RAW)
+        };
+        let plan = check!(l.plan());
+        ensure!(plan.state().caps.permitted != CapSet::from(Cap::NET_RAW));
+        for _ in 0..300 {
+            let mut child = check!(Command::new("/bin/true").declare(&plan).spawn_declared());
+            let seen = plan.verify(&child);
+            let _ = child.wait();
+            let seen = check!(seen);
+            ensure!(
+                seen.caps.caps.permitted == CapSet::from(Cap::NET_RAW),
+                "{seen:?}"
+            );
+        }
+        Ok(())
+    }));
+}

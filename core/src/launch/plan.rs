@@ -399,8 +399,8 @@ fn plan_from(l: &Launch, b: &Before, last: Cap) -> Result<Plan> {
     }
     if let Some(g) = &groups {
         let mut sorted = g.to_vec();
+        // The kernel keeps the list sorted (duplicates included).
         sorted.sort_unstable();
-        sorted.dedup();
         ids.groups = sorted;
     }
     Ok(Plan {

@@ -4,17 +4,18 @@
 //!
 //! # Examples
 //!
-//! ```
-//! # #[cfg(any())]
-//! # async fn demo() -> Result<(), capscope::Error> {
+//! ```no_run
 //! use capscope::launch::{tokio::CommandExt, Launch};
 //!
-//! let plan = Launch::new().no_new_privs().plan()?;
-//! let mut child = tokio::process::Command::new("/bin/true").declare(&plan).spawn_declared()?;
-//! plan.verify_pid(child.id().expect("not yet waited for"))?;
-//! child.wait().await.map_err(capscope::launch::spawn_error)?;
-//! # Ok(())
-//! # }
+//! async fn start() -> Result<(), capscope::Error> {
+//!     let plan = Launch::new().no_new_privs().plan()?;
+//!     let mut child = tokio::process::Command::new("/bin/true")
+//!         .declare(&plan)
+//!         .spawn_declared()?;
+//!     plan.verify_pid(child.id().expect("not yet waited for"))?;
+//!     child.wait().await.map_err(capscope::launch::spawn_error)?;
+//!     Ok(())
+//! }
 //! ```
 
 use tokio::process::{Child, Command};
