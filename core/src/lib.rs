@@ -24,6 +24,9 @@
 //! - With the default `macros` feature, the attribute macros [`requires_caps`] and
 //!   [`drop_caps_after`] that declare all of this on functions.
 //! - [`process`]: changes applied to every thread of the process.
+//! - [`launch`]: start a program with a declared privilege state (ids, groups, every
+//!   capability set, securebits, no_new_privs), checked before `fork`, applied between `fork`
+//!   and `execve`, optionally verified afterwards (`cap_launch`, `setpriv`, `capsh` in Rust).
 //!
 //! # Thread scope
 //!
@@ -64,6 +67,7 @@ mod scope;
 mod sys;
 mod thread;
 
+pub mod launch;
 pub mod prctl;
 pub mod process;
 

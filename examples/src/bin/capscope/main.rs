@@ -7,6 +7,8 @@
 //! capscope decode HEX...                          as capsh --decode=HEX
 //! capscope print                                  as capsh --print
 //! capscope explain CAP...                         what a capability is
+//! capscope exec [OPTIONS] -- PROGRAM [ARGS...]     run a program with a declared privilege
+//!                                                  state (as setpriv and capsh do)
 //! ```
 //!
 //! Where a subcommand has a libcap counterpart, its output is byte for byte libcap 2.66's, and
@@ -16,6 +18,7 @@
 
 mod cnum;
 mod decode;
+mod exec;
 mod explain;
 mod getcap;
 mod getpcaps;
@@ -25,8 +28,7 @@ mod setcap;
 
 use std::ffi::OsString;
 
-/// The subcommands: name, one-line summary. `exec` and `manifest` are still to come (see
-/// `dispatch`).
+/// The subcommands: name, one-line summary. `manifest` is still to come (see `dispatch`).
 const COMMANDS: &[(&str, &str)] = &[
     (
         "getcap",
@@ -52,6 +54,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "explain",
         "CAP...                           number, names and description of capabilities",
     ),
+    (
+        "exec",
+        "[OPTIONS] -- PROGRAM [ARGS...]     run a program with a declared privilege state",
+    ),
 ];
 
 fn usage() -> String {
@@ -72,8 +78,9 @@ fn dispatch(name: &str, args: &[OsString]) -> Option<i32> {
         "decode" => decode::run(args),
         "print" => print::run(args),
         "explain" => explain::run(args),
-        // Still to come, each as a module of its own beside these: `exec` (run a program with
-        // a declared capability state) and `manifest` (read a binary's capability manifest).
+        "exec" => exec::run(args),
+        // Still to come, as a module of its own beside these: `manifest` (read a binary's
+        // capability manifest).
         _ => return None,
     })
 }
