@@ -291,6 +291,15 @@ ops! {
     ProcessSetSignal => "process::set_signal",
     /// Lowering, on other threads, what a scope raised (threads born inside a scope).
     ProcessLower => "process::lower",
+    /// Launching a program with a declared privilege state
+    /// ([`launch`](crate::launch)): checking the state before `fork`.
+    Launch => "launch",
+    /// Starting the program itself (`fork`, `execve`), as `std::process::Command::spawn`
+    /// reports it.
+    Spawn => "spawn",
+    /// Checking that a launched program holds its declared state
+    /// ([`Plan::verify`](crate::launch::Plan::verify)).
+    VerifyLaunch => "launch::verify",
 }
 
 impl fmt::Display for Op {

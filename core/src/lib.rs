@@ -24,6 +24,9 @@
 //! - With the default `macros` feature, the attribute macros [`requires_caps`] and
 //!   [`drop_caps_after`] that declare all of this on functions.
 //! - [`process`]: changes applied to every thread of the process.
+//! - [`launch`]: start a program with a declared privilege state (ids, groups, every
+//!   capability set, securebits, no_new_privs), checked before `fork`, applied between `fork`
+//!   and `execve`, optionally verified afterwards (`cap_launch`, `setpriv`, `capsh` in Rust).
 //!
 //! # Thread scope
 //!
@@ -68,6 +71,7 @@ mod scope;
 mod sys;
 mod thread;
 
+pub mod launch;
 pub mod prctl;
 pub mod process;
 
@@ -228,18 +232,42 @@ pub use capscope_macros::drop_caps_after;
 #[doc(hidden)]
 pub use scope::private as __private;
 
-/// The calling thread's kernel thread id (`gettid`).
+thread_local! {
+    /// The calling thread's id, once asked (0 before); reset in a child after `fork`.
+    static TID: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The calling thread's kernel thread id (`gettid`), asked of the kernel once per thread and
+/// kept (a child after `fork`, whose thread has a new id, asks again). Async-signal-safe.
 ///
 /// # Examples
 ///
 /// ```
 /// let tid = capscope::current_tid();
 /// assert!(tid > 0);
+/// assert_eq!(tid, rustix::thread::gettid().as_raw_nonzero().get() as u32);
 /// ```
 #[must_use]
 pub fn current_tid() -> u32 {
-    rustix::thread::gettid()
-        .as_raw_nonzero()
-        .get()
-        .unsigned_abs()
+    let ask = || {
+        rustix::thread::gettid()
+            .as_raw_nonzero()
+            .get()
+            .unsigned_abs()
+    };
+    TID.try_with(|t| match t.get() {
+        0 => {
+            sys::spawn::hook_forks();
+            let tid = ask();
+            t.set(tid);
+            tid
+        }
+        tid => tid,
+    })
+    .unwrap_or_else(|_| ask())
+}
+
+/// In a child after `fork`: the calling thread's id is new.
+pub(crate) fn forget_tid() {
+    let _ = TID.try_with(|t| t.set(0));
 }

@@ -1,11 +1,12 @@
 //! The quickstart example binary runs, as root and as a normal user, and its report says what
 //! must happen at each step: as root in a forked child in a new network namespace (so port 80
 //! is free), as a normal user directly (the example makes its own user and network namespaces).
+//! It also runs under `capscope exec` with its capability ambient.
 
 mod common;
 
 use capscope_examples::quickstart::loopback_up;
-use capscope_tests::{assert_pass, ensure, in_child, is_privileged, Verdict};
+use capscope_tests::{assert_pass, check, ensure, in_child, is_privileged, Verdict};
 
 /// The lines of step `n` of the report: its title line and the indented lines under it.
 fn step(report: &str, n: u8) -> Vec<&str> {
@@ -107,4 +108,48 @@ fn the_example_binds_drops_and_serves() {
     } else {
         assert_pass(run_and_check("running as a normal user"));
     }
+}
+
+/// The advice the quickstart prints when a capability is missing, followed: the example run
+/// by `capscope exec` as a normal user holding `CAP_NET_BIND_SERVICE` ambient (as root: uid
+/// 65534; as a normal user: uid 0 of a new user namespace under `SECBIT_NOROOT`), in a network
+/// namespace of its own. It binds port 80 directly, drops everything and serves.
+#[test]
+fn the_example_runs_under_capscope_exec_with_the_capability_ambient() {
+    let bin = common::example_binary("quickstart").unwrap_or_else(|e| panic!("{e}"));
+    let root = is_privileged();
+    assert_pass(capscope_tests::privileged(|| {
+        // SAFETY: unshare takes flags only; the forked child is single-threaded.
+        let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+        ensure!(
+            rc == 0,
+            "unshare(CLONE_NEWNET) failed: {}",
+            std::io::Error::last_os_error()
+        );
+        check!(loopback_up());
+        let user: &[&str] = if root {
+            &["--uid", "65534", "--gid", "65534", "--clear-groups"]
+        } else {
+            &["--secbits", "noroot,noroot_locked"]
+        };
+        let out = check!(std::process::Command::new(env!("CARGO_BIN_EXE_capscope"))
+            .arg("exec")
+            .args(user)
+            .args(["--ambient", "cap_net_bind_service", "--"])
+            .arg(&bin)
+            .output());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        ensure!(
+            out.status.success(),
+            "{:?}: {stdout} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ensure!(stdout.contains("running directly"), "{stdout}");
+        ensure!(
+            stdout.contains("done: every capability dropped"),
+            "{stdout}"
+        );
+        Ok(())
+    }));
 }

@@ -472,3 +472,77 @@ pub fn ids<'a>(
     }
     c
 }
+
+/// Installs, on the calling thread, a seccomp filter that makes the system call `nr` fail with
+/// `errno` when its arguments match `args` (pairs of argument index and value, compared on
+/// their low 32 bits); every other call is allowed. Without `CAP_SYS_ADMIN` in the effective
+/// set it sets no_new_privs first (the kernel requires one or the other). Irreversible, and
+/// inherited by children: only in a forked child or a thread that exits. Used to make one
+/// step of a change fail on purpose.
+///
+/// # Errors
+///
+/// When `prctl` refuses the filter.
+pub fn fail_syscall(nr: i64, args: &[(u32, u32)], errno: u16) -> Verdict {
+    const BPF_LD_W_ABS: u16 = 0x20;
+    const BPF_JMP_JEQ_K: u16 = 0x15;
+    const BPF_RET_K: u16 = 0x06;
+    const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
+    const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+    let nr = u32::try_from(nr).map_err(|e| e.to_string())?;
+    let stmt = |code, k| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    // Each comparison jumps to the final "allow" on a mismatch.
+    let tests = 1 + args.len();
+    let mut filter = Vec::new();
+    let compare = |filter: &mut Vec<libc::sock_filter>, offset: u32, value: u32, i: usize| {
+        filter.push(stmt(BPF_LD_W_ABS, offset));
+        let left = u8::try_from(2 * (tests - i - 1) + 1).expect("a short filter");
+        filter.push(libc::sock_filter {
+            code: BPF_JMP_JEQ_K,
+            jt: 0,
+            jf: left,
+            k: value,
+        });
+    };
+    compare(&mut filter, 0, nr, 0);
+    for (i, &(index, value)) in args.iter().enumerate() {
+        // struct seccomp_data: nr (4), arch (4), instruction_pointer (8), args[6] (8 each).
+        compare(&mut filter, 16 + 8 * index, value, i + 1);
+    }
+    filter.push(stmt(BPF_RET_K, SECCOMP_RET_ERRNO | u32::from(errno)));
+    filter.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
+    let prog = libc::sock_fprog {
+        len: u16::try_from(filter.len()).map_err(|e| e.to_string())?,
+        filter: filter.as_mut_ptr(),
+    };
+    let admin = capscope::CapState::get_current()
+        .map(|s| s.effective.has(capscope::Cap::SYS_ADMIN))
+        .unwrap_or(false);
+    // SAFETY: prctl with integer arguments.
+    if !admin && unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(format!(
+            "PR_SET_NO_NEW_PRIVS: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: prog points to a valid filter that outlives the call (the kernel copies it).
+    if unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &prog as *const libc::sock_fprog,
+        )
+    } != 0
+    {
+        return Err(format!(
+            "PR_SET_SECCOMP: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}

@@ -269,6 +269,8 @@ struct Run<'a> {
     io_threads: Vec<u32>,
     /// Io threads earlier broadcasts found.
     known_io: Vec<u32>,
+    /// Threads born holding the change (from a changed thread), not signalled.
+    settled: Vec<u32>,
     /// The threads the last pass listed (the calling thread included).
     listed: Vec<u32>,
     blocked: Vec<u32>,
@@ -289,6 +291,7 @@ pub(super) fn run(job: &Job<'_>, tasks: Option<&TaskDir>) -> Result<Report> {
         let report = Report {
             threads: 1,
             signalled: 0,
+            settled: 0,
             passes: 0,
             io_threads: Vec::new(),
         };
@@ -308,10 +311,11 @@ pub(super) fn run(job: &Job<'_>, tasks: Option<&TaskDir>) -> Result<Report> {
         ));
     }
     let sig = ensure_installed(job.op)?;
+    let gen = next_gen();
     if matches!(job.target, Target::All) {
         apply_here(job)?;
+        crate::scope::contain::applied(gen);
     }
-    let gen = next_gen();
     handler::reset_table();
     if let Some(g) = job.groups {
         shared::publish(g.into());
@@ -327,6 +331,7 @@ pub(super) fn run(job: &Job<'_>, tasks: Option<&TaskDir>) -> Result<Report> {
         threads: HashMap::new(),
         io_threads: Vec::new(),
         known_io: io_cache(me),
+        settled: Vec::new(),
         listed: Vec::new(),
         blocked: Vec::new(),
         unanswered: Vec::new(),
@@ -396,8 +401,9 @@ pub(super) fn run(job: &Job<'_>, tasks: Option<&TaskDir>) -> Result<Report> {
     run.io_threads.sort_unstable();
     drop(guard);
     let report = Report {
-        threads: checked,
+        threads: checked + run.settled.len(),
         signalled,
+        settled: run.settled.len(),
         passes,
         io_threads: run.io_threads,
     };
@@ -432,7 +438,7 @@ impl Run<'_> {
             for tid in tids {
                 // A thread id seen before is skipped, unless that thread exited: then the id has
                 // been given to a new thread (ids wrap at pid_max), which must be signalled too.
-                if tid == self.me || self.io_threads.contains(&tid) {
+                if tid == self.me || self.io_threads.contains(&tid) || self.settled.contains(&tid) {
                     continue;
                 }
                 if let Some(e) = self.threads.get(&tid) {
@@ -442,6 +448,13 @@ impl Run<'_> {
                     if !e.gone || self.tasks.status(tid).is_none_or(|s| s.zombie) {
                         continue;
                     }
+                }
+                // Born, after the first listing, from a thread that had already changed: it holds
+                // the change by inheritance (capscope's pthread_create knows), and so does
+                // everything it creates. Looked at without a signal.
+                if passes > 1 && crate::scope::contain::born_with(tid, self.gen) {
+                    self.settled.push(tid);
+                    continue;
                 }
                 // Kernel io threads (io_uring) never take signals and never run user code:
                 // they are reported, not waited for (see the module docs). One seen before is
@@ -569,10 +582,28 @@ impl Run<'_> {
     fn wait(&mut self, deadline: Instant, grace: Duration) -> Result<bool> {
         let mut last_check: Option<Instant> = None;
         loop {
+            // The fast path, as glibc's: sleep until the last registered thread answers (its
+            // handler wakes us) without looking at each thread; only a slice without progress
+            // leads to the per-thread look below.
+            let seen = OUTSTANDING.load(Ordering::SeqCst);
+            let now = Instant::now();
+            if seen != 0 && now < deadline {
+                let left = SLICE.min(deadline - now);
+                let ts = futex::Timespec {
+                    tv_sec: 0,
+                    tv_nsec: i64::from(left.subsec_nanos()),
+                };
+                match futex::wait(&OUTSTANDING, futex::Flags::PRIVATE, seen, Some(&ts)) {
+                    // Woken, or the count moved on (EAGAIN), or a signal: look at the count.
+                    Ok(()) | Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => continue,
+                    Err(_) => {} // a slice passed: the per-thread look
+                }
+            }
             let pending = self.collect();
             if pending.is_empty() {
                 return Ok(true);
             }
+            self.reap(&pending);
             let now = Instant::now();
             let slow = pending
                 .iter()
@@ -583,26 +614,10 @@ impl Run<'_> {
                     && last_check.is_none_or(|t| now.duration_since(t) >= SLICE))
             {
                 last_check = Some(now);
+                let pending = self.collect();
                 if self.check_pending(&pending, now >= deadline, grace)? {
                     return Ok(false);
                 }
-                continue;
-            }
-            // Sleep until the last pending thread answers (its handler wakes us), or a slice
-            // passes: then look for threads that exited instead of answering.
-            let seen = OUTSTANDING.load(Ordering::SeqCst);
-            if seen == 0 {
-                continue; // everyone answered since `collect`
-            }
-            let left = SLICE.min(deadline - now);
-            let ts = futex::Timespec {
-                tv_sec: 0,
-                tv_nsec: i64::from(left.subsec_nanos()),
-            };
-            if futex::wait(&OUTSTANDING, futex::Flags::PRIVATE, seen, Some(&ts))
-                == Err(rustix::io::Errno::TIMEDOUT)
-            {
-                self.reap(&pending);
             }
         }
     }

@@ -373,10 +373,10 @@ fn answer_in_flight() {
     }
     let Some(change) = decode(words) else { return };
     let r = shared::with_groups(|groups| ops::apply(&change, groups));
-    let me = rustix::thread::gettid()
-        .as_raw_nonzero()
-        .get()
-        .unsigned_abs();
+    if r.is_ok() {
+        crate::scope::contain::applied(gen);
+    }
+    let me = crate::current_tid();
     let Some(slot) = find(me) else { return };
     let recorded = slot.result.compare_exchange(
         pack(gen, PENDING),

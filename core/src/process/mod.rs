@@ -36,8 +36,10 @@
 //!    back through system calls, and reports through atomics (the last answer wakes the caller
 //!    with a futex, as glibc's own broadcast does).
 //! 5. The list is read again until a pass finds no thread that has not made the change:
-//!    threads created meanwhile are signalled in the next pass (a thread born from a changed
-//!    thread makes the same change again, which changes nothing). A listing counts only when
+//!    threads created meanwhile are signalled in the next pass, unless capscope's
+//!    `pthread_create` saw them born from a thread that had already made the change (they
+//!    hold it by inheritance: [`Report::settled`]), so a program that keeps starting threads
+//!    does not keep the broadcast going. A listing counts only when
 //!    the kernel's thread count is the same just before and just after it: the kernel's walk
 //!    of `/proc/<pid>/task` stops early when a thread exits under it. The second listing is
 //!    skipped when every live thread is accounted for without it: no thread was started
@@ -164,6 +166,9 @@ pub struct Report {
     pub threads: usize,
     /// Threads signalled (every thread but the caller that was seen during the broadcast).
     pub signalled: usize,
+    /// Threads that appeared during the broadcast already holding the change (born, through
+    /// capscope's `pthread_create`, from a thread that had made it): counted, not signalled.
+    pub settled: usize,
     /// Passes over `/proc/self/task`; more than 2 means threads appeared meanwhile (0: the
     /// calling thread was alone).
     pub passes: u32,

@@ -36,6 +36,8 @@ struct Slot {
     tid: AtomicU32,
     own: AtomicU64,
     contained: AtomicU32,
+    /// The process-wide change (broadcast generation) the thread was born holding.
+    born_with: AtomicU32,
 }
 
 static TABLE: [Slot; SLOTS] = [const {
@@ -43,6 +45,7 @@ static TABLE: [Slot; SLOTS] = [const {
         tid: AtomicU32::new(0),
         own: AtomicU64::new(0),
         contained: AtomicU32::new(0),
+        born_with: AtomicU32::new(0),
     }
 }; SLOTS];
 
@@ -72,6 +75,8 @@ static LIVE_RAISED: [AtomicU32; 64] = [const { AtomicU32::new(0) }; 64];
 thread_local! {
     /// This thread's slot index + 1 (0: none yet).
     static MY_SLOT: Cell<usize> = const { Cell::new(0) };
+    /// The last process-wide change (broadcast generation) this thread holds.
+    static APPLIED: Cell<u32> = const { Cell::new(0) };
     /// Decrements [`CONTAINED`] when a contained thread exits.
     static EXIT: ContainedExit = const { ContainedExit(Cell::new(false)) };
 }
@@ -114,9 +119,10 @@ fn my_slot() -> Option<&'static Slot> {
     let process = pid();
     for (i, slot) in TABLE.iter().enumerate() {
         let owner = slot.tid.load(Ordering::Acquire);
+        // A slot of this thread's id while it has none is a dead thread's whose id was reused.
         let free = owner == 0
-            || (owner != me
-                && crate::sys::signal::tgkill(process as i32, owner, 0) == Err(Errno::SRCH));
+            || owner == me
+            || crate::sys::signal::tgkill(process as i32, owner, 0) == Err(Errno::SRCH);
         if free
             && slot
                 .tid
@@ -125,6 +131,7 @@ fn my_slot() -> Option<&'static Slot> {
         {
             slot.own.store(0, Ordering::Release);
             slot.contained.store(0, Ordering::Release);
+            slot.born_with.store(0, Ordering::Release);
             let _ = MY_SLOT.try_with(|s| s.set(i + 1));
             return Some(slot);
         }
@@ -173,6 +180,28 @@ pub(crate) fn raised_elsewhere() -> CapSet {
     CapSet::from_bits(bits)
 }
 
+/// Records that the calling thread holds the process-wide change `gen` (it applied it, or was
+/// born from a thread that had). Async-signal-safe.
+pub(crate) fn applied(gen: u32) {
+    let _ = APPLIED.try_with(|a| a.set(gen));
+}
+
+/// The process-wide change a thread created now is born holding (what its creator holds).
+#[cfg_attr(not(feature = "contain"), allow(dead_code))]
+pub(crate) fn applied_gen() -> u32 {
+    APPLIED.try_with(Cell::get).unwrap_or(0)
+}
+
+/// Whether thread `tid` was born, through capscope's `pthread_create`, from a thread that
+/// already held the process-wide change `gen`: then it holds it too, by inheritance.
+pub(crate) fn born_with(tid: u32, gen: u32) -> bool {
+    TABLE.iter().any(|s| {
+        s.tid.load(Ordering::Acquire) == tid
+            && s.contained.load(Ordering::Acquire) != 0
+            && s.born_with.load(Ordering::Acquire) == gen
+    })
+}
+
 /// What a thread created now must not start with: what the calling thread's live scopes hold
 /// raised.
 #[cfg_attr(not(feature = "contain"), allow(dead_code))]
@@ -185,7 +214,8 @@ pub(crate) fn birth_mask() -> CapSet {
 /// thread as contained. If the capabilities cannot be lowered, the process aborts: the thread's
 /// own code never runs with them.
 #[cfg_attr(not(feature = "contain"), allow(dead_code))]
-pub(crate) fn born(mask: CapSet) {
+pub(crate) fn born(mask: CapSet, gen: u32) {
+    applied(gen);
     if !mask.is_empty() {
         let lowered = rmw::section(|| ops::lower_effective(mask))
             .unwrap_or(Err(ops::Fail::os(Op::Capset, Errno::AGAIN)));
@@ -201,6 +231,7 @@ pub(crate) fn born(mask: CapSet) {
         crate::scope::audit::contain(mask);
     }
     if let Some(slot) = my_slot() {
+        slot.born_with.store(gen, Ordering::Release);
         slot.contained.store(1, Ordering::Release);
         CONTAINED.fetch_add(1, Ordering::SeqCst);
         let _ = EXIT.try_with(|e| e.0.set(true));

@@ -3,6 +3,7 @@
 //! other module denies `unsafe_code`.
 
 pub(crate) mod creds;
+pub(crate) mod launch;
 pub(crate) mod passwd;
 pub(crate) mod prctl;
 pub(crate) mod proc;

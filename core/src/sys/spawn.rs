@@ -24,6 +24,8 @@ mod interposer {
         start: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
         arg: *mut libc::c_void,
         mask: crate::CapSet,
+        /// The process-wide change the creator held.
+        gen: u32,
     }
 
     type Create = unsafe extern "C" fn(
@@ -54,7 +56,7 @@ mod interposer {
         // SAFETY: `p` is the `Box<Birth>` leaked by `pthread_create` below for this thread
         // alone; it is taken back exactly once, here.
         let birth = unsafe { Box::from_raw(p.cast::<Birth>()) };
-        crate::scope::contain::born(birth.mask);
+        crate::scope::contain::born(birth.mask, birth.gen);
         (birth.start)(birth.arg)
     }
 
@@ -80,6 +82,7 @@ mod interposer {
             start,
             arg,
             mask: crate::scope::contain::birth_mask(),
+            gen: crate::scope::contain::applied_gen(),
         }));
         // SAFETY: the caller's pointers are passed on unchanged; the start routine and its
         // argument are ours, and `birth` stays alive until the trampoline takes it back.
@@ -104,6 +107,7 @@ pub(crate) const INTERPOSED: bool = cfg!(all(
 static HOOK: Once = Once::new();
 
 extern "C" fn in_child_after_fork() {
+    crate::forget_tid();
     crate::scope::contain::forked();
     crate::sys::proc::forked();
 }

@@ -7,6 +7,8 @@
 //! capscope decode HEX...                          as capsh --decode=HEX
 //! capscope print                                  as capsh --print
 //! capscope explain CAP...                         what a capability is
+//! capscope exec [OPTIONS] -- PROGRAM [ARGS...]     run a program with a declared privilege
+//!                                                  state (as setpriv and capsh do)
 //! capscope manifest [--format F] PROGRAM          a built program's capability manifest
 //! ```
 //!
@@ -17,6 +19,7 @@
 
 mod cnum;
 mod decode;
+mod exec;
 mod explain;
 mod getcap;
 mod getpcaps;
@@ -27,7 +30,7 @@ mod setcap;
 
 use std::ffi::OsString;
 
-/// The subcommands: name, one-line summary. `exec` is still to come (see `dispatch`).
+/// The subcommands: name, one-line summary.
 const COMMANDS: &[(&str, &str)] = &[
     (
         "getcap",
@@ -54,6 +57,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "CAP...                           number, names and description of capabilities",
     ),
     (
+        "exec",
+        "[OPTIONS] -- PROGRAM [ARGS...]     run a program with a declared privilege state",
+    ),
+    (
         "manifest",
         "[--format FORMAT] PROGRAM       a built program's capability manifest (text, json, setcap, systemd, docker, compose, k8s)",
     ),
@@ -77,9 +84,8 @@ fn dispatch(name: &str, args: &[OsString]) -> Option<i32> {
         "decode" => decode::run(args),
         "print" => print::run(args),
         "explain" => explain::run(args),
+        "exec" => exec::run(args),
         "manifest" => manifest::run(args),
-        // Still to come, as a module of its own beside these: `exec` (run a program with a
-        // declared capability state).
         _ => return None,
     })
 }
