@@ -106,6 +106,7 @@ pub(crate) mod child;
 pub(crate) mod exec;
 mod plan;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 
 use std::io;
