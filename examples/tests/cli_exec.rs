@@ -245,6 +245,11 @@ fn the_missing_caps_advice_runs_as_written() {
     // user.
     let id = if root() { "65534" } else { "0" };
     for cmd in commands {
+        if cmd.starts_with("setpriv") && !root() {
+            // setpriv --clear-groups calls setgroups even when there are none, and a normal
+            // user's user namespace denies it; capscope exec makes no call for that.
+            continue;
+        }
         let tool_path = if cmd.starts_with("setpriv") {
             tool("setpriv", "util-linux").to_string_lossy().into_owned()
         } else {
