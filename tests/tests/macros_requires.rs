@@ -218,7 +218,7 @@ fn missing_caps_give_an_error_listing_all_of_them_and_the_body_does_not_run() {
             "message: {msg}"
         );
         for form in [
-            "capscope exec --ambient cap_chown,cap_net_raw",
+            "--clear-groups --ambient cap_chown,cap_net_raw -- /path/to/program",
             "--inh-caps=+chown,+net_raw --ambient-caps=+chown,+net_raw",
             "AmbientCapabilities=CAP_CHOWN CAP_NET_RAW",
         ] {

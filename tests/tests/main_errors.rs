@@ -14,7 +14,7 @@ fn check(stderr: &str) {
     for advice in [
         "needs_net_raw needs cap_net_raw, missing from the permitted set",
         "setcap cap_net_raw+p /path/to/program",
-        "capscope exec --ambient cap_net_raw -- /path/to/program",
+        "capscope exec --uid USER --gid GROUP --clear-groups --ambient cap_net_raw -- /path/to/program",
         "AmbientCapabilities=CAP_NET_RAW",
     ] {
         assert!(stderr.contains(advice), "missing {advice:?} in: {stderr}");

@@ -239,14 +239,14 @@ fn pdeathsig_fires_when_the_parent_thread_exits() {
 #[test]
 fn keepcaps_via_prctl() {
     assert_pass(in_thread(|| {
-        let before = check!(prctl::keepcaps());
-        check!(prctl::set_keepcaps(!before));
-        ensure!(check!(prctl::keepcaps()) != before);
+        let before = check!(capscope::securebits::keepcaps());
+        check!(capscope::securebits::set_keepcaps(!before));
+        ensure!(check!(capscope::securebits::keepcaps()) != before);
         ensure!(
             check!(capscope::securebits::get()).contains(capscope::Secbits::KEEP_CAPS) != before
         );
-        check!(prctl::set_keepcaps(before));
-        ensure!(check!(prctl::keepcaps()) == before);
+        check!(capscope::securebits::set_keepcaps(before));
+        ensure!(check!(capscope::securebits::keepcaps()) == before);
         Ok(())
     }));
 }

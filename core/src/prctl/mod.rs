@@ -47,13 +47,7 @@ pub use speculation::{
 };
 pub use timerslack::{set_timerslack, timerslack, TIMERSLACK_MAX};
 
-/// The keepcaps flag, re-exported from [`securebits`](crate::securebits): with it set, a thread
-/// whose uids all become non-zero keeps its permitted set.
-///
-/// Thread scope: the calling thread; cleared by `execve`.
-pub use crate::securebits::{keepcaps, set_keepcaps};
-
-use crate::error::{Op, OsContext, Result};
+use crate::error::Result;
 #[cfg(doc)]
 use crate::Error;
 
@@ -81,7 +75,7 @@ use crate::Error;
 /// prctl(2) (`PR_GET_NO_NEW_PRIVS`)
 #[doc(alias = "PR_GET_NO_NEW_PRIVS")]
 pub fn no_new_privs() -> Result<bool> {
-    rustix::thread::no_new_privs().op(Op::GetNoNewPrivs)
+    crate::thread::ops::no_new_privs().map_err(crate::thread::ops::Fail::error)
 }
 
 /// Sets the calling thread's no_new_privs flag: from now on `execve` grants no privilege
@@ -110,5 +104,5 @@ pub fn no_new_privs() -> Result<bool> {
 /// prctl(2) (`PR_SET_NO_NEW_PRIVS`), <https://docs.kernel.org/userspace-api/no_new_privs.html>
 #[doc(alias = "PR_SET_NO_NEW_PRIVS")]
 pub fn set_no_new_privs() -> Result<()> {
-    rustix::thread::set_no_new_privs(true).op(Op::SetNoNewPrivs)
+    crate::thread::ops::set_no_new_privs().map_err(crate::thread::ops::Fail::error)
 }

@@ -523,10 +523,7 @@ fn caller_error(job: &Job<'_>, f: ops::Fail) -> Error {
         ),
         (Change::BoundingDrop(_), _) => Some(crate::bounding::DROP_HINT),
         (Change::DropAll(_), _) if f.op == Op::CapbsetDrop => Some(crate::bounding::DROP_HINT),
-        (Change::Securebits(_), _) => Some(
-            "setting securebits needs CAP_SETPCAP in the effective set, and a locked flag (or \
-             its lock) cannot change",
-        ),
+        (Change::Securebits(_), _) => Some(crate::securebits::SET_HINT),
         (Change::AmbientRaise(_), _) => Some(crate::ambient::RAISE_HINT),
         _ => None,
     };

@@ -261,6 +261,11 @@ pub(crate) fn scope_ended(raised: CapSet) {
     for cap in raised {
         LIVE_RAISED[usize::from(cap.as_u8())].fetch_sub(1, Ordering::Relaxed);
     }
+    // No thread was ever started through pthread_create and the calling thread is provably
+    // alone (`unshare(CLONE_THREAD)`, cheaper than the count below): nobody to check.
+    if CONTAINED.load(Ordering::SeqCst) == 0 && crate::sys::threads::alone() == Some(true) {
+        return;
+    }
     // Without a /proc of this process (none mounted and none opened before a chroot), the
     // threads cannot be listed: only births through pthread_create were contained.
     let Ok(tasks) = TaskDir::cached(Op::Restore) else {

@@ -27,7 +27,9 @@
 //!   static binary) are lowered, verified, **before the scope ends** (for an `async fn`,
 //!   before the poll returns): when a scope that raised something ends, the kernel's count of
 //!   the process's threads (one `fstat` of a `/proc/self/task` directory opened once and kept,
-//!   so it survives a `chroot`) is compared with the number of contained threads; if the kernel
+//!   so it survives a `chroot`; in a process that never started a thread, one
+//!   `unshare(CLONE_THREAD)` instead, which the kernel refuses when another thread exists) is
+//!   compared with the number of contained threads; if the kernel
 //!   counts more, every thread that is not contained is read with `capget(tid)`, and those
 //!   holding a capability the scope raised (that no live scope of their own holds) are lowered
 //!   through [`process`](crate::process)'s broadcast, each verifying itself and checked again
@@ -50,8 +52,10 @@
 //! # Cost
 //!
 //! Creating a guard makes one `capget`, plus one `capset` when something must change. Dropping a
-//! guard that changed nothing makes no system call; otherwise one `capget`, one `capset`, and one
-//! `fstat` (the confinement check).
+//! guard that changed nothing makes no system call; otherwise one `capget`, one `capset`, and the
+//! confinement check: one `unshare(CLONE_THREAD)` in a process that never started a thread (the
+//! kernel refuses it when other threads exist, and it changes nothing), else one `fstat` of
+//! `/proc/self/task`. Nothing is allocated.
 //!
 //! # Any drop order, and forgotten guards
 //!

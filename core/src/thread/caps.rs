@@ -2,6 +2,7 @@
 //! `capset` as methods of [`CapState`].
 
 use crate::error::{Error, Op, OsContext, Result};
+use crate::thread::ops;
 use crate::{Cap, CapState};
 
 impl CapState {
@@ -21,9 +22,7 @@ impl CapState {
     #[doc(alias = "capget")]
     #[inline]
     pub fn get_current() -> Result<CapState> {
-        rustix::thread::capabilities(None)
-            .map(CapState::from_rustix)
-            .op(Op::Capget)
+        ops::capget().map_err(ops::Fail::error)
     }
 
     /// The sets of the thread (or process leader) with id `pid`: one `capget`. `0` means the
@@ -75,16 +74,13 @@ impl CapState {
     #[doc(alias = "capset")]
     #[inline]
     pub fn set_current(&self) -> Result<()> {
-        match rustix::thread::set_capabilities(None, self.to_rustix()) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.explain_capset_failure(e)),
-        }
+        ops::capset(self).map_err(|f| self.explain_capset_failure(f))
     }
 
     #[cold]
-    fn explain_capset_failure(&self, e: rustix::io::Errno) -> Error {
-        let err = Error::os(Op::Capset, e);
-        if e != rustix::io::Errno::PERM {
+    fn explain_capset_failure(&self, f: ops::Fail) -> Error {
+        let err = f.error();
+        if f.errno != Some(crate::Errno::PERM) {
             return err;
         }
         let Ok(old) = CapState::get_current() else {

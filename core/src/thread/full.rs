@@ -1,7 +1,7 @@
 //! Reading a thread's [`FullCapState`]: the calling thread through system calls, any thread
 //! through `/proc`.
 
-use crate::error::{Op, OsContext, Result};
+use crate::error::Result;
 #[cfg(doc)]
 use crate::Error;
 use crate::{ambient, bounding, securebits, CapState, FullCapState, Secbits};
@@ -25,7 +25,8 @@ impl FullCapState {
             ambient: ambient::probe()?,
             bounding: bounding::probe()?,
             securebits: Some(bits),
-            no_new_privs: rustix::thread::no_new_privs().op(Op::GetNoNewPrivs)?,
+            no_new_privs: crate::thread::ops::no_new_privs()
+                .map_err(crate::thread::ops::Fail::error)?,
             keepcaps: Some(bits.contains(Secbits::KEEP_CAPS)),
         })
     }

@@ -11,7 +11,8 @@
 //! capabilities(7) ("The securebits flags"), prctl(2) (`PR_GET_SECUREBITS`,
 //! `PR_SET_SECUREBITS`, `PR_GET_KEEPCAPS`, `PR_SET_KEEPCAPS`)
 
-use crate::error::{Error, Op, OsContext, Result};
+use crate::error::Result;
+use crate::thread::ops;
 
 use crate::Secbits;
 
@@ -30,9 +31,7 @@ use crate::Secbits;
 /// ```
 #[doc(alias = "PR_GET_SECUREBITS")]
 pub fn get() -> Result<Secbits> {
-    rustix::thread::capabilities_secure_bits()
-        .map(|b| Secbits::from_bits_retain(b.bits()))
-        .op(Op::GetSecurebits)
+    ops::securebits().map_err(ops::Fail::error)
 }
 
 /// Sets the calling thread's securebits to exactly `bits`. One `prctl`.
@@ -51,17 +50,19 @@ pub fn get() -> Result<Secbits> {
 /// ```
 #[doc(alias = "PR_SET_SECUREBITS")]
 pub fn set(bits: Secbits) -> Result<()> {
-    let r = rustix::thread::set_capabilities_secure_bits(
-        rustix::thread::CapabilitiesSecureBits::from_bits_retain(bits.bits()),
-    );
-    match r {
-        Ok(()) => Ok(()),
-        Err(e @ rustix::io::Errno::PERM) => Err(Error::os(Op::SetSecurebits, e).with_hint(
-            "setting securebits needs CAP_SETPCAP in the effective set, and a locked flag (or its lock) cannot change",
-        )),
-        Err(e) => Err(Error::os(Op::SetSecurebits, e)),
-    }
+    ops::set_securebits(bits).map_err(|f| {
+        let e = f.error();
+        if f.errno == Some(crate::Errno::PERM) {
+            e.with_hint(SET_HINT)
+        } else {
+            e
+        }
+    })
 }
+
+/// Why setting securebits fails with `EPERM`.
+pub(crate) const SET_HINT: &str = "setting securebits needs CAP_SETPCAP in the effective set, \
+                                   and a locked flag (or its lock) cannot change";
 
 /// The calling thread's keepcaps flag (`SECBIT_KEEP_CAPS`). One `prctl`.
 ///
@@ -70,7 +71,7 @@ pub fn set(bits: Secbits) -> Result<()> {
 /// [`Error::Os`] if the call fails.
 #[doc(alias = "PR_GET_KEEPCAPS")]
 pub fn keepcaps() -> Result<bool> {
-    rustix::thread::get_keep_capabilities().op(Op::GetKeepcaps)
+    ops::keepcaps().map_err(ops::Fail::error)
 }
 
 /// Sets the calling thread's keepcaps flag: with it, a thread whose uids all become non-zero
@@ -89,5 +90,5 @@ pub fn keepcaps() -> Result<bool> {
 /// ```
 #[doc(alias = "PR_SET_KEEPCAPS")]
 pub fn set_keepcaps(keep: bool) -> Result<()> {
-    rustix::thread::set_keep_capabilities(keep).op(Op::SetKeepcaps)
+    ops::set_keepcaps(keep).map_err(ops::Fail::error)
 }

@@ -27,286 +27,14 @@ use std::path::PathBuf;
 
 use crate::{Cap, CapSet};
 
+mod errno;
+mod op;
+
+pub use errno::Errno;
+pub use op::Op;
+
 /// The result type of capscope's fallible calls.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// An operating-system error number (`errno`), as a newtype.
-///
-/// # Examples
-///
-/// ```
-/// let e = capscope::Errno::from_raw(1);
-/// assert_eq!(e, capscope::Errno::PERM);
-/// assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied);
-/// let io: std::io::Error = e.into();
-/// assert_eq!(io.raw_os_error(), Some(1));
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Errno(i32);
-
-impl Errno {
-    /// `EPERM`: operation not permitted.
-    pub const PERM: Errno = Errno(1);
-    /// `ENOENT`: no such file or directory.
-    pub const NOENT: Errno = Errno(2);
-    /// `ESRCH`: no such process.
-    pub const SRCH: Errno = Errno(3);
-    /// `EAGAIN`: try again (a full signal queue, for `tgkill`).
-    pub const AGAIN: Errno = Errno(11);
-    /// `EACCES`: permission denied.
-    pub const ACCES: Errno = Errno(13);
-    /// `EINVAL`: invalid argument.
-    pub const INVAL: Errno = Errno(22);
-    /// `ENODATA`: no data available (no such extended attribute).
-    pub const NODATA: Errno = Errno(61);
-
-    /// Wraps a raw errno value.
-    #[must_use]
-    pub const fn from_raw(raw: i32) -> Errno {
-        Errno(raw)
-    }
-
-    /// The raw errno value.
-    #[must_use]
-    pub const fn raw(self) -> i32 {
-        self.0
-    }
-
-    /// The [`io::ErrorKind`] the standard library gives this errno.
-    #[must_use]
-    pub fn kind(self) -> io::ErrorKind {
-        io::Error::from_raw_os_error(self.0).kind()
-    }
-}
-
-impl From<rustix::io::Errno> for Errno {
-    fn from(e: rustix::io::Errno) -> Errno {
-        Errno(e.raw_os_error())
-    }
-}
-
-impl From<Errno> for io::Error {
-    fn from(e: Errno) -> io::Error {
-        io::Error::from_raw_os_error(e.0)
-    }
-}
-
-impl fmt::Debug for Errno {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Errno({}: {})",
-            self.0,
-            io::Error::from_raw_os_error(self.0)
-        )
-    }
-}
-
-impl fmt::Display for Errno {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // std's message is "Operation not permitted (os error 1)".
-        fmt::Display::fmt(&io::Error::from_raw_os_error(self.0), f)
-    }
-}
-
-impl std::error::Error for Errno {}
-
-macro_rules! ops {
-    ($($(#[$doc:meta])* $name:ident => $text:literal,)*) => {
-        /// The operation an [`Error`] is about: a system call (named as the kernel names it) or
-        /// one of capscope's own operations.
-        ///
-        /// Its `Display` is the name a message uses (`capset`, `prctl(PR_CAPBSET_DROP)`,
-        /// `process::drop_all`).
-        ///
-        /// # Examples
-        ///
-        /// ```
-        /// use capscope::{bounding, Cap, Error, Op};
-        ///
-        /// match bounding::drop(Cap::SYS_MODULE) {
-        ///     Ok(()) => {}
-        ///     Err(Error::Os { op: Op::CapbsetDrop, .. }) => eprintln!("not allowed to drop"),
-        ///     Err(e) => return Err(e),
-        /// }
-        /// assert_eq!(Op::CapbsetDrop.to_string(), "prctl(PR_CAPBSET_DROP)");
-        /// # Ok::<(), capscope::Error>(())
-        /// ```
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        #[non_exhaustive]
-        pub enum Op {
-            $($(#[$doc])* $name,)*
-        }
-
-        impl Op {
-            /// The operation's name, as messages print it.
-            #[must_use]
-            pub const fn name(self) -> &'static str {
-                match self {
-                    $(Op::$name => $text,)*
-                }
-            }
-        }
-    };
-}
-
-ops! {
-    /// `capget(2)`.
-    Capget => "capget",
-    /// `capset(2)`.
-    Capset => "capset",
-    /// `prctl(PR_CAPBSET_READ)`.
-    CapbsetRead => "prctl(PR_CAPBSET_READ)",
-    /// `prctl(PR_CAPBSET_DROP)`.
-    CapbsetDrop => "prctl(PR_CAPBSET_DROP)",
-    /// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET)`.
-    AmbientIsSet => "prctl(PR_CAP_AMBIENT_IS_SET)",
-    /// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE)`.
-    AmbientRaise => "prctl(PR_CAP_AMBIENT_RAISE)",
-    /// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER)`.
-    AmbientLower => "prctl(PR_CAP_AMBIENT_LOWER)",
-    /// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)`.
-    AmbientClearAll => "prctl(PR_CAP_AMBIENT_CLEAR_ALL)",
-    /// `prctl(PR_GET_SECUREBITS)`.
-    GetSecurebits => "prctl(PR_GET_SECUREBITS)",
-    /// `prctl(PR_SET_SECUREBITS)`.
-    SetSecurebits => "prctl(PR_SET_SECUREBITS)",
-    /// `prctl(PR_GET_KEEPCAPS)`.
-    GetKeepcaps => "prctl(PR_GET_KEEPCAPS)",
-    /// `prctl(PR_SET_KEEPCAPS)`.
-    SetKeepcaps => "prctl(PR_SET_KEEPCAPS)",
-    /// `prctl(PR_GET_NO_NEW_PRIVS)`.
-    GetNoNewPrivs => "prctl(PR_GET_NO_NEW_PRIVS)",
-    /// `prctl(PR_SET_NO_NEW_PRIVS)`.
-    SetNoNewPrivs => "prctl(PR_SET_NO_NEW_PRIVS)",
-    /// `setresuid(2)` (the per-thread system call).
-    Setresuid => "setresuid",
-    /// `setresgid(2)` (the per-thread system call).
-    Setresgid => "setresgid",
-    /// `setgroups(2)` (the per-thread system call).
-    Setgroups => "setgroups",
-    /// `getresuid(2)`.
-    Getresuid => "getresuid",
-    /// `getresgid(2)`.
-    Getresgid => "getresgid",
-    /// `getgroups(2)`.
-    Getgroups => "getgroups",
-    /// `setfsuid(2)`.
-    Setfsuid => "setfsuid",
-    /// `setfsgid(2)`.
-    Setfsgid => "setfsgid",
-    /// Reading the `security.capability` attribute (`lgetxattr`, `fgetxattr`).
-    GetFileCaps => "getxattr(security.capability)",
-    /// Writing the `security.capability` attribute (`fsetxattr`).
-    SetFileCaps => "setxattr(security.capability)",
-    /// Removing the `security.capability` attribute (`fremovexattr`).
-    RemoveFileCaps => "removexattr(security.capability)",
-    /// Opening a file to read or change its capabilities.
-    OpenFile => "open",
-    /// `prctl(PR_GET_NAME)`.
-    GetName => "prctl(PR_GET_NAME)",
-    /// `prctl(PR_SET_NAME)`.
-    SetName => "prctl(PR_SET_NAME)",
-    /// `prctl(PR_GET_PDEATHSIG)`.
-    GetPdeathsig => "prctl(PR_GET_PDEATHSIG)",
-    /// `prctl(PR_SET_PDEATHSIG)`.
-    SetPdeathsig => "prctl(PR_SET_PDEATHSIG)",
-    /// `prctl(PR_GET_DUMPABLE)`.
-    GetDumpable => "prctl(PR_GET_DUMPABLE)",
-    /// `prctl(PR_SET_DUMPABLE)`.
-    SetDumpable => "prctl(PR_SET_DUMPABLE)",
-    /// `prctl(PR_GET_CHILD_SUBREAPER)`.
-    GetChildSubreaper => "prctl(PR_GET_CHILD_SUBREAPER)",
-    /// `prctl(PR_SET_CHILD_SUBREAPER)`.
-    SetChildSubreaper => "prctl(PR_SET_CHILD_SUBREAPER)",
-    /// `prctl(PR_GET_TIMERSLACK)`.
-    GetTimerslack => "prctl(PR_GET_TIMERSLACK)",
-    /// `prctl(PR_SET_TIMERSLACK)`.
-    SetTimerslack => "prctl(PR_SET_TIMERSLACK)",
-    /// `prctl(PR_GET_TIMING)`.
-    GetTiming => "prctl(PR_GET_TIMING)",
-    /// `prctl(PR_SET_TIMING)`.
-    SetTiming => "prctl(PR_SET_TIMING)",
-    /// `prctl(PR_GET_THP_DISABLE)`.
-    GetThpDisable => "prctl(PR_GET_THP_DISABLE)",
-    /// `prctl(PR_SET_THP_DISABLE)`.
-    SetThpDisable => "prctl(PR_SET_THP_DISABLE)",
-    /// `prctl(PR_GET_IO_FLUSHER)`.
-    GetIoFlusher => "prctl(PR_GET_IO_FLUSHER)",
-    /// `prctl(PR_SET_IO_FLUSHER)`.
-    SetIoFlusher => "prctl(PR_SET_IO_FLUSHER)",
-    /// `prctl(PR_SET_PTRACER)`.
-    SetPtracer => "prctl(PR_SET_PTRACER)",
-    /// `prctl(PR_MCE_KILL_GET)`.
-    GetMceKill => "prctl(PR_MCE_KILL_GET)",
-    /// `prctl(PR_MCE_KILL)`.
-    SetMceKill => "prctl(PR_MCE_KILL)",
-    /// `prctl(PR_GET_SECCOMP)`.
-    GetSeccomp => "prctl(PR_GET_SECCOMP)",
-    /// `prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT)`.
-    SetSeccompStrict => "prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT)",
-    /// `prctl(PR_GET_SPECULATION_CTRL)`.
-    GetSpeculationCtrl => "prctl(PR_GET_SPECULATION_CTRL)",
-    /// `prctl(PR_SET_SPECULATION_CTRL)`.
-    SetSpeculationCtrl => "prctl(PR_SET_SPECULATION_CTRL)",
-    /// Making a [`Signal`](crate::Signal) from a number.
-    Signal => "signal",
-    /// Finding the kernel's last capability (`PR_CAPBSET_READ` probes and
-    /// `/proc/sys/kernel/cap_last_cap`).
-    CapLastCap => "cap_last_cap",
-    /// Reading a file of `/proc`.
-    ReadProc => "read /proc",
-    /// `sigaction(2)`, installing the broadcast signal's handler.
-    Sigaction => "sigaction",
-    /// `tgkill(2)`, signalling a thread.
-    Tgkill => "tgkill",
-    /// [`cap_set_ids`](crate::cap_set_ids).
-    CapSetIds => "cap_set_ids",
-    /// Dropping capabilities for good: [`drop_after::drop_all`](crate::drop_after::drop_all),
-    /// `#[drop_caps_after]`.
-    DropAll => "drop_all",
-    /// [`manifest::restrict`](crate::manifest::restrict).
-    Restrict => "manifest::restrict",
-    /// Raising capabilities for a scope: a guard, a future, `#[requires_caps]`.
-    Raise => "raise",
-    /// The end of a scope: restoring the effective set and lowering threads born in it.
-    Restore => "restore",
-    /// [`process::set_caps`](crate::process::set_caps).
-    ProcessSetCaps => "process::set_caps",
-    /// [`process::bounding_drop`](crate::process::bounding_drop).
-    ProcessBoundingDrop => "process::bounding_drop",
-    /// [`process::ambient_clear`](crate::process::ambient_clear).
-    ProcessAmbientClear => "process::ambient_clear",
-    /// [`process::ambient_raise`](crate::process::ambient_raise).
-    ProcessAmbientRaise => "process::ambient_raise",
-    /// [`process::set_no_new_privs`](crate::process::set_no_new_privs).
-    ProcessSetNoNewPrivs => "process::set_no_new_privs",
-    /// [`process::set_securebits`](crate::process::set_securebits).
-    ProcessSetSecurebits => "process::set_securebits",
-    /// [`process::drop_all`](crate::process::drop_all).
-    ProcessDropAll => "process::drop_all",
-    /// [`process::cap_set_ids`](crate::process::cap_set_ids).
-    ProcessCapSetIds => "process::cap_set_ids",
-    /// [`process::set_signal`](crate::process::set_signal).
-    ProcessSetSignal => "process::set_signal",
-    /// Lowering, on other threads, what a scope raised (threads born inside a scope).
-    ProcessLower => "process::lower",
-    /// Launching a program with a declared privilege state
-    /// ([`launch`](crate::launch)): checking the state before `fork`.
-    Launch => "launch",
-    /// Starting the program itself (`fork`, `execve`), as `std::process::Command::spawn`
-    /// reports it.
-    Spawn => "spawn",
-    /// Checking that a launched program holds its declared state
-    /// ([`Plan::verify`](crate::launch::Plan::verify)).
-    VerifyLaunch => "launch::verify",
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// Every error a capscope call returns, apart from text parse errors.
 ///
@@ -489,10 +217,11 @@ impl fmt::Display for Error {
                     f,
                     "{function} needs {missing}, missing from the permitted set. Grant {them} to \
                      the program: as a file capability, `setcap {missing}+p /path/to/program`; \
-                     or start it with {them} ambient: `capscope exec --ambient {missing} -- \
-                     /path/to/program` (or, as root for a normal user, `setpriv --reuid=USER \
-                     --regid=GROUP --clear-groups --inh-caps={plus} --ambient-caps={plus} -- \
-                     /path/to/program`), or in a systemd unit `AmbientCapabilities={kernel}`",
+                     or start it from root with {them} ambient, as the user it runs as: \
+                     `capscope exec --uid USER --gid GROUP --clear-groups --ambient {missing} -- \
+                     /path/to/program` (or `setpriv --reuid=USER --regid=GROUP --clear-groups \
+                     --inh-caps={plus} --ambient-caps={plus} -- /path/to/program`), or in a \
+                     systemd unit `AmbientCapabilities={kernel}`",
                     plus = fmt_plus(*missing),
                     kernel = fmt_kernel(*missing),
                 )
@@ -611,7 +340,7 @@ impl Error {
         let raw = e
             .raw_os_error()
             .unwrap_or(rustix::io::Errno::IO.raw_os_error());
-        Error::os(op, Errno(raw))
+        Error::os(op, Errno::from_raw(raw))
     }
 
     /// An [`Error::InvalidInput`].
@@ -812,7 +541,7 @@ mod tests {
             s.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET_RAW"),
             "{s}"
         );
-        assert!(s.contains("capscope exec --ambient cap_net_bind_service,cap_net_raw"));
+        assert!(s.contains("capscope exec --uid USER --gid GROUP --clear-groups --ambient cap_net_bind_service,cap_net_raw --"));
         let io: io::Error = e.into();
         assert!(format!("{io:?}").contains("setcap"), "{io:?}");
     }
