@@ -1,4 +1,4 @@
-//! What the `cli_*` tests share: the built `capscope` binary, libcap's
+//! What the `cli_*` and example tests share: the built `capscope` binary and examples, libcap's
 //! tools (found in `/usr/sbin` or `/sbin` even when they are not on `PATH`, by
 //! [`capscope_tests::tool`]), running commands with or without privilege, and temporary
 //! directories.
@@ -22,6 +22,36 @@ pub(crate) fn capscope() -> Command {
 }
 
 pub(crate) use capscope_tests::tool;
+
+/// The example binary `name` that `cargo test` built (`<target>/<profile>/examples/`), also
+/// when the test binary runs as a copy from elsewhere (as `.ci/unprivileged-tests` runs it).
+pub(crate) fn example(name: &str) -> PathBuf {
+    let mut candidates = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(profile_dir) = exe.parent().and_then(Path::parent) {
+            candidates.push(profile_dir.join("examples").join(name));
+        }
+    }
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    candidates.push(target.join(profile).join("examples").join(name));
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "the {name} example is not built (looked at {candidates:?}): run the tests with \
+                 `cargo test`, which builds it"
+            )
+        })
+}
 
 /// libcap's tool `name` (`getcap`, `setcap`, `getpcaps`, `capsh`), from `libcap2-bin`, run
 /// as `name` (its `argv[0]`, which getopt's messages show, is what a shell would give it).
