@@ -24,7 +24,7 @@ fn ours(opts: &[&str]) -> Ran {
     let mut c = if root() {
         capscope()
     } else {
-        let mut c = Command::new(tool("unshare", "util-linux"));
+        let mut c = Command::new(tool("unshare"));
         c.args(["--user", "--map-root-user"])
             .arg(env!("CARGO_BIN_EXE_capscope"));
         c
@@ -34,7 +34,7 @@ fn ours(opts: &[&str]) -> Ran {
 
 /// `setpriv OPTS -- SHOW`, privileged the same way.
 fn theirs(opts: &[&str]) -> Ran {
-    let setpriv = tool("setpriv", "util-linux");
+    let setpriv = tool("setpriv");
     run(privileged(&setpriv).args(opts).arg("--").args(SHOW))
 }
 
@@ -173,7 +173,7 @@ fn bad_options_start_nothing() {
 #[test]
 fn a_capability_capscope_does_not_hold_is_refused_with_the_fix() {
     // As a normal user (nobody, when run as root) capscope holds no capability.
-    let setpriv = tool("setpriv", "util-linux");
+    let setpriv = tool("setpriv");
     let mut c = if root() {
         let mut c = Command::new(setpriv);
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
@@ -195,7 +195,7 @@ fn a_failing_step_names_it_and_the_program_does_not_run() {
     // Uid 4242 is not mapped in the user namespace: setresuid fails in the child.
     let dir = tmpdir("exec-step");
     let marker = dir.join("ran");
-    let r = run(Command::new(tool("unshare", "util-linux"))
+    let r = run(Command::new(tool("unshare"))
         .args(["--user", "--map-root-user"])
         .arg(env!("CARGO_BIN_EXE_capscope"))
         .args([
@@ -251,7 +251,7 @@ fn the_missing_caps_advice_runs_as_written() {
             continue;
         }
         let tool_path = if cmd.starts_with("setpriv") {
-            tool("setpriv", "util-linux").to_string_lossy().into_owned()
+            tool("setpriv").to_string_lossy().into_owned()
         } else {
             env!("CARGO_BIN_EXE_capscope").to_owned()
         };
@@ -263,7 +263,7 @@ fn the_missing_caps_advice_runs_as_written() {
         let r = if root() {
             run(Command::new("/bin/sh").arg("-c").arg(&line))
         } else {
-            run(Command::new(tool("unshare", "util-linux"))
+            run(Command::new(tool("unshare"))
                 .args(["--user", "--map-root-user", "/bin/sh", "-c"])
                 .arg(&line))
         };

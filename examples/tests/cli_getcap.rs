@@ -34,7 +34,7 @@ fn corpus() -> (TmpDir, Option<u32>) {
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
     let _sock = std::os::unix::net::UnixListener::bind(d.join("sock")).unwrap();
 
-    let setcap = tool("setcap", "libcap2-bin");
+    let setcap = tool("setcap");
     let pairs: &[(&str, &str)] = &[
         ("cap_net_raw=ep", "ping"),
         ("cap_chown+i", "inh"),

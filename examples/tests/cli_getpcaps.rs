@@ -44,7 +44,7 @@ fn start(kids: &mut Kids, mut cmd: Command) -> String {
 
 #[test]
 fn live_processes_in_every_format() {
-    let sleep = tool("sleep", "coreutils");
+    let sleep = tool("sleep");
     let mut kids = Kids(Vec::new());
     let with_sleep = |opts: &[&str]| {
         let mut c = setpriv(opts, &sleep);

@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use capscope::{Cap, CapSet, FileCaps};
-use common::{capscope, example_binary, privileged, run, tmpdir, tool, Ran};
+use common::{capscope, privileged, run, tmpdir, tool, Ran};
 use serde_json::Value;
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -19,7 +19,7 @@ use yaml_rust2::{Yaml, YamlLoader};
 const PROGRAMS: [&str; 2] = ["quickstart", "service"];
 
 fn program(name: &str) -> PathBuf {
-    example_binary(name).unwrap_or_else(|e| panic!("{e}"))
+    common::example(name)
 }
 
 fn manifest(format: &str, program: &Path) -> Ran {
@@ -173,9 +173,7 @@ fn setcap_grants_the_needs_as_permitted_and_libcap_applies_it() {
         let dir = tmpdir("manifest-setcap");
         let copy = dir.join(name);
         std::fs::copy(&bin, &copy).unwrap();
-        let r = run(privileged(&tool("setcap", "libcap2-bin"))
-            .arg(words[1])
-            .arg(&copy));
+        let r = run(privileged(&tool("setcap")).arg(words[1]).arg(&copy));
         assert_eq!(r.status, Some(0), "{r:?}");
         let fc = FileCaps::get_for_file(&copy)
             .expect("getxattr")
@@ -305,7 +303,7 @@ fn a_stripped_program_keeps_its_manifest() {
     let bin = program("service");
     let dir = tmpdir("manifest-strip");
     let copy = dir.join("service");
-    let r = run(std::process::Command::new(tool("strip", "binutils"))
+    let r = run(std::process::Command::new(tool("strip"))
         .arg("-o")
         .arg(&copy)
         .arg(&bin));

@@ -14,7 +14,7 @@ const SECURED: &str =
 
 /// Runs `capsh --print` and `capscope print` under `setpriv OPTS` and compares them.
 fn same_under(opts: &[&str]) -> String {
-    let capsh = tool("capsh", "libcap2-bin");
+    let capsh = tool("capsh");
     let ours = Path::new(env!("CARGO_BIN_EXE_capscope"));
     let theirs = run(setpriv(opts, &capsh).arg("--print"));
     let mine = run(setpriv(opts, ours).arg("print"));
@@ -33,7 +33,7 @@ fn same_under(opts: &[&str]) -> String {
 /// ARGS`), for what setpriv cannot do: libcap's modes (`--mode=`), which set the ambient
 /// securebits.
 fn same_under_capsh(opts: &[&str]) -> String {
-    let capsh = tool("capsh", "libcap2-bin");
+    let capsh = tool("capsh");
     let ours = Path::new(env!("CARGO_BIN_EXE_capscope"));
     let launch = |program: &Path, arg: &str| {
         let mut c = privileged(&capsh);

@@ -20,7 +20,7 @@ fn setcap(ours: bool, dir: &Path, args: &[&str]) -> Ran {
         c.arg("setcap");
         c
     } else {
-        privileged(&tool("setcap", "libcap2-bin"))
+        privileged(&tool("setcap"))
     };
     run(cmd.current_dir(dir).args(args))
 }
@@ -229,7 +229,7 @@ fn text_from_standard_input() {
             c.arg("setcap");
             c
         } else {
-            privileged(&tool("setcap", "libcap2-bin"))
+            privileged(&tool("setcap"))
         };
         let mut child = cmd
             .args(["-q", "-"])
@@ -251,9 +251,7 @@ fn text_from_standard_input() {
     assert!(raw_xattr(&a).is_some());
     assert_eq!(raw_xattr(&a), raw_xattr(&b));
     // Nothing on standard input: both print the usage and fail.
-    let theirs = run(privileged(&tool("setcap", "libcap2-bin"))
-        .args(["-q", "-"])
-        .arg(&a));
+    let theirs = run(privileged(&tool("setcap")).args(["-q", "-"]).arg(&a));
     let ours = run(capscope().args(["setcap", "-q", "-"]).arg(&a));
     assert_eq!((ours.status, theirs.status), (Some(1), Some(1)));
 }
@@ -266,7 +264,7 @@ fn without_privilege_both_fail() {
     let f = file(&d, "f");
     let set = |program: PathBuf, sub: Option<&str>| {
         let mut cmd = if root() {
-            let mut c = Command::new(tool("setpriv", "util-linux"));
+            let mut c = Command::new(tool("setpriv"));
             c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
             c.arg(program);
             c
@@ -278,7 +276,7 @@ fn without_privilege_both_fail() {
         }
         run(cmd.arg("cap_chown=ep").arg(&f))
     };
-    let theirs = set(tool("setcap", "libcap2-bin"), None);
+    let theirs = set(tool("setcap"), None);
     let ours = set(
         PathBuf::from(env!("CARGO_BIN_EXE_capscope")),
         Some("setcap"),

@@ -116,7 +116,7 @@ fn the_example_binds_drops_and_serves() {
 /// namespace of its own. It binds port 80 directly, drops everything and serves.
 #[test]
 fn the_example_runs_under_capscope_exec_with_the_capability_ambient() {
-    let bin = common::example_binary("quickstart").unwrap_or_else(|e| panic!("{e}"));
+    let bin = common::example("quickstart");
     let root = is_privileged();
     assert_pass(capscope_tests::privileged(|| {
         // SAFETY: unshare takes flags only; the forked child is single-threaded.

@@ -60,6 +60,42 @@ macro_rules! check {
     };
 }
 
+/// The path of the system tool `name`, looked up in `/usr/sbin`, `/sbin`, `/usr/bin`, `/bin`,
+/// then `PATH`: Debian puts libcap's tools (`setcap`, `getcap`, `getpcaps`, `capsh`) in
+/// `/usr/sbin`, which a normal user's `PATH` lacks. Only an executable regular file counts.
+///
+/// # Panics
+///
+/// When the tool is in none of these folders, with the Debian package that provides it: the
+/// test fails, it is not skipped.
+#[must_use]
+pub fn tool(name: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let package = match name {
+        "setcap" | "getcap" | "getpcaps" | "capsh" => "libcap2-bin",
+        "setpriv" | "unshare" | "nsenter" => "util-linux",
+        "sleep" | "chmod" => "coreutils",
+        _ => "",
+    };
+    let fixed = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(std::path::PathBuf::from);
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    fixed
+        .into_iter()
+        .chain(std::env::split_paths(&path))
+        .map(|d| d.join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .unwrap_or_else(|| {
+            let install = if package.is_empty() {
+                String::new()
+            } else {
+                format!(": install Debian's `{package}` package (apt-get install {package})")
+            };
+            panic!("`{name}` not found in /usr/sbin, /sbin, /usr/bin, /bin or PATH{install}")
+        })
+}
+
 /// Whether the calling thread is root with the capabilities privileged tests need.
 #[must_use]
 pub fn is_privileged() -> bool {

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use capscope::drop_after::DropOptions;
 use capscope::{process, Cap, CapSet, CapState};
-use capscope_tests::{assert_pass, check, ensure, in_child, is_privileged, privileged, Verdict};
+use capscope_tests::{
+    assert_pass, check, ensure, in_child, is_privileged, privileged, tool, Verdict,
+};
 
 /// Runs the scenario `name` with `unshare` options `opts` (plus a user namespace mapping root
 /// to the caller when not root); the verdict is its last line.
@@ -20,7 +22,7 @@ fn scenario(unshare: &[&str], name: &str) -> Verdict {
     let mut cmd = if unshare.is_empty() && is_privileged() {
         Command::new(bin)
     } else {
-        let mut c = Command::new("unshare");
+        let mut c = Command::new(tool("unshare"));
         if !is_privileged() {
             c.args(["--user", "--map-root-user"]);
         }

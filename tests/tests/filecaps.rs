@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use capscope::{Cap, CapSet, CapState, FileCaps, FileCapsBytesError, ParseFileCapsError};
 use capscope_tests::{
-    assert_pass, check, ensure, in_child, is_privileged, privileged, Rng, Verdict,
+    assert_pass, check, ensure, in_child, is_privileged, privileged, tool, Rng, Verdict,
 };
 use proptest::prelude::*;
 
@@ -82,7 +82,7 @@ fn raw_xattr(path: &Path) -> Option<Vec<u8>> {
 fn run(cmd: &mut Command) -> (bool, String, String) {
     let out = cmd
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (install libcap2-bin)"));
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -92,7 +92,7 @@ fn run(cmd: &mut Command) -> (bool, String, String) {
 
 /// `getcap [-n] path`'s line, without the trailing newline.
 fn getcap(path: &Path, rootid: bool) -> String {
-    let mut cmd = Command::new("getcap");
+    let mut cmd = Command::new(tool("getcap"));
     if rootid {
         cmd.arg("-n");
     }
@@ -101,13 +101,14 @@ fn getcap(path: &Path, rootid: bool) -> String {
     out.trim_end_matches('\n').to_owned()
 }
 
-/// A command with `CAP_SETFCAP`: as is for root, inside a new user namespace otherwise.
-fn privileged_cmd(program: &str) -> Command {
+/// The tool `name` with `CAP_SETFCAP`: as is for root, inside a new user namespace otherwise.
+fn privileged_cmd(name: &str) -> Command {
+    let program = tool(name);
     if is_privileged() {
         Command::new(program)
     } else {
-        let mut c = Command::new("unshare");
-        c.args(["--user", "--map-root-user", program]);
+        let mut c = Command::new(tool("unshare"));
+        c.args(["--user", "--map-root-user"]).arg(program);
         c
     }
 }
@@ -528,8 +529,9 @@ fn capsh_accepts_our_state_text() {
             inheritable: CapSet::from_bits(i),
         };
         let text = s.text_for(last).to_string();
-        let (ok, out, err) = run(Command::new("unshare")
-            .args(["--user", "--map-root-user", "capsh"])
+        let (ok, out, err) = run(Command::new(tool("unshare"))
+            .args(["--user", "--map-root-user"])
+            .arg(tool("capsh"))
             .arg(format!("--caps={text}"))
             .arg("--print"));
         assert!(ok, "capsh --caps={text:?} failed: {err}");

@@ -7,6 +7,8 @@ pub(crate) mod filecaps;
 pub(crate) mod full;
 pub(crate) mod print;
 pub(crate) mod secbits;
+#[cfg(feature = "serde")]
+pub(crate) mod serde;
 pub(crate) mod signal;
 pub(crate) mod state;
 pub(crate) mod text;

@@ -1,6 +1,7 @@
-//! What the `cli_*` tests share: the built `capscope` binary, libcap's tools (found in
-//! `/usr/sbin` or `/sbin` even when they are not on `PATH`), running commands with or without
-//! privilege, and temporary directories.
+//! What the `cli_*` and example tests share: the built `capscope` binary and examples, libcap's
+//! tools (found in `/usr/sbin` or `/sbin` even when they are not on `PATH`, by
+//! [`capscope_tests::tool`]), running commands with or without privilege, and temporary
+//! directories.
 
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
@@ -20,23 +21,7 @@ pub(crate) fn capscope() -> Command {
     Command::new(bin)
 }
 
-/// The path of a tool: `/usr/sbin`, `/sbin`, `/usr/bin`, `/bin`, then `PATH` (a normal user's
-/// `PATH` lacks the sbin folders). A missing tool fails the test and says what to install.
-pub(crate) fn tool(name: &str, package: &str) -> PathBuf {
-    let fixed = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from);
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    fixed
-        .into_iter()
-        .chain(std::env::split_paths(&path))
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`{name}` not found in /usr/sbin, /sbin, /usr/bin, /bin or PATH: install Debian's \
-                 `{package}` package (apt-get install {package})"
-            )
-        })
-}
+pub(crate) use capscope_tests::tool;
 
 /// The example binary `name` that `cargo test` built next to this test
 /// (`<target>/<profile>/examples/`), or beside the workspace's target folder when the test
@@ -68,10 +53,15 @@ pub(crate) fn example_binary(name: &str) -> Result<PathBuf, String> {
         })
 }
 
+/// [`example_binary`], failing the test when it is not built.
+pub(crate) fn example(name: &str) -> PathBuf {
+    example_binary(name).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// libcap's tool `name` (`getcap`, `setcap`, `getpcaps`, `capsh`), from `libcap2-bin`, run
 /// as `name` (its `argv[0]`, which getopt's messages show, is what a shell would give it).
 pub(crate) fn libcap(name: &str) -> Command {
-    let mut c = Command::new(tool(name, "libcap2-bin"));
+    let mut c = Command::new(tool(name));
     std::os::unix::process::CommandExt::arg0(&mut c, name);
     c
 }
@@ -112,7 +102,7 @@ pub(crate) fn privileged(program: &Path) -> Command {
     if root() {
         Command::new(program)
     } else {
-        let mut c = Command::new(tool("unshare", "util-linux"));
+        let mut c = Command::new(tool("unshare"));
         c.args(["--user", "--map-root-user"]).arg(program);
         c
     }
@@ -121,7 +111,7 @@ pub(crate) fn privileged(program: &Path) -> Command {
 /// `program` run by `setpriv` with `opts` (capabilities, securebits, ids), with the privilege
 /// setpriv needs for them: directly as root, inside a new user namespace otherwise.
 pub(crate) fn setpriv(opts: &[&str], program: &Path) -> Command {
-    let setpriv = tool("setpriv", "util-linux");
+    let setpriv = tool("setpriv");
     let mut c = privileged(&setpriv);
     c.args(opts).arg("--").arg(program);
     c

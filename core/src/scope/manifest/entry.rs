@@ -465,6 +465,21 @@ impl Entry {
         self.truncated != 0
     }
 
+    /// The strings of the record that keep only their end (see
+    /// [`is_truncated`](Self::is_truncated)): some of `"function"`, `"file"` and `"user"`, in
+    /// that order.
+    pub fn truncated_fields(&self) -> impl Iterator<Item = &'static str> {
+        let cut = self.truncated;
+        [
+            (CUT_FUNCTION, "function"),
+            (CUT_FILE, "file"),
+            (CUT_USER, "user"),
+        ]
+        .into_iter()
+        .filter(move |(bit, _)| cut & bit != 0)
+        .map(|(_, name)| name)
+    }
+
     /// What the function needs in the permitted set when it is called: the capabilities a
     /// `#[requires_caps]` function raises; for a `#[drop_caps_after]` function, what the drop
     /// itself needs: `cap_setpcap` for `bounding`, `cap_setuid` for a uid or user,
@@ -487,6 +502,109 @@ impl Entry {
                 needs
             }
         }
+    }
+}
+
+/// Every field of a record, as its JSON form (`capscope manifest --format json`, serde) shows
+/// them; [`Entry::from_parts`] makes a record of them.
+#[cfg_attr(not(feature = "serde"), allow(dead_code))]
+pub(crate) struct Parts<'a> {
+    pub(crate) kind: Kind,
+    pub(crate) function: &'a str,
+    pub(crate) file: &'a str,
+    pub(crate) line: u32,
+    pub(crate) caps: CapSet,
+    pub(crate) exclusive: bool,
+    pub(crate) bounding: bool,
+    pub(crate) no_new_privs: bool,
+    pub(crate) all_threads: bool,
+    pub(crate) uid: Option<u32>,
+    pub(crate) gid: Option<u32>,
+    pub(crate) user: Option<&'a str>,
+    /// Cut strings, as [`Entry::truncated_fields`] names them.
+    pub(crate) truncated: &'a [&'a str],
+}
+
+#[cfg_attr(not(feature = "serde"), allow(dead_code))]
+impl Entry {
+    /// The record of `parts`, refusing what no attribute writes: a string longer than its
+    /// field (the record keeps the end of a long string and says so in `truncated`; it never
+    /// takes a long one whole), `exclusive` on a `drop_caps_after` record, drop options on a
+    /// `requires_caps` one, a user name with a uid or gid, a cut user name without a user, an
+    /// unknown name in `truncated`.
+    pub(crate) fn from_parts(p: &Parts<'_>) -> Result<Entry, ParseEntryError> {
+        let err = |what: String| Err(ParseEntryError(what));
+        for (what, s, max) in [
+            ("function", p.function, FUNCTION_MAX),
+            ("file", p.file, FILE_MAX),
+            ("user", p.user.unwrap_or_default(), USER_MAX),
+        ] {
+            if s.len() > max {
+                return err(format!(
+                    "the {what} is {} bytes, past its {max}: a record keeps the end of a long \
+                     string and lists it in `truncated`",
+                    s.len()
+                ));
+            }
+        }
+        let drop_options = p.bounding
+            || p.no_new_privs
+            || p.all_threads
+            || p.uid.is_some()
+            || p.gid.is_some()
+            || p.user.is_some();
+        if p.user.is_some() && (p.uid.is_some() || p.gid.is_some()) {
+            return err("`user` with a uid or gid: the user gives both".to_owned());
+        }
+        let mut opts = DropOptions::new().keep(p.caps);
+        let mut e = match p.kind {
+            Kind::RequiresCaps if drop_options => {
+                return err("drop options on a requires_caps record".to_owned());
+            }
+            Kind::RequiresCaps => Entry::requires(p.function, p.caps, p.exclusive, p.file, p.line),
+            Kind::DropCapsAfter if p.exclusive => {
+                return err("`exclusive` on a drop_caps_after record".to_owned());
+            }
+            Kind::DropCapsAfter => {
+                if p.bounding {
+                    opts = opts.bounding();
+                }
+                if p.no_new_privs {
+                    opts = opts.no_new_privs();
+                }
+                if p.all_threads {
+                    opts = opts.all_threads();
+                }
+                if let Some(uid) = p.uid {
+                    opts = opts.uid(uid);
+                }
+                if let Some(gid) = p.gid {
+                    opts = opts.gid(gid);
+                }
+                let mut e = Entry::drop(p.function, &opts, p.file, p.line);
+                if let Some(user) = p.user {
+                    let (bytes, len, _) = tail::<USER_MAX>(user);
+                    e.flags |= USER;
+                    e.user = bytes;
+                    e.user_len = u8::try_from(len).unwrap_or(u8::MAX);
+                }
+                e
+            }
+        };
+        for name in p.truncated {
+            e.truncated |= match *name {
+                "function" => CUT_FUNCTION,
+                "file" => CUT_FILE,
+                "user" if p.user.is_some() => CUT_USER,
+                "user" => return err("a cut user name on a record without one".to_owned()),
+                other => {
+                    return err(format!(
+                        "{other:?} in `truncated`: expected \"function\", \"file\" or \"user\""
+                    ))
+                }
+            };
+        }
+        Entry::from_bytes(&e.to_bytes())
     }
 }
 

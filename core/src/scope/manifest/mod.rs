@@ -46,6 +46,8 @@
 
 mod entry;
 mod render;
+#[cfg(feature = "serde")]
+mod serde;
 
 pub use entry::{Entry, Kind, ParseEntryError, RECORD_SIZE, SECTION};
 pub use render::{Format, ParseFormatError};

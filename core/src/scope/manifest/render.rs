@@ -237,7 +237,8 @@ impl Manifest {
                     );
                 }
             }
-            let _ = write!(out, "\"truncated\": {}}}", e.is_truncated());
+            let cut: Vec<String> = e.truncated_fields().map(json_str).collect();
+            let _ = write!(out, "\"truncated\": [{}]}}", cut.join(", "));
         }
         if !self.entries().is_empty() {
             out.push_str("\n  ");
