@@ -4,7 +4,7 @@ use std::fmt;
 
 macro_rules! ops {
     ($($(#[$doc:meta])* $name:ident => $text:literal,)*) => {
-        /// The operation an [`Error`] is about: a system call (named as the kernel names it) or
+        /// The operation an [`Error`](crate::Error) is about: a system call (named as the kernel names it) or
         /// one of capscope's own operations.
         ///
         /// Its `Display` is the name a message uses (`capset`, `prctl(PR_CAPBSET_DROP)`,

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | thread name | [`name`], [`set_name`] | thread |
 //! | parent-death signal | [`pdeathsig`], [`set_pdeathsig`], [`Signal`](crate::Signal) | thread |
-//! | keepcaps | [`keepcaps`], [`set_keepcaps`] (from [`securebits`](crate::securebits)) | thread |
+//! | keepcaps | [`securebits::keepcaps`](crate::securebits::keepcaps), [`securebits::set_keepcaps`](crate::securebits::set_keepcaps) | thread |
 //! | no_new_privs | [`no_new_privs`], [`set_no_new_privs`] | thread |
 //! | dumpable | [`dumpable`], [`dumpable_mode`], [`set_dumpable`] | process |
 //! | child subreaper | [`child_subreaper`], [`set_child_subreaper`] | process |

@@ -20,7 +20,7 @@ use crate::Secbits;
 ///
 /// # Errors
 ///
-/// [`Error::Os`] if the call fails.
+/// [`Error::Os`](crate::Error::Os) if the call fails.
 ///
 /// # Examples
 ///
@@ -38,7 +38,7 @@ pub fn get() -> Result<Secbits> {
 ///
 /// # Errors
 ///
-/// [`Error::Os`] with `EPERM` without `CAP_SETPCAP` in the effective set, or when the change
+/// [`Error::Os`](crate::Error::Os) with `EPERM` without `CAP_SETPCAP` in the effective set, or when the change
 /// touches a locked flag (or clears a lock); `EINVAL` for bits the kernel does not know.
 ///
 /// # Examples
@@ -68,7 +68,7 @@ pub(crate) const SET_HINT: &str = "setting securebits needs CAP_SETPCAP in the e
 ///
 /// # Errors
 ///
-/// [`Error::Os`] if the call fails.
+/// [`Error::Os`](crate::Error::Os) if the call fails.
 #[doc(alias = "PR_GET_KEEPCAPS")]
 pub fn keepcaps() -> Result<bool> {
     ops::keepcaps().map_err(ops::Fail::error)
@@ -79,7 +79,7 @@ pub fn keepcaps() -> Result<bool> {
 ///
 /// # Errors
 ///
-/// [`Error::Os`] with `EPERM` when `SECBIT_KEEP_CAPS_LOCKED` is set.
+/// [`Error::Os`](crate::Error::Os) with `EPERM` when `SECBIT_KEEP_CAPS_LOCKED` is set.
 ///
 /// # Examples
 ///
