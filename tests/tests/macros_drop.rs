@@ -250,6 +250,75 @@ fn uid_and_gid_switch_every_id_and_execve_gets_nothing() {
     }
 }
 
+#[drop_caps_after(uid = 65534, gid = 65534)]
+fn become_unmapped() -> capscope::Result<()> {
+    BODY_RAN.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+#[drop_caps_after(uid = 0, gid = 0)]
+fn become_zero_counted() -> capscope::Result<()> {
+    BODY_RAN.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+/// The drop refused `f` before its body, with a message holding `want`, and nothing changed.
+fn refused_before_the_body(f: fn() -> capscope::Result<()>, want: &str) -> Verdict {
+    let before = check!(CapState::get_current());
+    BODY_RAN.store(false, Ordering::SeqCst);
+    let e = match f() {
+        Err(e) => e.to_string(),
+        Ok(()) => return Err(format!("accepted; expected a refusal naming {want:?}")),
+    };
+    ensure!(e.contains(want), "message: {e}");
+    ensure!(!BODY_RAN.load(Ordering::SeqCst), "the body ran");
+    ensure!(
+        check!(CapState::get_current()) == before,
+        "the state changed"
+    );
+    Ok(())
+}
+
+/// In a user namespace with one mapped id (0) and `setgroups` denied, as containers and
+/// rootless tools make them: a uid or gid that is not mapped, and supplementary groups that
+/// cannot be cleared, are refused before the body runs, where they would otherwise make the
+/// drop fail half-way (and abort the process). As root the child first takes a supplementary
+/// group so the refusal is exercised; a normal user keeps its own groups (with none, the drop
+/// to 0 succeeds, and the test says so).
+#[test]
+fn an_id_change_the_kernel_would_refuse_is_refused_before_the_body() {
+    let root = is_privileged();
+    assert_pass(in_child(move || {
+        // SAFETY: getuid/getgid have no preconditions.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        if root {
+            // SAFETY: a valid one-element list; this forked child is single-threaded.
+            let set = unsafe { libc::setgroups(1, [100].as_ptr()) };
+            ensure!(set == 0, "setgroups");
+        }
+        // SAFETY: unshare takes flags only; this forked child is single-threaded.
+        let unshared = unsafe { libc::unshare(libc::CLONE_NEWUSER) };
+        ensure!(
+            unshared == 0,
+            "unshare: {}",
+            std::io::Error::last_os_error()
+        );
+        check!(std::fs::write("/proc/self/setgroups", "deny"));
+        check!(std::fs::write("/proc/self/uid_map", format!("0 {uid} 1")));
+        check!(std::fs::write("/proc/self/gid_map", format!("0 {gid} 1")));
+        refused_before_the_body(become_unmapped, "uid 65534 is not mapped")?;
+        // SAFETY: getgroups(0, NULL) only counts.
+        let groups = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+        if groups > 0 {
+            refused_before_the_body(become_zero_counted, "cannot be cleared")
+        } else {
+            eprintln!("no supplementary groups: the drop to 0 must succeed (nothing to clear)");
+            check!(become_zero_counted());
+            became(0, 0)
+        }
+    }));
+}
+
 #[drop_caps_after(user = "nobody")]
 fn become_user_nobody() -> capscope::Result<()> {
     Ok(())
@@ -273,18 +342,7 @@ fn become_no_one() -> capscope::Result<()> {
 fn user_takes_its_ids_from_etc_passwd_and_an_unknown_name_is_refused() {
     let root = is_privileged();
     assert_pass(privileged(move || {
-        let before = check!(CapState::get_current());
-        BODY_RAN.store(false, Ordering::SeqCst);
-        let e = match become_no_one() {
-            Err(e) => e.to_string(),
-            Ok(()) => return Err("an unknown user was accepted".into()),
-        };
-        ensure!(e.contains("no-such-user-of-capscope"), "message: {e}");
-        ensure!(!BODY_RAN.load(Ordering::SeqCst), "the body ran");
-        ensure!(
-            check!(CapState::get_current()) == before,
-            "the state changed"
-        );
+        refused_before_the_body(become_no_one, "no-such-user-of-capscope")?;
         if root {
             check!(become_user_nobody());
             became(65534, 65534)?;

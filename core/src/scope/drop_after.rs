@@ -30,7 +30,8 @@
 //!
 //! **A process that stays uid 0 gets every capability back on `execve`** (the kernel grants root
 //! a full permitted set when it runs a program) unless the bounding set is dropped
-//! (`bounding`), `no_new_privs` is set with the securebit `NOROOT`, or the uid changes (`uid`).
+//! (`bounding`), `no_new_privs` is set (`execve` then grants nothing the process does not
+//! already have: with an empty permitted set, nothing), or the uid changes (`uid`).
 //! Dropping capabilities alone does not turn a root daemon into an unprivileged one: root
 //! still owns root's files. Use `uid`/`gid` (or `user`) for that.
 //!
@@ -206,6 +207,9 @@ impl DropOptions {
                 ));
             }
         }
+        if uid.is_some() || gid.is_some() {
+            ids_reachable(op, uid, gid)?;
+        }
         let now = crate::CapState::get_current()?;
         let mut needed = CapSet::empty();
         if self.bounding {
@@ -239,6 +243,61 @@ impl DropOptions {
     }
 }
 
+/// Refuses, before anything changes, an id change the kernel would refuse half-way: a uid or
+/// gid not mapped in the thread's user namespace (`setresuid` fails with `EINVAL`), and
+/// supplementary groups that cannot be cleared because the user namespace denies `setgroups`
+/// (a new uid or gid never keeps the old groups). Read from the thread's own `/proc` files;
+/// without a `/proc` of the process's own, nothing is checked here and such a drop fails when
+/// it runs (a [`DropAfter`] then aborts).
+fn ids_reachable(op: Op, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
+    let Ok(dir) = TaskDir::cached(op) else {
+        return Ok(());
+    };
+    for (what, id, file) in [("uid", uid, "uid_map"), ("gid", gid, "gid_map")] {
+        let (Some(id), Some(map)) = (id, dir.read_mine(file)) else {
+            continue;
+        };
+        if !id_mapped(&map, id) {
+            return Err(Error::refused(
+                op,
+                format!(
+                    "{what} {id} is not mapped in this user namespace (its {file}: {:?}), so the \
+                     kernel cannot switch to it: map it, or choose a mapped {what}",
+                    map.trim()
+                ),
+            ));
+        }
+    }
+    let groups = crate::sys::creds::group_count().unwrap_or(0);
+    if groups > 0
+        && dir
+            .read_mine("setgroups")
+            .is_some_and(|s| s.trim() == "deny")
+    {
+        return Err(Error::refused(
+            op,
+            format!(
+                "the thread has {groups} supplementary group(s) and this user namespace denies \
+                 setgroups, so they cannot be cleared, and a new uid or gid never keeps them: \
+                 start the process without supplementary groups, or where setgroups is allowed"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `id` is inside one of the ranges of a `uid_map`/`gid_map` text (lines of `inside
+/// outside count`).
+fn id_mapped(map: &str, id: u32) -> bool {
+    map.lines().any(|line| {
+        let n: Vec<u64> = line
+            .split_ascii_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        matches!(n[..], [inside, _, count] if (inside..inside + count).contains(&u64::from(id)))
+    })
+}
+
 /// Drops capabilities as `opts` says: on the calling thread, or with
 /// [`DropOptions::all_threads`] on every thread through
 /// [`process::drop_all`](crate::process::drop_all). Everything is checked before the first
@@ -252,7 +311,8 @@ impl DropOptions {
 /// # Errors
 ///
 /// Before any change: [`Error::InvalidInput`] for a bad uid, gid or unknown user;
-/// [`Error::Refused`] when a needed capability is not permitted. The first failing step's
+/// [`Error::Refused`] when a needed capability is not permitted, a uid or gid is not mapped in
+/// the user namespace, or supplementary groups cannot be cleared (`setgroups` denied). The first failing step's
 /// error otherwise: then the thread may be half-way ([`Error::Indeterminate`]; [`DropAfter`]
 /// aborts on any error). With `all_threads`, as
 /// [`process::drop_all`](crate::process::drop_all).

@@ -251,6 +251,11 @@ impl TaskDir {
         Some(text)
     }
 
+    /// The text of the calling thread's `file` (`uid_map`, `setgroups`, ...).
+    pub(crate) fn read_mine(&self, file: &str) -> Option<String> {
+        self.read(tid().unsigned_abs(), file)
+    }
+
     /// What thread `tid`'s `status` and `stat` say about it; `None` when it is gone.
     pub(crate) fn status(&self, tid: u32) -> Option<TaskStatus> {
         let text = self.read(tid, "status")?;
