@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use capscope::drop_after::DropOptions;
 use capscope::{process, Cap, CapSet, CapState};
+use capscope_tests::state::{exec_status, status_field};
 use capscope_tests::{
     assert_pass, check, ensure, in_child, is_privileged, privileged, tool, Verdict,
 };
@@ -268,23 +269,6 @@ fn zombie_case() -> Verdict {
     Ok(())
 }
 
-/// The capability lines of `/proc/self/status` of a program run now.
-fn exec_status() -> Result<String, String> {
-    let out = Command::new("/bin/cat")
-        .arg("/proc/self/status")
-        .output()
-        .map_err(|e| format!("exec /bin/cat: {e}"))?;
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn field(status: &str, name: &str) -> String {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
-        .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
 #[test]
 fn root_stays_root_without_uid_and_execve_gives_everything_back() {
     // The warning in the docs, shown: dropping capabilities in a uid 0 process does not survive
@@ -297,7 +281,7 @@ fn root_stays_root_without_uid_and_execve_gives_everything_back() {
         ensure!(check!(CapState::get_current()) == CapState::empty());
         let st = exec_status()?;
         ensure!(
-            field(&st, "CapPrm") != "0000000000000000",
+            status_field(&st, "CapPrm") != "0000000000000000",
             "root's execve got nothing back: {st}"
         );
         Ok(())
@@ -328,9 +312,12 @@ fn dropping_to_a_uid_survives_execve() {
         if root {
             let st = exec_status()?;
             for f in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
-                ensure!(field(&st, f) == "0000000000000000", "{f}: {st}");
+                ensure!(status_field(&st, f) == "0000000000000000", "{f}: {st}");
             }
-            ensure!(field(&st, "Uid") == "65534 65534 65534 65534", "{st}");
+            ensure!(
+                status_field(&st, "Uid") == "65534 65534 65534 65534",
+                "{st}"
+            );
         }
         Ok(())
     }));
@@ -357,16 +344,16 @@ fn dropping_to_a_user_by_name_on_every_thread() {
             let st = std::fs::read_to_string(format!("/proc/self/task/{t}/status"))
                 .map_err(|e| e.to_string())?;
             ensure!(
-                field(&st, "Uid") == [want; 4].join(" "),
+                status_field(&st, "Uid") == [want; 4].join(" "),
                 "thread {t}: Uid {:?}",
-                field(&st, "Uid")
+                status_field(&st, "Uid")
             );
             ensure!(
-                field(&st, "CapEff") == "0000000000000000",
+                status_field(&st, "CapEff") == "0000000000000000",
                 "thread {t}: {st}"
             );
             ensure!(
-                u64::from_str_radix(&field(&st, "CapPrm"), 16).unwrap() & !(1 << 13) == 0,
+                u64::from_str_radix(&status_field(&st, "CapPrm"), 16).unwrap() & !(1 << 13) == 0,
                 "thread {t} keeps more than net_raw: {st}"
             );
         }
