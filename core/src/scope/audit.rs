@@ -14,7 +14,9 @@
 //!
 //! Capabilities print in libcap's list form (`cap_chown,cap_net_raw`). Without the feature,
 //! every function here is an empty inline function: nothing is compiled in. With it and no
-//! subscriber listening, each event costs tracing's check of its callsite (one load).
+//! subscriber listening, each event costs tracing's check of its callsite (one load), and a
+//! scope reads no clock. A `restore` event is emitted when its scope's `raise` was enabled
+//! (a subscriber that starts listening mid-scope sees the next scopes whole).
 //!
 //! # Examples
 //!
@@ -40,17 +42,19 @@ mod on {
         crate::current_tid()
     }
 
-    /// When a scope started, for its `held_us`.
+    /// When a scope started, for its `held_us`: read only when a subscriber listens to the
+    /// scope events (no clock read otherwise).
     #[derive(Clone, Copy, Debug)]
-    pub(crate) struct Since(Instant);
+    pub(crate) struct Since(Option<Instant>);
 
     pub(crate) fn raise(function: &'static str, caps: CapSet, raised: CapSet) -> Since {
         event!(target: TARGET, Level::DEBUG, event = "raise", function, caps = %caps, raised = %raised, tid = tid());
-        Since(Instant::now())
+        Since(tracing::enabled!(target: TARGET, Level::DEBUG).then(Instant::now))
     }
 
     pub(crate) fn restore(function: &'static str, caps: CapSet, lowered: CapSet, since: Since) {
-        let held_us = u64::try_from(since.0.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let Some(start) = since.0 else { return };
+        let held_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
         event!(target: TARGET, Level::DEBUG, event = "restore", function, caps = %caps, lowered = %lowered, held_us, tid = tid());
     }
 
