@@ -1,6 +1,10 @@
 //! A process-wide effective-set change (`capscope::process::set_caps`) with 1, 8 and 64
-//! threads, against glibc's own broadcast of the setuid family (`setresuid` with the current
-//! ids, which glibc signals to every thread) and the single-thread `capset` floor, in one run.
+//! threads, against glibc's own broadcast of the setuid family and the single-thread `capset`
+//! floor, in one run. glibc's broadcast is measured two ways: `setresuid` with the current
+//! ids (glibc signals every thread, and each thread's call returns at once: since Linux 5.x an
+//! unchanged `setresuid` commits no new credentials), and, as root, `setresgid` flipping the
+//! effective gid between 0 and 1 (each thread commits new credentials, as each thread's
+//! `capset` does for capscope): the like-for-like comparison.
 //!
 //! Run: `cargo bench -p capscope-tests --bench process`. Divide by the thread count for the
 //! time per thread. criterion runs without its rayon feature so that the only threads are the
@@ -97,6 +101,23 @@ fn bench(c: &mut Criterion) {
                 assert_eq!(r, 0);
             });
         });
+        if euid == 0 {
+            let mut gflip = false;
+            group.bench_with_input(
+                BenchmarkId::new("glibc_setresgid_change", n),
+                &n,
+                |bch, _| {
+                    bch.iter(|| {
+                        gflip = !gflip;
+                        // SAFETY: flips the effective gid between 0 and 1 (root has CAP_SETGID).
+                        let r = unsafe { libc::setresgid(u32::MAX, u32::from(gflip), u32::MAX) };
+                        assert_eq!(r, 0);
+                    });
+                },
+            );
+            // SAFETY: back to the effective gid 0.
+            assert_eq!(unsafe { libc::setresgid(u32::MAX, 0, u32::MAX) }, 0);
+        }
         group.bench_with_input(
             BenchmarkId::new("capset_calling_thread_only", n),
             &n,
@@ -180,6 +201,30 @@ fn ratios() {
             tg * 1e6,
             per(tg)
         );
+        if euid == 0 {
+            let mut gflip = false;
+            let mut glibc_change = || {
+                gflip = !gflip;
+                // SAFETY: flips the effective gid between 0 and 1 (root has CAP_SETGID); glibc
+                // broadcasts, and every thread commits new credentials.
+                assert_eq!(
+                    unsafe { libc::setresgid(u32::MAX, u32::from(gflip), u32::MAX) },
+                    0
+                );
+            };
+            let (r, tc, tg) = paired(rounds, 50, &mut capscope_call, &mut glibc_change);
+            println!(
+                "{n:>2} threads, a change on every thread: capscope {:.1} us ({:.2} us/thread), glibc setresgid {:.1} us ({:.2} us/thread), paired ratio capscope/glibc {r:.3}",
+                tc * 1e6,
+                per(tc),
+                tg * 1e6,
+                per(tg)
+            );
+            // SAFETY: back to the effective gid 0.
+            assert_eq!(unsafe { libc::setresgid(u32::MAX, 0, u32::MAX) }, 0);
+        } else {
+            println!("{n:>2} threads, a change on every thread: needs root (two gids)");
+        }
         if n == 1 {
             let mut flip2 = false;
             let mut capset_call = || {

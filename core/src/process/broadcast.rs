@@ -283,7 +283,12 @@ struct Run<'a> {
 pub(super) fn run(job: &Job<'_>, tasks: Option<&TaskDir>) -> Result<Report> {
     // A process whose calling thread is provably alone needs no lock (no other thread can
     // broadcast), no /proc and no signal: the change and its read-back, on this thread.
-    if matches!(job.target, Target::All) && crate::sys::threads::alone() == Some(true) {
+    // (A live thread started through capscope's pthread_create answers "not alone" without
+    // the system call.)
+    if matches!(job.target, Target::All)
+        && crate::scope::contain::census().1 == 0
+        && crate::sys::threads::alone() == Some(true)
+    {
         if HOLDING.with(Cell::get) {
             return Err(nested(job.op));
         }

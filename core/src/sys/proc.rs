@@ -47,6 +47,9 @@ fn tid() -> i32 {
 #[derive(Debug)]
 pub(crate) struct TaskDir {
     fd: OwnedFd,
+    /// A second descriptor of the directory, for listings: rewound and read under the lock,
+    /// so a listing costs `lseek` and `getdents64` calls, with no descriptor opened or closed.
+    listing: std::sync::Mutex<OwnedFd>,
     /// The process this directory belongs to.
     pid: i32,
 }
@@ -103,7 +106,18 @@ impl TaskDir {
             Mode::empty(),
         )
         .map_err(|e| Error::os(Op::ReadProc, e).at_path("/proc/self/task"))?;
-        let dir = TaskDir { fd, pid: me };
+        let listing = rustix::fs::openat(
+            &fd,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::os(Op::ReadProc, e).at_path("/proc/self/task"))?;
+        let dir = TaskDir {
+            fd,
+            listing: std::sync::Mutex::new(listing),
+            pid: me,
+        };
         let me_tid = tid();
         let status = dir.read(me_tid.unsigned_abs(), "status").ok_or_else(|| {
             foreign(
@@ -184,9 +198,16 @@ impl TaskDir {
 
     /// The thread ids listed now.
     pub(crate) fn list(&self) -> Result<Vec<u32>> {
-        let dir = rustix::fs::Dir::read_from(&self.fd).map_err(|e| Error::os(Op::ReadProc, e))?;
+        let fd = self
+            .listing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        rustix::fs::seek(&*fd, rustix::fs::SeekFrom::Start(0))
+            .map_err(|e| Error::os(Op::ReadProc, e))?;
+        let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
+        let mut dir = rustix::fs::RawDir::new(&*fd, &mut buf);
         let mut tids = Vec::new();
-        for entry in dir {
+        while let Some(entry) = dir.next() {
             let entry = entry.map_err(|e| Error::os(Op::ReadProc, e))?;
             let name = entry.file_name().to_bytes();
             if name.starts_with(b".") {
