@@ -95,7 +95,10 @@ fn a_reused_id_of_a_thread_that_answered_hides_a_new_unchanged_thread() {
 
 fn tid_reuse() -> Verdict {
     let start = check!(CapState::get_current());
-    ensure!(start.effective.has(RAW), "{RAW} is not effective to begin with");
+    ensure!(
+        start.effective.has(RAW),
+        "{RAW} is not effective to begin with"
+    );
     let want = CapState {
         effective: start.effective.without(RAW),
         ..start

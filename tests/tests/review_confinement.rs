@@ -244,7 +244,10 @@ fn a_signal_handler_runs_on_a_new_thread_before_the_trampoline_lowers() {
             libc::pthread_attr_init(&mut attr);
             let mut none: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut none);
-            ensure!(pthread_attr_setsigmask_np(&mut attr, &none) == 0, "setsigmask");
+            ensure!(
+                pthread_attr_setsigmask_np(&mut attr, &none) == 0,
+                "setsigmask"
+            );
             let mut t: libc::pthread_t = 0;
             ensure!(
                 libc::pthread_create(&mut t, &attr, body, std::ptr::null_mut()) == 0,

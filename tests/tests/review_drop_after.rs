@@ -140,7 +140,10 @@ fn a_reused_descriptor_number_makes_the_drop_per_thread_with_a_worker_alive() {
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let stop = Arc::new(AtomicBool::new(false));
         let (tid, fds) = init_closing_fds(stop.clone(), &dir);
-        ensure!(!fds.is_empty(), "DropAfter kept no /proc/self/task descriptor");
+        ensure!(
+            !fds.is_empty(),
+            "DropAfter kept no /proc/self/task descriptor"
+        );
         let v = worker_dropped(tid, "after a body that reused the descriptor number");
         stop.store(true, Ordering::SeqCst);
         let _ = std::fs::remove_dir_all(&dir);

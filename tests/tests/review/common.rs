@@ -138,7 +138,10 @@ impl Stray {
         });
         let start = Instant::now();
         while tid.load(Ordering::SeqCst) == 0 {
-            ensure!(start.elapsed() < Duration::from_secs(10), "the stray never ran");
+            ensure!(
+                start.elapsed() < Duration::from_secs(10),
+                "the stray never ran"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
         Ok(Stray {
