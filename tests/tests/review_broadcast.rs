@@ -185,3 +185,56 @@ fn tid_reuse() -> Verdict {
     );
     Ok(())
 }
+
+/// An exclusive guard records the effective set it found and raises it back when it ends
+/// ("raises again only what a guard (an exclusive one) lowered: never a capability that other
+/// code lowered"). A process-wide drop that keeps `net_raw` permitted (so that scopes can raise
+/// it) empties every effective set; a worker inside an exclusive scope at that moment raises
+/// `net_raw` back into its effective set when its scope ends, and keeps it there, outside any
+/// scope, after `process::drop_all` returned `Ok`.
+#[test]
+fn an_exclusive_scope_ending_after_a_process_wide_drop_raises_a_kept_capability_again() {
+    assert_pass(privileged(|| {
+        let start = check!(CapState::get_current());
+        ensure!(
+            start.effective.has(RAW),
+            "{RAW} is not effective to begin with"
+        );
+        let (in_tx, in_rx) = mpsc::channel();
+        let (end_tx, end_rx) = mpsc::channel::<()>();
+        let (out_tx, out_rx) = mpsc::channel();
+        let worker = std::thread::spawn(move || {
+            // #[requires_caps(net_bind_service, exclusive)] on a function the worker runs.
+            let g = capscope::RaiseGuard::exclusive(capscope::Cap::NET_BIND_SERVICE)
+                .expect("exclusive guard");
+            in_tx.send(capscope::current_tid()).unwrap();
+            end_rx.recv().unwrap();
+            drop(g); // the scope ends
+            out_tx
+                .send(capscope::CapSet::from_bits(raw_effective()))
+                .unwrap();
+            end_rx.recv().ok();
+        });
+        let tid = in_rx.recv().unwrap();
+        let report = check!(process::drop_all(
+            &capscope::drop_after::DropOptions::new().keep(RAW)
+        ));
+        let mid = check!(CapState::get_for_pid(tid));
+        ensure!(
+            mid.effective.is_empty(),
+            "the drop left {:?}",
+            mid.effective
+        );
+        end_tx.send(()).unwrap();
+        let after = out_rx.recv().unwrap();
+        drop(end_tx);
+        worker.join().unwrap();
+        ensure!(
+            after.is_empty(),
+            "process::drop_all(keep {RAW}) returned Ok({report:?}) with every effective set \
+             empty, then worker {tid}'s exclusive scope ended and raised {after:?} back: \
+             effective outside any scope"
+        );
+        Ok(())
+    }));
+}
