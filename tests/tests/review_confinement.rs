@@ -332,3 +332,26 @@ fn a_clone_vm_task_born_in_a_scope_keeps_the_capability() {
         Ok(())
     }));
 }
+
+/// The slow path takes any thread whose `Name:` starts with `iou-sqp` for an io_uring SQPOLL
+/// kernel thread and aborts the process ("its ring keeps the scope's credentials for good"),
+/// before looking at `PF_IO_WORKER`. A thread's name is the program's to choose
+/// (`PR_SET_NAME`, `pthread_setname_np`, `std::thread::Builder::name`): an ordinary stray that
+/// happens to be named so makes the end of the scope abort, where lowering it (it takes
+/// signals) would have worked.
+#[test]
+fn a_stray_named_like_an_sqpoll_thread_makes_the_scope_abort() {
+    assert_pass(privileged(|| {
+        lower(RAW.into())?;
+        let g = check!(RaiseGuard::raise(RAW));
+        let stray = Stray::start_with(|| {
+            // SAFETY: names the calling thread.
+            unsafe { libc::prctl(libc::PR_SET_NAME, c"iou-sqp-worker".as_ptr()) };
+        })?;
+        drop(g); // aborts the process today
+        let after = stray.effective();
+        stray.stop();
+        ensure!(!after.has(RAW), "the stray was not lowered");
+        Ok(())
+    }));
+}
