@@ -355,3 +355,39 @@ fn a_stray_named_like_an_sqpoll_thread_makes_the_scope_abort() {
         Ok(())
     }));
 }
+
+/// `inherited_raised` / `assert_not_inherited` ("with confinement working this is always
+/// empty") report any effective capability that *some other thread's* live scope raised, even
+/// when this thread holds it as its own base (it never was in any scope). A thread that starts
+/// with the process's full effective set, while a worker (which lowered its own set) runs a
+/// scope raising `net_raw`, is told it holds `net_raw` "raised by a capscope scope it is not
+/// in", and `assert_not_inherited` panics.
+#[test]
+fn inherited_raised_reports_a_base_capability_as_inherited() {
+    assert_pass(privileged(|| {
+        let (in_tx, in_rx) = std::sync::mpsc::channel();
+        let (end_tx, end_rx) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::spawn(move || {
+            lower(RAW.into()).unwrap();
+            let g = RaiseGuard::raise(RAW).unwrap(); // the worker's scope raises net_raw
+            in_tx.send(()).unwrap();
+            end_rx.recv().unwrap();
+            drop(g);
+        });
+        in_rx.recv().unwrap();
+        // This thread: full effective set since the process started, no scope ever.
+        ensure!(raw_has(RAW));
+        let t =
+            std::thread::spawn(|| capscope::guard::inherited_raised().map_err(|e| e.to_string()));
+        let got = t.join().unwrap()?;
+        let here = check!(capscope::guard::inherited_raised());
+        end_tx.send(()).unwrap();
+        worker.join().unwrap();
+        ensure!(
+            got.is_empty() && here.is_empty(),
+            "inherited_raised() says {got:?} (new thread) / {here:?} (main thread), which \
+             never were in any scope"
+        );
+        Ok(())
+    }));
+}
