@@ -1,0 +1,254 @@
+//! Helpers shared by the adversarial review tests (`review_*.rs`): raw oracles that do not go
+//! through capscope, and threads started behind capscope's back.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use capscope::{Cap, CapSet, CapState};
+use capscope_tests::{check, ensure, Verdict};
+
+pub(crate) const RAW: Cap = Cap::NET_RAW;
+
+/// The calling thread's effective set, by the raw system call (not through capscope).
+pub(crate) fn raw_effective() -> u64 {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Default, Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut h = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let mut d = [Data::default(); 2];
+    // SAFETY: capget writes two Data structs for version 3.
+    let r = unsafe { libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) };
+    assert_eq!(r, 0, "capget");
+    u64::from(d[0].effective) | u64::from(d[1].effective) << 32
+}
+
+pub(crate) fn raw_has(cap: Cap) -> bool {
+    raw_effective() & (1 << cap.as_u8()) != 0
+}
+
+/// A `status` field of task `tid` of this process, as a bit set (`CapEff`, `CapPrm`, ...).
+pub(crate) fn task_caps(tid: u32, field: &str) -> Option<CapSet> {
+    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .map(CapSet::from_bits)
+}
+
+/// The same for any process id (`/proc/<pid>/status`).
+pub(crate) fn pid_caps(pid: i32, field: &str) -> Option<CapSet> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .map(CapSet::from_bits)
+}
+
+/// In the child: `caps` permitted but not effective.
+pub(crate) fn lower(caps: CapSet) -> Verdict {
+    let s = check!(CapState::get_current());
+    ensure!(
+        s.permitted.is_superset(caps),
+        "the child lacks {:?}",
+        caps - s.permitted
+    );
+    check!(CapState {
+        effective: s.effective - caps,
+        ..s
+    }
+    .set_current());
+    Ok(())
+}
+
+type Create = unsafe extern "C" fn(
+    *mut libc::pthread_t,
+    *const libc::pthread_attr_t,
+    extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
+    *mut libc::c_void,
+) -> libc::c_int;
+
+/// The C library's own `pthread_create` (what a C library bound directly to libc calls).
+fn real_pthread_create() -> Create {
+    // SAFETY: RTLD_NEXT from the executable finds the C library's pthread_create.
+    unsafe {
+        let addr = libc::dlsym(libc::RTLD_NEXT, c"pthread_create".as_ptr());
+        assert!(!addr.is_null(), "no pthread_create after the executable");
+        std::mem::transmute::<*mut libc::c_void, Create>(addr)
+    }
+}
+
+extern "C" fn run_boxed(p: *mut libc::c_void) -> *mut libc::c_void {
+    // SAFETY: `p` is the box leaked by `spawn_behind_back`, taken back once.
+    let f = unsafe { Box::from_raw(p.cast::<Box<dyn FnOnce() + Send>>()) };
+    f();
+    std::ptr::null_mut()
+}
+
+/// Starts `f` on a thread created with the C library's own `pthread_create`, bypassing
+/// capscope's interposer (a thread "started by other means").
+pub(crate) fn spawn_behind_back(f: impl FnOnce() + Send + 'static) -> libc::pthread_t {
+    let boxed: Box<Box<dyn FnOnce() + Send>> = Box::new(Box::new(f));
+    let mut t: libc::pthread_t = 0;
+    // SAFETY: a valid start routine and the leaked box as its argument.
+    let rc = unsafe {
+        real_pthread_create()(
+            &mut t,
+            std::ptr::null(),
+            run_boxed,
+            Box::into_raw(boxed).cast(),
+        )
+    };
+    assert_eq!(rc, 0, "pthread_create");
+    t
+}
+
+/// A thread started behind capscope's back that parks until stopped; its tid is known.
+pub(crate) struct Stray {
+    pub(crate) tid: u32,
+    stop: Arc<AtomicBool>,
+    handle: libc::pthread_t,
+}
+
+impl Stray {
+    /// Starts it and waits until it runs. `then` runs on the stray first (with its tid).
+    pub(crate) fn start_with(then: impl FnOnce() + Send + 'static) -> Result<Stray, String> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let tid = Arc::new(AtomicU32::new(0));
+        let (s2, t2) = (stop.clone(), tid.clone());
+        let handle = spawn_behind_back(move || {
+            then();
+            t2.store(capscope::current_tid(), Ordering::SeqCst);
+            while !s2.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let start = Instant::now();
+        while tid.load(Ordering::SeqCst) == 0 {
+            ensure!(
+                start.elapsed() < Duration::from_secs(10),
+                "the stray never ran"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(Stray {
+            tid: tid.load(Ordering::SeqCst),
+            stop,
+            handle,
+        })
+    }
+
+    pub(crate) fn start() -> Result<Stray, String> {
+        Stray::start_with(|| {})
+    }
+
+    /// Its effective set, read from outside (`/proc`).
+    pub(crate) fn effective(&self) -> CapSet {
+        task_caps(self.tid, "CapEff").unwrap_or_default()
+    }
+
+    pub(crate) fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // SAFETY: joins the thread created in `start_with`.
+        unsafe { libc::pthread_join(self.handle, std::ptr::null_mut()) };
+    }
+}
+
+/// Every live thread of this process but `except` that holds `cap` effective (from `/proc`).
+pub(crate) fn holders(cap: Cap, except: &[u32]) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
+        let tid: u32 = e.unwrap().file_name().to_str().unwrap().parse().unwrap();
+        if except.contains(&tid) {
+            continue;
+        }
+        if task_caps(tid, "CapEff").is_some_and(|e| e.has(cap)) {
+            out.push(tid);
+        }
+    }
+    out
+}
+
+/// The descriptor numbers of this process whose target is `target` (`readlink` of
+/// `/proc/self/fd/N`).
+pub(crate) fn fds_pointing_at(target: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        for e in dir.flatten() {
+            let Ok(n) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            if std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy() == target) {
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
+/// A pipe whose write end a forked process uses to send its verdict.
+pub(crate) fn pipe() -> (i32, i32) {
+    let mut fds = [0i32; 2];
+    // SAFETY: a valid array for two descriptors.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    (fds[0], fds[1])
+}
+
+/// Writes a verdict to `fd` and ends the process with `_exit` (a forked process).
+pub(crate) fn send_verdict_and_exit(fd: i32, v: &Verdict) -> ! {
+    let text = match v {
+        Ok(()) => "PASS".to_owned(),
+        Err(e) => format!("FAIL {e}"),
+    };
+    // SAFETY: writes a valid buffer, then ends the process without unwinding.
+    unsafe {
+        libc::write(fd, text.as_ptr().cast(), text.len());
+        libc::_exit(0)
+    }
+}
+
+/// Reads a verdict written by [`send_verdict_and_exit`] from `fd` (until EOF), after waiting
+/// for process `pid`.
+pub(crate) fn recv_verdict(fd: i32, pid: i32, who: &str) -> Verdict {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: reads into a valid buffer.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..usize::try_from(n).unwrap()]);
+    }
+    let mut status = 0;
+    // SAFETY: our child; a valid out-pointer.
+    unsafe {
+        libc::close(fd);
+        libc::waitpid(pid, &mut status, 0);
+    }
+    let out = String::from_utf8_lossy(&out).into_owned();
+    if libc::WIFSIGNALED(status) {
+        return Err(format!(
+            "{who} was killed by signal {} (verdict so far: {out:?})",
+            libc::WTERMSIG(status)
+        ));
+    }
+    match out.strip_prefix("FAIL ") {
+        Some(why) => Err(format!("{who}: {why}")),
+        None if out == "PASS" => Ok(()),
+        None => Err(format!("{who}: no verdict (status {status}): {out:?}")),
+    }
+}

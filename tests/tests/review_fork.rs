@@ -1,0 +1,111 @@
+//! Adversarial review: state carried into a child process. Each test FAILS while the hole is
+//! open.
+
+#[path = "review/common.rs"]
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use capscope::RaiseGuard;
+use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
+use common::{lower, recv_verdict, send_verdict_and_exit, Stray, RAW};
+
+/// A child process made with `clone()` (glibc's wrapper or the raw system call, as container
+/// runtimes and sandboxes do; `pthread_atfork` handlers do not run) keeps capscope's parent
+/// state: the parent's `CONTAINED` count, its thread table, and its cached
+/// `/proc/<parent>/task` descriptor. A scope in the child then counts the *parent's* threads
+/// against the parent's contained count, concludes that nobody is to be checked, and a stray
+/// started in the child's scope keeps the capability. (`scope_ended` does not compare
+/// `TaskDir::pid()` with `getpid()`, as `broadcast::run` does.)
+#[test]
+fn a_clone_child_checks_its_scopes_against_the_parents_threads() {
+    assert_pass(privileged(|| {
+        lower(RAW.into())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let peer = std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        drop(check!(RaiseGuard::raise(RAW))); // the parent opens and keeps /proc/self/task
+        let (rd, wr) = common::pipe();
+        let mut stack = vec![0u8; 4 << 20];
+        let arg = Box::into_raw(Box::new(wr));
+        // SAFETY: a new process (no CLONE_VM: a copy of memory) running `child` on its own
+        // stack; it leaves with _exit.
+        let pid = unsafe {
+            libc::clone(
+                child,
+                stack.as_mut_ptr().add(stack.len()).cast(),
+                libc::SIGCHLD,
+                arg.cast(),
+            )
+        };
+        // SAFETY: the parent's copy of the box and of the write end.
+        unsafe {
+            drop(Box::from_raw(arg));
+            libc::close(wr);
+        }
+        ensure!(pid > 0, "clone: {}", std::io::Error::last_os_error());
+        let v = recv_verdict(rd, pid, "the clone child");
+        drop(stack);
+        stop.store(true, Ordering::SeqCst);
+        peer.join().unwrap();
+        v
+    }));
+}
+
+extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: the box made by the parent before clone (this process's copy).
+    let wr = unsafe { *Box::from_raw(arg.cast::<i32>()) };
+    let v = in_child();
+    send_verdict_and_exit(wr, &v)
+}
+
+fn in_child() -> Verdict {
+    let g = check!(RaiseGuard::raise(RAW));
+    let stray = Stray::start()?;
+    ensure!(stray.effective().has(RAW), "the stray was born with it");
+    drop(g);
+    let after = stray.effective();
+    let tid = stray.tid;
+    stray.stop();
+    ensure!(
+        !after.has(RAW),
+        "in a child made with clone(), stray {tid} keeps {RAW} after the scope ended"
+    );
+    Ok(())
+}
+
+/// The same with glibc's `fork()` (its `pthread_atfork` handler resets capscope's state): the
+/// stray is lowered (passes today).
+#[test]
+fn control_a_fork_child_lowers_its_stray() {
+    assert_pass(privileged(|| {
+        lower(RAW.into())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let peer = std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        drop(check!(RaiseGuard::raise(RAW)));
+        let (rd, wr) = common::pipe();
+        // SAFETY: the child runs the scenario and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        ensure!(pid >= 0, "fork");
+        if pid == 0 {
+            send_verdict_and_exit(wr, &in_child());
+        }
+        // SAFETY: the parent's copy of the write end.
+        unsafe { libc::close(wr) };
+        let v = recv_verdict(rd, pid, "the fork child");
+        stop.store(true, Ordering::SeqCst);
+        peer.join().unwrap();
+        v
+    }));
+}

@@ -1,0 +1,126 @@
+//! Adversarial review: attacks that did NOT break confinement (these pass today; kept as
+//! regression tests).
+
+#[path = "review/common.rs"]
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use capscope::{CapSet, RaiseGuard};
+use capscope_tests::{assert_pass, check, ensure, privileged};
+use common::{lower, raw_effective, Stray, RAW};
+
+static SEEN: AtomicU64 = AtomicU64::new(u64::MAX);
+static DONE: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn record(_: *mut libc::c_void) -> *mut libc::c_void {
+    SEEN.store(raw_effective(), Ordering::SeqCst);
+    DONE.store(true, Ordering::SeqCst);
+    std::ptr::null_mut()
+}
+
+/// `pthread_create` with an attribute (detached, own stack size) goes through the interposer
+/// and the thread starts lowered.
+#[test]
+fn a_detached_thread_with_an_attribute_starts_lowered() {
+    assert_pass(privileged(|| {
+        lower(RAW.into())?;
+        let g = check!(RaiseGuard::raise(RAW));
+        // SAFETY: a detached thread with its own attribute.
+        unsafe {
+            let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+            libc::pthread_attr_init(&mut attr);
+            libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
+            libc::pthread_attr_setstacksize(&mut attr, 1 << 20);
+            let mut t: libc::pthread_t = 0;
+            ensure!(libc::pthread_create(&mut t, &attr, record, std::ptr::null_mut()) == 0);
+            libc::pthread_attr_destroy(&mut attr);
+        }
+        while !DONE.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(g);
+        let seen = CapSet::from_bits(SEEN.load(Ordering::SeqCst));
+        ensure!(!seen.has(RAW), "the detached thread started with {RAW}");
+        Ok(())
+    }));
+}
+
+extern "C" fn exit_early(_: *mut libc::c_void) -> *mut libc::c_void {
+    // SAFETY: ends this thread as C code does; glibc unwinds to start_thread and runs the TLS
+    // destructors (capscope's ContainedExit included).
+    unsafe { libc::pthread_exit(std::ptr::null_mut()) }
+}
+
+/// Contained threads that end with `pthread_exit` (C code) still run their TLS destructors:
+/// `CONTAINED` is not over-counted, and a later stray is still found.
+#[test]
+fn contained_threads_ending_with_pthread_exit_do_not_hide_a_stray() {
+    assert_pass(privileged(|| {
+        lower(RAW.into())?;
+        for _ in 0..4 {
+            // SAFETY: a joinable thread running `exit_early`, joined at once.
+            unsafe {
+                let mut t: libc::pthread_t = 0;
+                ensure!(
+                    libc::pthread_create(
+                        &mut t,
+                        std::ptr::null(),
+                        exit_early,
+                        std::ptr::null_mut()
+                    ) == 0
+                );
+                libc::pthread_join(t, std::ptr::null_mut());
+            }
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let peer = std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let g = check!(RaiseGuard::raise(RAW));
+        let stray = Stray::start()?;
+        drop(g);
+        let after = stray.effective();
+        stray.stop();
+        stop.store(true, Ordering::SeqCst);
+        peer.join().unwrap();
+        ensure!(!after.has(RAW), "the stray kept {RAW}");
+        Ok(())
+    }));
+}
+
+/// A program run with `Command` inside a scope by a non-root process with the capability only
+/// permitted (kept across a uid change): the raised effective capability does not cross
+/// `execve` (no ambient set, no file capabilities).
+#[test]
+fn a_command_spawned_in_a_scope_by_a_non_root_process_gets_nothing() {
+    if !capscope_tests::is_privileged() {
+        return; // needs a second uid
+    }
+    assert_pass(privileged(|| {
+        check!(capscope::cap_set_ids(
+            &capscope::IdChange::new()
+                .uid(65534)
+                .gid(65534)
+                .clear_groups()
+        ));
+        let g = check!(RaiseGuard::raise(RAW));
+        let out = check!(std::process::Command::new("/bin/cat")
+            .arg("/proc/self/status")
+            .output());
+        drop(g);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let eff = text
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+            .ok_or("no CapEff")?;
+        ensure!(eff == 0, "the exec'd program has CapEff {eff:#x}");
+        Ok(())
+    }));
+}
