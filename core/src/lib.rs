@@ -271,3 +271,35 @@ pub fn current_tid() -> u32 {
 pub(crate) fn forget_tid() {
     let _ = TID.try_with(|t| t.set(0));
 }
+
+/// Forgets what capscope knows of the parent process: call it first thing in a child process
+/// made with `clone` or `clone3` directly (a container runtime's child, say), before it makes a
+/// scope or a process-wide change.
+///
+/// A child made with glibc's `fork` (and `std::process::Command`, `posix_spawn`, capscope's
+/// launcher) needs nothing: capscope's `pthread_atfork` handler does this. A child made with
+/// `clone` runs no such handler and starts with a copy of the parent's memory, so without this
+/// call capscope would count the *parent's* threads at the end of a scope (and miss the
+/// child's own), and would cache the parent's thread id. Async-signal-safe: no allocation, no
+/// lock.
+///
+/// # Thread scope
+///
+/// The process's record of its threads (capscope's state), not any credential.
+///
+/// # Examples
+///
+/// ```no_run
+/// extern "C" fn child(_arg: *mut libc::c_void) -> libc::c_int {
+///     capscope::after_clone();
+///     // ... scopes, drops, then exec or exit ...
+///     0
+/// }
+/// ```
+///
+/// # References
+///
+/// clone(2), pthread_atfork(3)
+pub fn after_clone() {
+    sys::spawn::forked_child();
+}

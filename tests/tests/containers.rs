@@ -75,6 +75,11 @@ fn chroot_without_any_proc_refuses_the_process_wide_path() {
     assert_pass(scenario(&[], "chroot-refuses"));
 }
 
+#[test]
+fn threads_started_before_a_chroot_keep_the_process_wide_path_working_after_it() {
+    assert_pass(scenario(&[], "chroot-after-threads"));
+}
+
 /// An io_uring instance with an SQPOLL thread (`iou-sqp-<pid>`): a kernel io thread that takes
 /// no signals.
 fn sqpoll_ring() -> Result<std::os::fd::OwnedFd, String> {

@@ -1,5 +1,5 @@
 //! Adversarial review: process-wide broadcasts that return `Ok` while a live thread does not
-//! hold the change. Each test FAILS while the hole is open.
+//! hold the change (each test failed before its fix).
 //!
 //! Oracle: `capget(tid)` from outside, after the broadcast returned.
 

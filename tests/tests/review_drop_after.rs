@@ -1,6 +1,6 @@
 //! Adversarial review: `#[drop_caps_after]` (without `all_threads`) returning with threads
-//! that keep their capabilities, or aborting where it could have worked. Each test FAILS while
-//! the hole is open.
+//! that keep their capabilities, or aborting where it could have worked (each test failed
+//! before its fix).
 //!
 //! Oracles: `/proc/self/task/<tid>/status` read from outside.
 

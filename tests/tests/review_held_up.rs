@@ -1,4 +1,4 @@
-//! Adversarial review: attacks that did NOT break confinement (these pass today; kept as
+//! Adversarial review: attacks that did NOT break confinement (kept as
 //! regression tests).
 
 #[path = "review/common.rs"]

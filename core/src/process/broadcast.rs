@@ -279,14 +279,15 @@ struct Run<'a> {
 
 /// Runs `job`: the calling thread first (for [`Target::All`]; if it cannot make the change,
 /// nothing else is touched), then every other thread; each thread applies and reads back the
-/// change itself; then the capability sets of every thread are cross-checked from outside.
+/// change itself (a group list longer than a thread can read back on its signal stack is
+/// compared from `/proc` instead).
 pub(super) fn run(job: &Job<'_>, tasks: Option<&TaskDir>) -> Result<Report> {
     // A process whose calling thread is provably alone needs no lock (no other thread can
     // broadcast), no /proc and no signal: the change and its read-back, on this thread.
     // (A live thread started through capscope's pthread_create answers "not alone" without
     // the system call.)
     if matches!(job.target, Target::All)
-        && crate::scope::contain::census().1 == 0
+        && crate::scope::contain::census().contained == 0
         && crate::sys::threads::alone() == Some(true)
     {
         if HOLDING.with(Cell::get) {
@@ -418,9 +419,13 @@ pub(super) fn run(job: &Job<'_>, tasks: Option<&TaskDir>) -> Result<Report> {
 
 /// The calling thread's own change, with its public error (nothing else is touched yet).
 fn apply_here(job: &Job<'_>) -> Result<()> {
-    crate::thread::rmw::section(|| ops::apply(&job.change, job.groups))
-        .unwrap_or(Err(ops::Fail::os(job.op, Errno::AGAIN)))
-        .map_err(|f| super::caller_error(job, f))
+    crate::thread::rmw::section(|| {
+        let r = ops::apply(&job.change, job.groups);
+        crate::scope::guard::forget_restorable(job.change.may_lower());
+        r
+    })
+    .unwrap_or(Err(ops::Fail::os(job.op, Errno::AGAIN)))
+    .map_err(|f| super::caller_error(job, f))
 }
 
 impl Run<'_> {
@@ -433,7 +438,7 @@ impl Run<'_> {
         let mut passes = 0;
         loop {
             passes += 1;
-            let (births, _) = crate::scope::contain::census();
+            let births = crate::scope::contain::census().births;
             let tids = match target {
                 Target::All => self.tasks.list_settled()?,
                 Target::Only(t) => t.to_vec(),
@@ -446,13 +451,23 @@ impl Run<'_> {
                 if tid == self.me || self.io_threads.contains(&tid) || self.settled.contains(&tid) {
                     continue;
                 }
+                let mut again = false;
                 if let Some(e) = self.threads.get(&tid) {
-                    // Seen before: skipped, unless that thread exited and the id now names a
-                    // new, live thread (ids wrap at pid_max). A zombie main thread stays
-                    // listed and is not live.
-                    if !e.gone || self.tasks.status(tid).is_none_or(|s| s.zombie) {
+                    // Seen before. Still awaited: skipped. Exited: the id may now name a new,
+                    // live thread (ids wrap at pid_max), asked if so (a zombie main thread
+                    // stays listed and is not live). Answered on an earlier pass: the thread
+                    // may have exited since and its id been given to a new thread, which
+                    // nothing tells apart from the old one without asking: asked again (a
+                    // thread that already holds the change applies it again, which changes
+                    // nothing). Only later passes, which new threads cause, ask again.
+                    let awaited = !e.gone && e.answer.is_none();
+                    if awaited
+                        || (e.gone && self.tasks.status(tid).is_none_or(|s| s.zombie))
+                        || (!e.gone && passes == 1)
+                    {
                         continue;
                     }
+                    again = true;
                 }
                 // Born, after the first listing, from a thread that had already changed: it holds
                 // the change by inheritance (capscope's pthread_create knows), and so does
@@ -470,7 +485,9 @@ impl Run<'_> {
                     self.io_threads.push(tid);
                     continue;
                 }
-                fresh += 1;
+                if !again {
+                    fresh += 1;
+                }
                 let Some(index) = handler::register(tid, self.gen) else {
                     return Err(Error::refused(
                         self.op,
@@ -506,11 +523,14 @@ impl Run<'_> {
             // started through pthread_create since the listing, the kernel counts exactly the
             // threads listed, and they are the contained ones, the main thread and the io
             // threads (so none was started by other means, not even one paired with a death).
-            let (births_now, contained) = crate::scope::contain::census();
+            // The census is read before the count and checked after it: a contained birth or
+            // death in between makes this pass inconclusive.
+            let census = crate::scope::contain::census();
             let count = self.tasks.count()?;
-            if births_now == births
+            if census.held()
+                && census.births == births
                 && count == self.listed.len()
-                && count == contained + 1 + self.io_threads.len()
+                && count == census.contained + 1 + self.io_threads.len()
             {
                 return Ok(passes);
             }

@@ -162,7 +162,9 @@ use broadcast::{Job, Settings, Target};
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Report {
-    /// Threads verified after the change, the calling thread included.
+    /// Threads that hold the change, the calling thread included: each thread that made it
+    /// and read it back itself, plus the [`settled`](Self::settled) ones, which hold it by
+    /// inheritance and were not asked.
     pub threads: usize,
     /// Threads signalled (every thread but the caller that was seen during the broadcast).
     pub signalled: usize,
@@ -546,8 +548,8 @@ pub(crate) fn drop_with(spec: &DropSpec, tasks: &TaskDir) -> Result<Report> {
 }
 
 /// Lowers `mask` from the effective set of the threads `tids` (not the calling thread), each
-/// thread verifying itself and checked from outside: how threads born inside a scope by means
-/// the library could not intercept lose what the scope raised.
+/// thread reading its own sets back: how threads born inside a scope by means the library could
+/// not intercept lose what the scope raised.
 pub(crate) fn lower_on(tids: &[u32], mask: CapSet, tasks: &TaskDir) -> Result<Report> {
     let job = Job {
         change: Change::LowerEffective(mask),

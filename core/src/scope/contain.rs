@@ -13,11 +13,17 @@
 //!   bound directly to the C library's own `pthread_create`, a build without `contain`) does
 //!   the slow path run: every thread that is not contained is read with `capget(tid)`, and
 //!   those holding a capability this scope raised (that no live scope of their own holds) are
-//!   lowered through the broadcast machinery of [`process`](crate::process), each verifying
-//!   itself and checked again from outside. A thread that cannot be lowered (it blocks the
-//!   signal; an io_uring SQPOLL thread born in the scope) makes the process abort with a
-//!   message: a capability outside its scope, with nothing able to take it back, is the one
-//!   thing capscope never returns with.
+//!   lowered through the broadcast machinery of [`process`](crate::process), each reading its
+//!   own sets back. A thread that cannot be lowered (it blocks the signal; an io_uring SQPOLL
+//!   thread born in the scope) makes the process abort with a message: a capability outside
+//!   its scope, with nothing able to take it back, is the one thing capscope never returns
+//!   with.
+//!
+//! The count and [`CONTAINED`] are compared only when a [`Census`] taken before the count still
+//! holds after it (no contained birth or death in between); a thread started by a thread that
+//! is not contained itself is not counted as contained (it is checked like its creator); the
+//! kept `/proc/self/task` descriptor is checked to still be that directory at every count (a
+//! program may close it, or get its number back from another `open`) and opened again if not.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -55,22 +61,54 @@ static CONTAINED: AtomicUsize = AtomicUsize::new(0);
 /// Threads started through capscope's `pthread_create` (counted before the C library's call).
 static BIRTHS: AtomicU64 = AtomicU64::new(0);
 
+/// Bumped by every change of [`CONTAINED`] (a contained birth or death), after it: a count of
+/// the kernel's threads compared with [`CONTAINED`] is trusted only when this did not move
+/// around both reads.
+static CHANGES: AtomicU64 = AtomicU64::new(0);
+
+fn contained_changed() {
+    CHANGES.fetch_add(1, Ordering::SeqCst);
+}
+
 /// A thread is about to be started through `pthread_create`.
 #[cfg_attr(not(feature = "contain"), allow(dead_code))]
 pub(crate) fn birth_started() {
     BIRTHS.fetch_add(1, Ordering::SeqCst);
 }
 
-/// (threads started through `pthread_create` so far, contained threads alive).
-pub(crate) fn census() -> (u64, usize) {
-    (
-        BIRTHS.load(Ordering::SeqCst),
-        CONTAINED.load(Ordering::SeqCst),
-    )
+/// A reading of the contained threads, to compare with the kernel's count of threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Census {
+    /// Threads started through `pthread_create` so far.
+    pub(crate) births: u64,
+    /// Contained threads alive.
+    pub(crate) contained: usize,
+    /// [`CHANGES`] when read.
+    changes: u64,
 }
 
-/// Per capability, how many live scopes (of any thread) hold it raised.
-static LIVE_RAISED: [AtomicU32; 64] = [const { AtomicU32::new(0) }; 64];
+/// Reads the census: take it **before** the kernel's count, and check with [`Census::held`]
+/// after it.
+pub(crate) fn census() -> Census {
+    let changes = CHANGES.load(Ordering::SeqCst);
+    Census {
+        births: BIRTHS.load(Ordering::SeqCst),
+        contained: CONTAINED.load(Ordering::SeqCst),
+        changes,
+    }
+}
+
+impl Census {
+    /// Whether no contained thread was born or died, and no thread was started through
+    /// `pthread_create`, since the census was read: then a kernel count read in between can be
+    /// compared with it. (A contained thread is counted after the kernel made it and uncounted
+    /// before it leaves the kernel, so in a held census `contained` never exceeds the contained
+    /// threads the kernel counts.)
+    pub(crate) fn held(&self) -> bool {
+        BIRTHS.load(Ordering::SeqCst) == self.births
+            && CHANGES.load(Ordering::SeqCst) == self.changes
+    }
+}
 
 thread_local! {
     /// This thread's slot index + 1 (0: none yet).
@@ -88,6 +126,7 @@ impl Drop for ContainedExit {
         // `EXIT` itself is being destroyed: its own flag, not `EXIT.try_with`.
         if self.0.replace(false) {
             CONTAINED.fetch_sub(1, Ordering::SeqCst);
+            contained_changed();
         }
         release_slot();
     }
@@ -98,6 +137,7 @@ impl Drop for ContainedExit {
 pub(crate) fn thread_exits() {
     if EXIT.try_with(|e| e.0.replace(false)).unwrap_or(false) {
         CONTAINED.fetch_sub(1, Ordering::SeqCst);
+        contained_changed();
     }
     release_slot();
 }
@@ -162,24 +202,6 @@ pub(crate) fn publish(raised: CapSet) {
     }
 }
 
-/// Counts `raised` as held by a live scope.
-pub(crate) fn note_raised(raised: CapSet) {
-    for cap in raised {
-        LIVE_RAISED[usize::from(cap.as_u8())].fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// What live scopes of any thread hold raised.
-pub(crate) fn raised_elsewhere() -> CapSet {
-    let mut bits = 0u64;
-    for (n, c) in LIVE_RAISED.iter().enumerate() {
-        if c.load(Ordering::Relaxed) > 0 {
-            bits |= 1 << n;
-        }
-    }
-    CapSet::from_bits(bits)
-}
-
 /// Records that the calling thread holds the process-wide change `gen` (it applied it, or was
 /// born from a thread that had). Async-signal-safe.
 pub(crate) fn applied(gen: u32) {
@@ -209,12 +231,21 @@ pub(crate) fn birth_mask() -> CapSet {
     crate::guard::raised_on_this_thread()
 }
 
+/// Whether a thread created now by the calling thread can be counted as contained: the
+/// calling thread is contained itself, or is the main thread. A thread started behind
+/// capscope's back (a raw `clone`) may hold a scope's capabilities it never published; what it
+/// starts is left to the scope-end check, like itself.
+#[cfg_attr(not(feature = "contain"), allow(dead_code))]
+pub(crate) fn creator_contained() -> bool {
+    EXIT.try_with(|e| e.0.get()).unwrap_or(false) || crate::current_tid() == pid()
+}
+
 /// The first thing a thread started through `pthread_create` runs: lowers `mask` (what the
 /// creator's scopes held raised) from its effective set and reads it back, then records the
-/// thread as contained. If the capabilities cannot be lowered, the process aborts: the thread's
+/// thread as contained when its creator was ([`creator_contained`]). If the capabilities cannot be lowered, the process aborts: the thread's
 /// own code never runs with them.
 #[cfg_attr(not(feature = "contain"), allow(dead_code))]
-pub(crate) fn born(mask: CapSet, gen: u32) {
+pub(crate) fn born(mask: CapSet, gen: u32, creator_contained: bool) {
     applied(gen);
     if !mask.is_empty() {
         let lowered = rmw::section(|| ops::lower_effective(mask))
@@ -230,10 +261,14 @@ pub(crate) fn born(mask: CapSet, gen: u32) {
         crate::scope::guard::set_birth_mask(mask);
         crate::scope::audit::contain(mask);
     }
+    if !creator_contained {
+        return;
+    }
     if let Some(slot) = my_slot() {
         slot.born_with.store(gen, Ordering::Release);
         slot.contained.store(1, Ordering::Release);
         CONTAINED.fetch_add(1, Ordering::SeqCst);
+        contained_changed();
         let _ = EXIT.try_with(|e| e.0.set(true));
     }
 }
@@ -251,36 +286,82 @@ pub(crate) fn forked() {
     let _ = EXIT.try_with(|e| e.0.set(false));
 }
 
-/// The end of a scope that raised `raised` (its own guard has restored the calling thread):
-/// makes sure no other thread holds them, lowering those that do; aborts if one cannot be
-/// lowered.
-pub(crate) fn scope_ended(raised: CapSet) {
-    if raised.is_empty() {
+/// Opens the process's `/proc/self/task` (once, kept) if it can, while the program still sees
+/// its `/proc`: called when a thread is started through `pthread_create` (not in a signal
+/// handler), so that a later `chroot` does not take the scope-end checks away.
+#[cfg_attr(not(feature = "contain"), allow(dead_code))]
+pub(crate) fn prepare() {
+    if !TaskDir::is_cached() {
+        let _ = TaskDir::cached(Op::Raise);
+    }
+}
+
+/// Before a scope raises something: when contained threads live, the check at the scope's end
+/// needs the process's `/proc/self/task`; without it, the raise is refused now rather than the
+/// process aborted at the end. One load when the directory is already open.
+pub(crate) fn checkable(op: Op) -> crate::Result<()> {
+    if TaskDir::is_cached() || CONTAINED.load(Ordering::SeqCst) == 0 {
+        return Ok(());
+    }
+    TaskDir::cached(op).map(|_| ()).map_err(|e| {
+        crate::Error::refused(
+            op,
+            format!(
+                "this process has other threads, and capscope could not open its \
+                 /proc/self/task to check, when the scope ends, that none of them keeps the \
+                 capabilities ({e})"
+            ),
+        )
+    })
+}
+
+/// How many times a scope's end reads the census and the kernel's count before it takes the
+/// slow path because contained threads kept being born or dying in between.
+const CENSUS_TRIES: u32 = 3;
+
+/// The end of a scope whose guard has lowered `lowered` on the calling thread: makes sure no
+/// other thread holds them, lowering those that do; aborts if one cannot be lowered, or if
+/// other threads exist and cannot be checked.
+pub(crate) fn scope_ended(lowered: CapSet) {
+    if lowered.is_empty() {
         return;
     }
-    for cap in raised {
-        LIVE_RAISED[usize::from(cap.as_u8())].fetch_sub(1, Ordering::Relaxed);
-    }
-    // No thread was ever started through pthread_create and the calling thread is provably
-    // alone (`unshare(CLONE_THREAD)`, cheaper than the count below): nobody to check.
+    // No contained thread lives and the calling thread is provably alone
+    // (`unshare(CLONE_THREAD)`, cheaper than the count below): nobody to check.
     if CONTAINED.load(Ordering::SeqCst) == 0 && crate::sys::threads::alone() == Some(true) {
         return;
     }
-    // Without a /proc of this process (none mounted and none opened before a chroot), the
-    // threads cannot be listed: only births through pthread_create were contained.
-    let Ok(tasks) = TaskDir::cached(Op::Restore) else {
-        return;
-    };
-    let Ok(count) = tasks.count() else { return };
-    if count <= CONTAINED.load(Ordering::SeqCst) + 1 {
-        return;
-    }
-    if let Err(why) = lower_strays(raised, tasks) {
+    let fail = |why: String| -> ! {
         eprintln!(
-            "capscope: a scope raised {raised}, and a thread started during it still holds \
-             them and cannot be lowered ({why}); aborting rather than going on with them"
+            "capscope: a scope raised {lowered}, and {why}; aborting rather than going on with \
+             them"
         );
-        std::process::abort();
+        std::process::abort()
+    };
+    let tasks = TaskDir::cached(Op::Restore).unwrap_or_else(|e| {
+        fail(format!(
+            "other threads exist that capscope cannot check for them ({e}); mount a /proc for \
+             this process, or start the first thread before the chroot"
+        ))
+    });
+    // The census first, then the kernel's count, then the census again: a contained birth or
+    // death in between is seen, and the count taken again.
+    for _ in 0..CENSUS_TRIES {
+        let census = census();
+        let count = tasks
+            .count()
+            .unwrap_or_else(|e| fail(format!("the threads cannot be counted ({e})")));
+        if census.held() {
+            if count <= census.contained + 1 {
+                return;
+            }
+            break;
+        }
+    }
+    if let Err(why) = lower_strays(lowered, tasks) {
+        fail(format!(
+            "a thread started during it still holds them and cannot be lowered ({why})"
+        ));
     }
 }
 

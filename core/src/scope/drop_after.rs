@@ -345,6 +345,7 @@ pub fn drop_all(opts: &DropOptions) -> Result<()> {
 
 /// The per-thread drop of a resolved spec, with its error.
 pub(crate) fn drop_thread(spec: &DropSpec) -> Result<()> {
+    crate::scope::guard::forget_restorable(CapSet::from_bits(u64::MAX));
     ops::drop_all(spec).map_err(|f| drop_error(Op::DropAll, f))?;
     crate::scope::audit::drop(Op::DropAll, spec, 1);
     Ok(())
@@ -475,19 +476,30 @@ impl DropAfter {
         if !self.all_threads && alone() == Some(true) {
             return drop_thread(&self.spec);
         }
-        match &self.tasks {
-            Some(tasks) => {
-                if !self.all_threads && tasks.live_count()? <= 1 {
-                    return drop_thread(&self.spec);
-                }
-                crate::process::drop_with(&self.spec, tasks).map(|_| ())
+        // The directory opened when the drop was armed, if it is this process's: the body may
+        // have forked (a daemon's double fork), and the child ends the function too, with
+        // threads of its own. A child opens its own (after a chroot in the body, a child with
+        // threads and no /proc cannot: it aborts).
+        let own;
+        let tasks = match &self.tasks {
+            Some(t) if t.pid() == rustix::process::getpid().as_raw_nonzero().get() => t,
+            _ => {
+                own = TaskDir::open(Op::DropAll).map_err(|e| {
+                    Error::refused(
+                        Op::DropAll,
+                        format!(
+                            "threads were started during the function, and this process's \
+                             /proc/self/task cannot be opened to reach them: {e}"
+                        ),
+                    )
+                })?;
+                &own
             }
-            None => Err(Error::refused(
-                Op::DropAll,
-                "threads were started during the function, and no /proc/self/task could be \
-                 opened when it began: they cannot be reached",
-            )),
+        };
+        if !self.all_threads && tasks.live_count()? <= 1 {
+            return drop_thread(&self.spec);
         }
+        crate::process::drop_with(&self.spec, tasks).map(|_| ())
     }
 }
 

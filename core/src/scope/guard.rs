@@ -24,38 +24,54 @@
 //!   symbol table. Such threads are *contained* and counted.
 //! - **Threads started by other means** (a raw `clone`, a shared library bound directly to the
 //!   C library's `pthread_create`, glibc's own helper threads, a build without `contain`, a
-//!   static binary) are lowered, verified, **before the scope ends** (for an `async fn`,
-//!   before the poll returns): when a scope that raised something ends, the kernel's count of
-//!   the process's threads (one `fstat` of a `/proc/self/task` directory opened once and kept,
-//!   so it survives a `chroot`; in a process that never started a thread, one
-//!   `unshare(CLONE_THREAD)` instead, which the kernel refuses when another thread exists) is
-//!   compared with the number of contained threads; if the kernel
-//!   counts more, every thread that is not contained is read with `capget(tid)`, and those
-//!   holding a capability the scope raised (that no live scope of their own holds) are lowered
-//!   through [`process`](crate::process)'s broadcast, each verifying itself and checked again
-//!   from outside.
+//!   static binary), and any thread such a thread starts, are lowered, verified, **before the
+//!   scope ends** (for an `async fn`, before the poll returns): when a scope whose end lowers
+//!   something ends, the kernel's count of the process's threads (one `fstat` of a
+//!   `/proc/self/task` directory opened when the first thread is started, or at the first
+//!   scope that needs it, and kept, so it survives a `chroot`; in a process with no contained
+//!   thread, one `unshare(CLONE_THREAD)` instead, which the kernel refuses when another thread
+//!   exists) is compared with the number of contained threads, read before the count and
+//!   checked unchanged after it; if the kernel counts more, every thread that is not contained
+//!   is read with `capget(tid)`, and those holding a capability the scope's end lowered (that
+//!   no live scope of their own holds) are lowered through [`process`](crate::process)'s
+//!   broadcast, each reading its own sets back. The kept descriptor is the program's like any
+//!   other: a close-all loop may close it, and another `open` may get its number; every count
+//!   checks that it is still the directory (device and inode) and opens it again if not.
 //! - **Fail closed**: if such a thread cannot be lowered (it blocks the broadcast signal; it is
 //!   an io_uring SQPOLL thread set up inside the scope, whose ring keeps the scope's
 //!   credentials for good), the scope's own thread is lowered and the process aborts with a
 //!   message naming it. io_uring's `iou-wrk` workers are left alone: each request they run
-//!   uses its submitter's credentials.
+//!   uses its submitter's credentials. Without a `/proc` of the process's own PID namespace
+//!   (none mounted, or another namespace's, and none opened before a `chroot`), threads cannot
+//!   be checked: a scope that would raise something while contained threads live is refused
+//!   ([`Error::Refused`]), and a scope during which a thread appeared aborts the process at its
+//!   end. glibc's own helper threads (`timer_create` with `SIGEV_THREAD`, `mq_notify`, POSIX
+//!   AIO) block every signal and are not started through the program's `pthread_create`: one
+//!   started inside a scope that raised something makes the scope's end abort.
 //!
-//! Limits, stated exactly: without a `/proc` of the process's own PID namespace (and none
-//! opened before a `chroot`), only births through `pthread_create` are contained; a contained
-//! thread that ends with a raw `SYS_exit` other than [`prctl::exit_thread`](crate::prctl::exit_thread)
-//! stays counted, which can hide one thread started by other means; a thread started by other
-//! means that makes scopes of its own has what those scopes hold respected, and anything else
-//! a scope raised lowered. Blocking work inside an `async fn` scope runs on tokio's blocking
-//! pool, *without* the capabilities: use `capscope::tokio::spawn_blocking` (feature `tokio`) to
-//! run it with them.
+//! Limits, stated exactly: a task made with `clone(CLONE_VM)` *without* `CLONE_THREAD` shares
+//! the program's memory but is not in its thread group, so nothing lists or counts it: it keeps
+//! what it was born with. A child process made with `clone`/`clone3` directly (not `fork`,
+//! which capscope's `pthread_atfork` handler covers) starts with a copy of capscope's record of
+//! the parent's threads and must call [`after_clone`](crate::after_clone) before its first
+//! scope. A contained thread that ends without running its thread-local destructors (a raw
+//! `SYS_exit` other than [`prctl::exit_thread`](crate::prctl::exit_thread), a seccomp
+//! `SECCOMP_RET_KILL_THREAD`) stays counted, which can hide one thread started by other means.
+//! A thread started by other means that makes scopes of its own has what those scopes hold
+//! respected, and anything else a scope raised lowered. Blocking work inside an `async fn`
+//! scope runs on tokio's blocking pool, *without* the capabilities: use
+//! `capscope::tokio::spawn_blocking` (feature `tokio`) to run it with them.
 //!
 //! # Cost
 //!
 //! Creating a guard makes one `capget`, plus one `capset` when something must change. Dropping a
 //! guard that changed nothing makes no system call; otherwise one `capget`, one `capset`, and the
-//! confinement check: one `unshare(CLONE_THREAD)` in a process that never started a thread (the
-//! kernel refuses it when other threads exist, and it changes nothing), else one `fstat` of
-//! `/proc/self/task`. Nothing is allocated.
+//! confinement check: one `unshare(CLONE_THREAD)` in a process with no contained thread alive
+//! (the kernel refuses it when other threads exist, and it changes nothing), else one `fstat`
+//! of `/proc/self/task`. Nothing is allocated. Measured (`cargo bench -p capscope-tests --bench
+//! guards -- --ratios`, Linux 6.18, 2 vCPUs): a cold scope (raise one capability, then restore
+//! it) takes 1.22× the raw floor of 2 `capget` + 2 `capset` made directly, the fifth system
+//! call being the confinement check; a warm one (already effective) 1.13× one `capget`.
 //!
 //! # Any drop order, and forgotten guards
 //!
@@ -81,10 +97,11 @@
 //! These may be called from a signal handler: [`RaiseGuard::raise`], [`RaiseGuard::exclusive`],
 //! [`with_caps`], dropping a guard, [`raised_on_this_thread`], and `CapState::get_current`.
 //! They take no lock and allocate nothing, their errors included ([`Error::MissingCaps`],
-//! [`Error::Refused`], [`Error::Os`] without a hint), with two exceptions at the end of a scope
-//! that raised something: the first such end in the process opens `/proc/self/task` (once),
-//! and if a thread started behind capscope's back exists, lowering it reads `/proc` and
-//! allocates. A guard made in a handler that interrupted another guard's own bookkeeping on
+//! [`Error::Refused`], [`Error::Os`] without a hint), with these exceptions, all when threads
+//! exist: opening `/proc/self/task` (once per process, normally when the first thread starts;
+//! again if the program closed the descriptor), the refusal when it cannot be opened, and, if
+//! a thread started behind capscope's back exists at a scope's end, lowering it (it reads
+//! `/proc`, allocates and takes the broadcast lock). A guard made in a handler that interrupted another guard's own bookkeeping on
 //! the same thread is refused ([`Error::Refused`]); a handler that interrupted code merely
 //! *inside* a scope works normally. The process-wide functions, the per-thread functions that
 //! explain an `EPERM` (their hints are formatted), the launcher and `/proc` readers are not
@@ -280,6 +297,9 @@ impl RaiseGuard {
                     state.effective | caps
                 };
                 if target != state.effective {
+                    if !(target - state.effective).is_empty() {
+                        contain::checkable(Op::Raise)?;
+                    }
                     ops::capset(&CapState {
                         effective: target,
                         ..state
@@ -298,7 +318,6 @@ impl RaiseGuard {
                  bookkeeping on the same thread",
             ))
         })?;
-        contain::note_raised(raised);
         let since = audit::raise(function, caps, raised);
         Ok(RaiseGuard {
             id,
@@ -327,20 +346,23 @@ impl Drop for RaiseGuard {
                     }
                     contain::publish(record.raised());
                     audit::restore(self.function, self.caps, end.lower, self.since);
-                    true
+                    Some(end.lower)
                 }
-                None => false,
+                None => None,
             })
         });
-        match left {
-            Some(true) => {}
+        let lowered = match left {
+            Some(Some(lowered)) => lowered,
             // The record does not know the guard, or this drop runs in a signal handler that
             // interrupted the thread's guard bookkeeping: fail closed.
-            Some(false) | None => {
-                empty_effective_or_abort("the thread's guard record is unavailable")
+            Some(None) | None => {
+                empty_effective_or_abort("the thread's guard record is unavailable");
+                self.raised
             }
-        }
-        contain::scope_ended(self.raised);
+        };
+        // What this end lowered (whichever guard raised it: guards may end in any order), and
+        // what this guard raised.
+        contain::scope_ended(lowered | self.raised);
     }
 }
 
@@ -428,6 +450,15 @@ pub fn raised_on_this_thread() -> CapSet {
     RECORD.with(Record::raised)
 }
 
+/// A change made to the calling thread outside its guards (a process-wide change, a drop) may
+/// have lowered `caps`: no guard's end raises them again. Async-signal-safe; called inside the
+/// change's read-modify-write section, or from the broadcast handler (which runs outside one).
+pub(crate) fn forget_restorable(caps: CapSet) {
+    if !caps.is_empty() {
+        let _ = RECORD.try_with(|r| r.forget_restorable(caps));
+    }
+}
+
 /// Whether this build contains threads at birth: capscope's `pthread_create` lowers, in a new
 /// thread, what the creating thread's scopes hold raised (feature `contain`, on by default,
 /// with glibc and dynamic linking). Without it, threads born inside a scope are lowered when
@@ -451,11 +482,12 @@ pub(crate) fn set_birth_mask(mask: CapSet) {
     BIRTH_MASK.with(|m| m.set(mask.bits()));
 }
 
-/// The capabilities effective on the calling thread that some scope raised and no live scope
-/// of this thread holds: those a live scope of another thread holds raised, or those the scope
-/// the thread was born in held raised. With confinement working this is always empty (a thread
-/// born in a scope has them lowered before its code runs); it is a check for capabilities that
-/// reached a thread by other means. One `capget`.
+/// The capabilities effective on the calling thread that the scopes of the thread that created
+/// it held raised when it was born, and that no live scope of this thread holds. With
+/// confinement working this is empty unless the thread raised them again itself by other means
+/// (a thread born in a scope has them lowered before its code runs); a thread that was not
+/// started through capscope's `pthread_create` (or was started outside any scope) has nothing
+/// to report. One `capget`.
 ///
 /// # Errors
 ///
@@ -471,7 +503,7 @@ pub fn inherited_raised() -> Result<CapSet> {
     let effective = CapState::get_current()?.effective;
     let own = raised_on_this_thread();
     let born = CapSet::from_bits(BIRTH_MASK.with(Cell::get));
-    Ok(effective & ((contain::raised_elsewhere() | born) - own))
+    Ok(effective & (born - own))
 }
 
 /// Panics if [`inherited_raised`] is not empty, naming the capabilities. Call it at the start of

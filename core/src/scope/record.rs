@@ -98,6 +98,12 @@ impl Record {
         CapSet::from_bits(value & !self.base.get() & named)
     }
 
+    /// Other code lowered (or may have lowered) `caps` while guards live (a process-wide drop,
+    /// say): no guard's end raises them again.
+    pub(crate) fn forget_restorable(&self, caps: CapSet) {
+        self.restorable.set(self.restorable.get() & !caps.bits());
+    }
+
     /// Whether another guard fits.
     pub(crate) fn has_room(&self) -> bool {
         self.len.get() < MAX_LIVE

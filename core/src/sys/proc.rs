@@ -16,7 +16,7 @@
 //! it.
 
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, IntoRawFd};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use rustix::fs::{Mode, OFlags};
@@ -44,14 +44,38 @@ fn tid() -> i32 {
 }
 
 /// The process's own `/proc/self/task` directory, checked to belong to its PID namespace.
+///
+/// The descriptor is the program's like any other: a daemon's close-all loop may close it, and
+/// the next `open` may be handed its number. Every count therefore checks, in the same `fstat`,
+/// that the descriptor is still this directory (its device and inode); when it is not, the
+/// directory is opened again (with the same checks as the first time), or the call fails. The
+/// old number is never closed: it may be someone else's now.
 #[derive(Debug)]
 pub(crate) struct TaskDir {
-    fd: OwnedFd,
-    /// A second descriptor of the directory, for listings: rewound and read under the lock,
-    /// so a listing costs `lseek` and `getdents64` calls, with no descriptor opened or closed.
-    listing: std::sync::Mutex<OwnedFd>,
+    /// The current descriptor and what it must be (replaced, never freed, when the program
+    /// closed or reused the previous one).
+    handle: AtomicPtr<Handle>,
+    /// Serializes listings, which rewind the shared descriptor.
+    listing: std::sync::Mutex<()>,
     /// The process this directory belongs to.
     pid: i32,
+}
+
+/// A descriptor of `/proc/<pid>/task` and its identity.
+#[derive(Debug)]
+struct Handle {
+    fd: i32,
+    dev: u64,
+    ino: u64,
+}
+
+impl Handle {
+    fn borrow(&self) -> BorrowedFd<'_> {
+        // SAFETY: `fd` was a valid descriptor when the handle was made; if the program closed
+        // it since, the calls made through it fail with EBADF or reach another file, which
+        // `TaskDir::count` detects (device and inode) before any result is used.
+        unsafe { BorrowedFd::borrow_raw(self.fd) }
+    }
 }
 
 /// How many times [`TaskDir::list_settled`] lists before it gives up.
@@ -62,16 +86,53 @@ const SETTLE_TRIES: u32 = 10_000;
 static CACHED: AtomicPtr<TaskDir> = AtomicPtr::new(core::ptr::null_mut());
 
 /// In a child after `fork` (async-signal-safe): forget the parent's directory. Its file
-/// descriptor is closed; the leaked `TaskDir` keeps the number but never closes it again.
+/// descriptor is closed; the leaked `TaskDir` keeps the number but never uses it again.
 pub(crate) fn forked() {
     let p = CACHED.swap(core::ptr::null_mut(), Ordering::AcqRel);
     if !p.is_null() {
-        // SAFETY: non-null CACHED pointers are leaked boxes, never freed; the child is the
-        // only thread, and the box is now unreachable for every later caller.
-        let fd = unsafe { (*p).fd.as_raw_fd() };
+        // SAFETY: non-null CACHED pointers are leaked boxes, never freed, and so are their
+        // handles; the child is the only thread, and the box is now unreachable.
+        let fd = unsafe { (*(*p).handle.load(Ordering::Acquire)).fd };
         // SAFETY: closing a descriptor this process owns; nothing will use it again.
         unsafe { libc::close(fd) };
     }
+}
+
+/// Opens `/proc/self/task` as a handle, after checking that `/proc` is this process's.
+fn open_handle(op: Op, me: i32) -> Result<Handle> {
+    let link = match rustix::fs::readlink("/proc/self", Vec::new()) {
+        Ok(l) => l,
+        Err(e) => {
+            return Err(Error::refused(
+                op,
+                format!(
+                    "no /proc is mounted here (/proc/self: {}); capscope needs the process's \
+                     own /proc to list and check its threads: mount one (`mount -t proc proc \
+                     /proc`), or do the change before the chroot",
+                    Errno::from(e)
+                ),
+            ))
+        }
+    };
+    let shown = link.to_str().ok().and_then(|s| s.parse::<i32>().ok());
+    if shown != Some(me) {
+        return Err(foreign(
+            op,
+            &format!("it shows this process as {link:?}, but its pid is {me}"),
+        ));
+    }
+    let fd = rustix::fs::open(
+        "/proc/self/task",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::os(Op::ReadProc, e).at_path("/proc/self/task"))?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| Error::os(Op::ReadProc, e))?;
+    Ok(Handle {
+        fd: fd.into_raw_fd(),
+        dev: st.st_dev,
+        ino: st.st_ino,
+    })
 }
 
 impl TaskDir {
@@ -79,43 +140,10 @@ impl TaskDir {
     /// or it belongs to another PID namespace.
     pub(crate) fn open(op: Op) -> Result<TaskDir> {
         let me = pid();
-        let link = match rustix::fs::readlink("/proc/self", Vec::new()) {
-            Ok(l) => l,
-            Err(e) => {
-                return Err(Error::refused(
-                    op,
-                    format!(
-                        "no /proc is mounted here (/proc/self: {}); capscope needs the process's \
-                         own /proc to list and check its threads: mount one (`mount -t proc proc \
-                         /proc`), or do the change before the chroot",
-                        Errno::from(e)
-                    ),
-                ))
-            }
-        };
-        let shown = link.to_str().ok().and_then(|s| s.parse::<i32>().ok());
-        if shown != Some(me) {
-            return Err(foreign(
-                op,
-                &format!("it shows this process as {link:?}, but its pid is {me}"),
-            ));
-        }
-        let fd = rustix::fs::open(
-            "/proc/self/task",
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| Error::os(Op::ReadProc, e).at_path("/proc/self/task"))?;
-        let listing = rustix::fs::openat(
-            &fd,
-            ".",
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| Error::os(Op::ReadProc, e).at_path("/proc/self/task"))?;
+        let handle = open_handle(op, me)?;
         let dir = TaskDir {
-            fd,
-            listing: std::sync::Mutex::new(listing),
+            handle: AtomicPtr::new(Box::into_raw(Box::new(handle))),
+            listing: std::sync::Mutex::new(()),
             pid: me,
         };
         let me_tid = tid();
@@ -167,6 +195,11 @@ impl TaskDir {
         }
     }
 
+    /// Whether the process's directory is open already ([`cached`](Self::cached)).
+    pub(crate) fn is_cached() -> bool {
+        !CACHED.load(Ordering::Acquire).is_null()
+    }
+
     /// The process this directory belongs to.
     pub(crate) fn pid(&self) -> i32 {
         self.pid
@@ -175,11 +208,79 @@ impl TaskDir {
     /// The kernel's count of the process's threads (a zombie main thread included, kernel io
     /// threads included): the directory's link count minus 2, one `fstat`.
     pub(crate) fn count(&self) -> Result<usize> {
-        let st = rustix::fs::fstat(&self.fd).map_err(|e| Error::os(Op::ReadProc, e))?;
-        usize::try_from(st.st_nlink)
-            .ok()
-            .and_then(|n| n.checked_sub(2))
-            .ok_or_else(|| Error::kernel(Op::ReadProc, "/proc/self/task has fewer than 2 links"))
+        self.checked(false, |_| Ok(())).map(|(_, after)| after)
+    }
+
+    /// The current handle.
+    fn handle(&self) -> &Handle {
+        // SAFETY: handles are leaked boxes, never freed (a replaced one stays allocated).
+        unsafe { &*self.handle.load(Ordering::Acquire) }
+    }
+
+    /// Runs `f` on the current descriptor between two `fstat`s that check it is still this
+    /// directory, and returns the kernel's thread counts of both; when the descriptor is no
+    /// longer this directory (closed, or its number reused), opens the directory again and
+    /// retries. (One `fstat` when `f` does nothing.)
+    fn checked(
+        &self,
+        with_body: bool,
+        mut f: impl FnMut(BorrowedFd<'_>) -> Result<()>,
+    ) -> Result<(usize, usize)> {
+        for _ in 0..3 {
+            let h = self.handle();
+            let ident = |h: &Handle| match rustix::fs::fstat(h.borrow()) {
+                Ok(st) if (st.st_dev, st.st_ino) == (h.dev, h.ino) => Ok(Some(st.st_nlink)),
+                Ok(_) | Err(rustix::io::Errno::BADF) => Ok(None),
+                Err(e) => Err(Error::os(Op::ReadProc, e)),
+            };
+            let threads = |links: u64| {
+                usize::try_from(links)
+                    .ok()
+                    .and_then(|n| n.checked_sub(2))
+                    .ok_or_else(|| {
+                        Error::kernel(Op::ReadProc, "/proc/self/task has fewer than 2 links")
+                    })
+            };
+            if let Some(before) = ident(h)? {
+                let before = threads(before)?;
+                if !with_body {
+                    return Ok((before, before));
+                }
+                f(h.borrow())?;
+                if let Some(after) = ident(h)? {
+                    return Ok((before, threads(after)?));
+                }
+            }
+            self.reopen(h)?;
+        }
+        Err(Error::kernel(
+            Op::ReadProc,
+            "the descriptor of /proc/self/task kept being closed or replaced",
+        ))
+    }
+
+    /// Replaces `stale` (a descriptor the program closed or reused) with a new one.
+    fn reopen(&self, stale: &Handle) -> Result<()> {
+        if pid() != self.pid {
+            return Err(Error::refused(
+                Op::ReadProc,
+                "the /proc/self/task directory was opened by the parent of this process",
+            ));
+        }
+        let fresh = Box::into_raw(Box::new(open_handle(Op::ReadProc, self.pid)?));
+        let stale = core::ptr::from_ref(stale).cast_mut();
+        if self
+            .handle
+            .compare_exchange(stale, fresh, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // Another thread replaced it first: ours is not needed.
+            // SAFETY: `fresh` was never published; we own it and its descriptor.
+            let h = unsafe { Box::from_raw(fresh) };
+            // SAFETY: closing the descriptor we just opened.
+            unsafe { libc::close(h.fd) };
+        }
+        Ok(())
     }
 
     /// The live threads: [`count`](Self::count), less the main thread when it has exited (a
@@ -196,41 +297,38 @@ impl TaskDir {
         Ok(n)
     }
 
-    /// The thread ids listed now.
-    pub(crate) fn list(&self) -> Result<Vec<u32>> {
-        let fd = self
-            .listing
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        rustix::fs::seek(&*fd, rustix::fs::SeekFrom::Start(0))
-            .map_err(|e| Error::os(Op::ReadProc, e))?;
-        let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
-        let mut dir = rustix::fs::RawDir::new(&*fd, &mut buf);
+    /// The thread ids listed now, and the kernel's counts just before and just after.
+    fn list_counted(&self) -> Result<(Vec<u32>, (usize, usize))> {
         let mut tids = Vec::new();
-        while let Some(entry) = dir.next() {
-            let entry = entry.map_err(|e| Error::os(Op::ReadProc, e))?;
-            let name = entry.file_name().to_bytes();
-            if name.starts_with(b".") {
-                continue;
-            }
-            let tid = std::str::from_utf8(name)
-                .ok()
-                .and_then(|s| s.parse::<u32>().ok())
-                .ok_or_else(|| {
-                    Error::kernel(
-                        Op::ReadProc,
-                        format!("task entry {name:?} is not a thread id"),
-                    )
-                })?;
-            tids.push(tid);
-        }
+        let count = match self.listing.try_lock() {
+            // The shared descriptor, rewound: no descriptor opened or closed.
+            Ok(_serialized) => self.checked(true, |fd| {
+                tids.clear();
+                rustix::fs::seek(fd, rustix::fs::SeekFrom::Start(0))
+                    .map_err(|e| Error::os(Op::ReadProc, e))?;
+                read_tids(fd, &mut tids)
+            })?,
+            // Another listing runs (possibly the one this signal handler interrupted): a
+            // descriptor of our own.
+            Err(_) => self.checked(true, |fd| {
+                tids.clear();
+                let own = rustix::fs::openat(
+                    fd,
+                    ".",
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| Error::os(Op::ReadProc, e))?;
+                read_tids(own.as_fd(), &mut tids)
+            })?,
+        };
         if tids.is_empty() {
             return Err(Error::kernel(
                 Op::ReadProc,
                 "no thread listed in /proc/self/task",
             ));
         }
-        Ok(tids)
+        Ok((tids, count))
     }
 
     /// A listing that can be trusted not to have lost threads.
@@ -244,9 +342,7 @@ impl TaskDir {
     /// next pass finds it. Otherwise the listing is taken again, up to `SETTLE_TRIES` times.
     pub(crate) fn list_settled(&self) -> Result<Vec<u32>> {
         for _ in 0..SETTLE_TRIES {
-            let before = self.count()?;
-            let tids = self.list()?;
-            let after = self.count()?;
+            let (tids, (before, after)) = self.list_counted()?;
             if before == after && tids.len() >= after {
                 return Ok(tids);
             }
@@ -261,7 +357,7 @@ impl TaskDir {
     /// The text of `<tid>/<file>` in this directory; `None` when the thread is gone.
     pub(crate) fn read(&self, tid: u32, file: &str) -> Option<String> {
         let fd = rustix::fs::openat(
-            &self.fd,
+            self.handle().borrow(),
             format!("{tid}/{file}"),
             OFlags::RDONLY | OFlags::CLOEXEC,
             Mode::empty(),
@@ -282,22 +378,55 @@ impl TaskDir {
         let text = self.read(tid, "status")?;
         let state = status_field(&text, "State")?;
         let sigblk = u64::from_str_radix(status_field(&text, "SigBlk")?, 16).ok()?;
+        let io_thread = self
+            .read(tid, "stat")
+            .is_some_and(|s| stat_flags(&s) & PF_IO_WORKER != 0);
         Some(TaskStatus {
             zombie: state.starts_with('Z') || state.starts_with('X'),
             running: state.starts_with('R'),
             sigblk,
-            io_thread: self
-                .read(tid, "stat")
-                .is_some_and(|s| stat_flags(&s) & PF_IO_WORKER != 0),
-            sqpoll: status_field(&text, "Name").is_some_and(|n| n.starts_with("iou-sqp")),
+            io_thread,
+            // The name alone is the program's to choose: only a kernel io thread is one.
+            sqpoll: io_thread
+                && status_field(&text, "Name").is_some_and(|n| n.starts_with("iou-sqp")),
         })
     }
 }
 
-impl AsFd for TaskDir {
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.fd.as_fd()
+/// Appends the thread ids of a `/proc/<pid>/task` directory read from `fd`'s position.
+impl Drop for TaskDir {
+    /// Closes the descriptor, unless the program already closed it and its number is now
+    /// another file's.
+    fn drop(&mut self) {
+        let h = self.handle();
+        if rustix::fs::fstat(h.borrow()).is_ok_and(|st| (st.st_dev, st.st_ino) == (h.dev, h.ino)) {
+            // SAFETY: the descriptor is still the one this TaskDir opened, and it is dropped.
+            unsafe { libc::close(h.fd) };
+        }
     }
+}
+
+fn read_tids(fd: BorrowedFd<'_>, tids: &mut Vec<u32>) -> Result<()> {
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
+    let mut dir = rustix::fs::RawDir::new(fd, &mut buf);
+    while let Some(entry) = dir.next() {
+        let entry = entry.map_err(|e| Error::os(Op::ReadProc, e))?;
+        let name = entry.file_name().to_bytes();
+        if name.starts_with(b".") {
+            continue;
+        }
+        let tid = std::str::from_utf8(name)
+            .ok()
+            .and_then(|s| s.parse::<u32>().ok())
+            .ok_or_else(|| {
+                Error::kernel(
+                    Op::ReadProc,
+                    format!("task entry {name:?} is not a thread id"),
+                )
+            })?;
+        tids.push(tid);
+    }
+    Ok(())
 }
 
 fn foreign(op: Op, what: &str) -> Error {
@@ -335,7 +464,7 @@ pub(crate) struct TaskStatus {
     pub(crate) sigblk: u64,
     /// A kernel io thread (`PF_IO_WORKER`).
     pub(crate) io_thread: bool,
-    /// An io_uring SQPOLL thread (named `iou-sqp-<pid>`).
+    /// An io_uring SQPOLL thread (a kernel io thread named `iou-sqp-<pid>`).
     pub(crate) sqpoll: bool,
 }
 

@@ -26,6 +26,8 @@ mod interposer {
         mask: crate::CapSet,
         /// The process-wide change the creator held.
         gen: u32,
+        /// Whether the creator is contained (or the main thread).
+        creator_contained: bool,
     }
 
     type Create = unsafe extern "C" fn(
@@ -56,7 +58,7 @@ mod interposer {
         // SAFETY: `p` is the `Box<Birth>` leaked by `pthread_create` below for this thread
         // alone; it is taken back exactly once, here.
         let birth = unsafe { Box::from_raw(p.cast::<Birth>()) };
-        crate::scope::contain::born(birth.mask, birth.gen);
+        crate::scope::contain::born(birth.mask, birth.gen, birth.creator_contained);
         (birth.start)(birth.arg)
     }
 
@@ -74,6 +76,9 @@ mod interposer {
         arg: *mut libc::c_void,
     ) -> libc::c_int {
         super::hook_forks();
+        // The process's /proc/self/task, opened now (once) while the program still has a file
+        // system view with its /proc (before a chroot, say), for the scope-end checks.
+        crate::scope::contain::prepare();
         crate::scope::contain::birth_started();
         let Some(real) = real() else {
             return libc::EAGAIN;
@@ -83,6 +88,7 @@ mod interposer {
             arg,
             mask: crate::scope::contain::birth_mask(),
             gen: crate::scope::contain::applied_gen(),
+            creator_contained: crate::scope::contain::creator_contained(),
         }));
         // SAFETY: the caller's pointers are passed on unchanged; the start routine and its
         // argument are ours, and `birth` stays alive until the trampoline takes it back.
@@ -107,6 +113,12 @@ pub(crate) const INTERPOSED: bool = cfg!(all(
 static HOOK: Once = Once::new();
 
 extern "C" fn in_child_after_fork() {
+    forked_child();
+}
+
+/// What a child process resets first: the parent's thread records, thread id and
+/// `/proc/<parent>/task` directory. Async-signal-safe.
+pub(crate) fn forked_child() {
     crate::forget_tid();
     crate::scope::contain::forked();
     crate::sys::proc::forked();

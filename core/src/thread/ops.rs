@@ -451,6 +451,24 @@ pub(crate) enum Change {
     },
 }
 
+impl Change {
+    /// The effective capabilities the change may leave lowered: what a scope that lowered them
+    /// before the change must not raise again when it ends (an over-estimate is safe: it can
+    /// only keep a scope's end from raising).
+    pub(crate) fn may_lower(&self) -> CapSet {
+        match *self {
+            Change::SetCaps(s) => s.effective.complement(),
+            Change::DropAll(_) | Change::SetIds { .. } => CapSet::from_bits(u64::MAX),
+            Change::LowerEffective(mask) => mask,
+            Change::BoundingDrop(_)
+            | Change::AmbientClear { .. }
+            | Change::AmbientRaise(_)
+            | Change::NoNewPrivs
+            | Change::Securebits(_) => CapSet::empty(),
+        }
+    }
+}
+
 /// Applies `change` to the calling thread and reads it back. `groups` is the group list of a
 /// [`Change::SetIds`] (`None`: groups unchanged). Async-signal-safe.
 pub(crate) fn apply(change: &Change, groups: Option<&[u32]>) -> Step {

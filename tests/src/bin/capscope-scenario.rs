@@ -186,11 +186,12 @@ fn chroot_worker_in_body() -> Verdict {
     Ok(())
 }
 
-/// No /proc and no directory kept from before: with peers, the process-wide path refuses before
-/// any change.
+/// No /proc and no directory kept from before (the peers start after the chroot, so capscope's
+/// `pthread_create` could not open it either): the process-wide path refuses before any
+/// change.
 fn chroot_refuses() -> Verdict {
-    let peers = Peers::start(2);
     chroot_empty()?;
+    let peers = Peers::start(2);
     let before = peers.states()?;
     let e = process::drop_all(&DropOptions::new())
         .map(|r| format!("claimed success: {r:?}"))
@@ -210,6 +211,46 @@ fn chroot_refuses() -> Verdict {
             != CapSet::empty(),
         "the calling thread changed"
     );
+    // A scope that would raise: refused before it raises (its end could not check the peers).
+    capscope::cap_effective()
+        .drop(capscope::Cap::CHOWN)
+        .map_err(|e| e.to_string())?;
+    match capscope::RaiseGuard::raise(capscope::Cap::CHOWN) {
+        Ok(_) => return Err("a scope raised with threads and no /proc to check them".into()),
+        Err(e) => ensure!(
+            matches!(e, capscope::Error::Refused { .. }) && e.to_string().contains("/proc"),
+            "{e}"
+        ),
+    }
+    ensure!(
+        !CapState::get_current()
+            .map_err(|e| e.to_string())?
+            .effective
+            .has(capscope::Cap::CHOWN),
+        "the refused scope raised"
+    );
+    peers.finish();
+    Ok(())
+}
+
+/// Threads started before a chroot (through capscope's `pthread_create`, which opened
+/// `/proc/self/task` then): after it, with no /proc in sight, `process::drop_all` still reaches
+/// and verifies every thread, and a scope that raises and ends is checked.
+fn chroot_after_threads() -> Verdict {
+    let peers = Peers::start(2);
+    chroot_empty()?;
+    capscope::cap_effective()
+        .drop(capscope::Cap::CHOWN)
+        .map_err(|e| e.to_string())?;
+    {
+        let _g = capscope::RaiseGuard::raise(capscope::Cap::CHOWN).map_err(|e| e.to_string())?;
+    }
+    let report = process::drop_all(&DropOptions::new()).map_err(|e| e.to_string())?;
+    ensure!(report.threads == 3, "{report:?}");
+    dropped_here()?;
+    for s in peers.states()? {
+        ensure!(s == CapState::empty(), "a peer kept {s:?}");
+    }
     peers.finish();
     Ok(())
 }
@@ -222,6 +263,7 @@ fn run(name: &str) -> Verdict {
         "chroot-all-threads" => chroot_all_threads(),
         "chroot-worker-in-body" => chroot_worker_in_body(),
         "chroot-refuses" => chroot_refuses(),
+        "chroot-after-threads" => chroot_after_threads(),
         other => Err(format!("no scenario {other:?}")),
     }
 }
