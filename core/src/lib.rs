@@ -34,6 +34,38 @@
 //! thread, not to the process. Every function that changes state says in its `# Thread scope`
 //! section which thread it changes; unless it says otherwise, only the calling thread.
 //!
+//! # Features
+//!
+//! `macros` and `contain` are on by default; `tokio`, `serde` and `tracing` are off. See the
+//! README's table; `contain` is described in [`guard`] ("Confinement").
+//!
+//! # Audit events
+//!
+//! With the `tracing` feature, capscope emits a [`tracing`](https://docs.rs/tracing) event
+//! under the target `capscope::audit` for every raise, restore, refusal, drop, containment of
+//! a thread and process-wide change:
+//!
+//! | event (`event` field) | level | fields |
+//! |---|---|---|
+//! | `raise` | DEBUG | `function`, `caps` (asked), `raised` (turned on), `tid` |
+//! | `restore` | DEBUG | `function`, `caps`, `lowered`, `held_us` (how long the scope held them), `tid` |
+//! | `refuse` | WARN | `function`, `missing`, `tid` |
+//! | `drop` | INFO | `op`, `keep`, `bounding`, `no_new_privs`, `uid`, `gid`, `threads`, `tid` |
+//! | `contain` | DEBUG | `lowered` (what a thread born inside a scope started without), `tid` (the new thread) |
+//! | `lower_strays` | WARN | `caps`, `threads` (ids of threads started behind capscope's back, lowered), `tid` |
+//! | `process` | INFO | `op`, `threads`, `signalled`, `passes`, `io_threads`, `tid` |
+//!
+//! Capabilities print in libcap's list form (`cap_chown,cap_net_raw`). A `restore` event comes
+//! with its scope's `raise` (a subscriber that starts listening mid-scope sees the next scopes
+//! whole). Without the feature nothing is compiled in; with it and no subscriber listening,
+//! each event costs tracing's check of its callsite, and a scope reads no clock. To see them,
+//! with `capscope = { version = "0.1", features = ["tracing"] }` and the `tracing-subscriber`
+//! crate:
+//!
+//! ```text
+//! tracing_subscriber::fmt().with_env_filter("capscope::audit=debug").init();
+//! ```
+//!
 //! # Examples
 //!
 //! ```

@@ -1,29 +1,7 @@
-//! Audit events (feature `tracing`): every raise, restore, refusal, drop, containment of a
-//! thread and process-wide change, as a [`tracing`](https://docs.rs/tracing) event under the
-//! target `capscope::audit`.
-//!
-//! | event (`event` field) | level | fields |
-//! |---|---|---|
-//! | `raise` | DEBUG | `function`, `caps` (asked), `raised` (turned on), `tid` |
-//! | `restore` | DEBUG | `function`, `caps`, `lowered`, `held_us` (how long the scope held them), `tid` |
-//! | `refuse` | WARN | `function`, `missing`, `tid` |
-//! | `drop` | INFO | `op`, `keep`, `bounding`, `no_new_privs`, `uid`, `gid`, `threads`, `tid` |
-//! | `contain` | DEBUG | `lowered` (what a thread born inside a scope started without), `tid` (the new thread) |
-//! | `lower_strays` | WARN | `caps`, `threads` (ids of threads started behind capscope's back, lowered), `tid` |
-//! | `process` | INFO | `op`, `threads`, `signalled`, `passes`, `io_threads`, `tid` |
-//!
-//! Capabilities print in libcap's list form (`cap_chown,cap_net_raw`). Without the feature,
-//! every function here is an empty inline function: nothing is compiled in. With it and no
-//! subscriber listening, each event costs tracing's check of its callsite (one load), and a
-//! scope reads no clock. A `restore` event is emitted when its scope's `raise` was enabled
-//! (a subscriber that starts listening mid-scope sees the next scopes whole).
-//!
-//! # Examples
-//!
-//! ```ignore
-//! // With `capscope = { features = ["tracing"] }` and any tracing subscriber:
-//! tracing_subscriber::fmt().with_env_filter("capscope::audit=debug").init();
-//! ```
+//! Audit events (feature `tracing`): the events the crate docs list (section "Audit events"),
+//! emitted under the target `capscope::audit`. Without the feature, every function here is an
+//! empty inline function: nothing is compiled in. With it and no subscriber listening, each
+//! event costs tracing's check of its callsite (one load), and a scope reads no clock.
 
 #[cfg(not(feature = "tracing"))]
 use crate::CapSet;
