@@ -37,9 +37,30 @@ macro_rules! ops {
                     $(Op::$name => $text,)*
                 }
             }
+
+            /// Every operation, in declaration order: an operation's number is its index.
+            const ALL: &'static [Op] = &[$(Op::$name,)*];
         }
     };
 }
+
+impl Op {
+    /// The operation as a small number (for the codes a forked child or a signal handler
+    /// passes back without allocating); [`from_code`](Self::from_code) reads it back.
+    #[allow(clippy::cast_possible_truncation)] // fewer than 256 operations (checked below)
+    pub(crate) const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The operation numbered `code` by [`code`](Self::code).
+    pub(crate) fn from_code(code: u32) -> Option<Op> {
+        usize::try_from(code)
+            .ok()
+            .and_then(|i| Op::ALL.get(i).copied())
+    }
+}
+
+const _: () = assert!(Op::ALL.len() < 256, "an operation's code is one byte");
 
 ops! {
     /// `capget(2)`.
