@@ -556,7 +556,6 @@ impl Entry {
         if p.user.is_some() && (p.uid.is_some() || p.gid.is_some()) {
             return err("`user` with a uid or gid: the user gives both".to_owned());
         }
-        let mut opts = DropOptions::new().keep(p.caps);
         let mut e = match p.kind {
             Kind::RequiresCaps if drop_options => {
                 return err("drop options on a requires_caps record".to_owned());
@@ -566,21 +565,16 @@ impl Entry {
                 return err("`exclusive` on a drop_caps_after record".to_owned());
             }
             Kind::DropCapsAfter => {
-                if p.bounding {
-                    opts = opts.bounding();
-                }
-                if p.no_new_privs {
-                    opts = opts.no_new_privs();
-                }
-                if p.all_threads {
-                    opts = opts.all_threads();
-                }
-                if let Some(uid) = p.uid {
-                    opts = opts.uid(uid);
-                }
-                if let Some(gid) = p.gid {
-                    opts = opts.gid(gid);
-                }
+                // The user name is set below: the options hold a `&'static str`.
+                let opts = crate::scope::private::drop_options(
+                    p.caps,
+                    p.bounding,
+                    p.no_new_privs,
+                    p.all_threads,
+                    p.uid,
+                    p.gid,
+                    None,
+                );
                 let mut e = Entry::drop(p.function, &opts, p.file, p.line);
                 if let Some(user) = p.user {
                     let (bytes, len, _) = tail::<USER_MAX>(user);
