@@ -207,10 +207,8 @@ fn ratios() {
                 gflip = !gflip;
                 // SAFETY: flips the effective gid between 0 and 1 (root has CAP_SETGID); glibc
                 // broadcasts, and every thread commits new credentials.
-                assert_eq!(
-                    unsafe { libc::setresgid(u32::MAX, u32::from(gflip), u32::MAX) },
-                    0
-                );
+                let rc = unsafe { libc::setresgid(u32::MAX, u32::from(gflip), u32::MAX) };
+                assert_eq!(rc, 0);
             };
             let (r, tc, tg) = paired(rounds, 50, &mut capscope_call, &mut glibc_change);
             println!(

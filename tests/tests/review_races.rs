@@ -306,11 +306,8 @@ fn broadcast_census_race(death: bool) -> Verdict {
         }
         reply(listener, &held, true);
         // Later fstats by the broadcaster (if the shortcut was not taken) go through.
-        loop {
-            match recv(listener) {
-                Some(h) => reply(listener, &h, true),
-                None => break,
-            }
+        while let Some(h) = recv(listener) {
+            reply(listener, &h, true);
             if stray_done() {
                 break;
             }
