@@ -683,3 +683,446 @@ fn guards_in_a_signal_handler_under_a_signal_storm() {
         Ok(())
     }));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Signal masks of threads born inside a scope: every signal stays blocked until the thread has
+// lowered, then the thread runs with exactly the mask it was meant to have (its attribute's,
+// glibc's default attribute's, or its creator's). Oracle: `SigBlk` of
+// `/proc/thread-self/status`, read by the new thread itself.
+
+extern "C" {
+    fn pthread_attr_setsigmask_np(
+        attr: *mut libc::pthread_attr_t,
+        set: *const libc::sigset_t,
+    ) -> libc::c_int;
+    fn pthread_attr_getsigmask_np(
+        attr: *const libc::pthread_attr_t,
+        set: *mut libc::sigset_t,
+    ) -> libc::c_int;
+    fn pthread_attr_getdetachstate(
+        attr: *const libc::pthread_attr_t,
+        state: *mut libc::c_int,
+    ) -> libc::c_int;
+    fn pthread_setattr_default_np(attr: *const libc::pthread_attr_t) -> libc::c_int;
+}
+
+/// The calling thread's blocked signals (`SigBlk`), from `/proc/thread-self/status`.
+fn sigblk() -> u64 {
+    let text = std::fs::read_to_string("/proc/thread-self/status").expect("thread-self/status");
+    let hex = text
+        .lines()
+        .find_map(|l| l.strip_prefix("SigBlk:"))
+        .expect("SigBlk");
+    u64::from_str_radix(hex.trim(), 16).expect("SigBlk hex")
+}
+
+/// `sigs` as a `SigBlk` value.
+fn sig_bits(sigs: &[libc::c_int]) -> u64 {
+    sigs.iter().fold(0, |m, s| m | 1 << (s - 1))
+}
+
+fn sigset(sigs: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the zeroed set; sigaddset adds valid signals.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in sigs {
+            libc::sigaddset(&mut set, *s);
+        }
+        set
+    }
+}
+
+/// Sets the calling thread's signal mask to exactly `sigs`.
+fn set_my_mask(sigs: &[libc::c_int]) {
+    let set = sigset(sigs);
+    // SAFETY: a valid set; the old mask is not asked for.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) };
+}
+
+/// The calling thread's CPU affinity (the first 64 CPUs).
+fn my_affinity() -> u64 {
+    // SAFETY: sched_getaffinity writes a cpu_set_t of the size given.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(
+            libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
+            0
+        );
+        (0..64).fold(0, |m, c| {
+            if libc::CPU_ISSET(c, &set) {
+                m | 1 << c
+            } else {
+                m
+            }
+        })
+    }
+}
+
+/// Restricts the calling thread (or, in an attribute, the new thread) to CPU `cpu`.
+fn one_cpu(cpu: usize) -> libc::cpu_set_t {
+    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET sets one bit of it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        set
+    }
+}
+
+/// What a new thread saw of itself, first thing.
+#[derive(Default)]
+struct Seen {
+    done: AtomicBool,
+    sigblk: AtomicU64,
+    effective: AtomicU64,
+    /// The address of a local of the thread's start routine (on its stack).
+    local: std::sync::atomic::AtomicUsize,
+    affinity: AtomicU64,
+    policy: std::sync::atomic::AtomicI32,
+    detached: std::sync::atomic::AtomicI32,
+    guard: std::sync::atomic::AtomicUsize,
+}
+
+extern "C" fn observe(p: *mut libc::c_void) -> *mut libc::c_void {
+    // SAFETY: `p` is the leaked `Seen` of `start_observed`.
+    let seen = unsafe { &*p.cast::<Seen>() };
+    seen.sigblk.store(sigblk(), Ordering::SeqCst);
+    seen.effective.store(raw_effective(), Ordering::SeqCst);
+    let local = 0u8;
+    seen.local
+        .store(std::ptr::addr_of!(local) as usize, Ordering::SeqCst);
+    seen.affinity.store(my_affinity(), Ordering::SeqCst);
+    // SAFETY: sched_getscheduler of the calling thread; pthread_getattr_np fills an attribute
+    // object that is destroyed after use.
+    unsafe {
+        seen.policy
+            .store(libc::sched_getscheduler(0), Ordering::SeqCst);
+        let mut a: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut a) == 0 {
+            let (mut d, mut g) = (0, 0usize);
+            pthread_attr_getdetachstate(&a, &mut d);
+            libc::pthread_attr_getguardsize(&a, &mut g);
+            seen.detached.store(d, Ordering::SeqCst);
+            seen.guard.store(g, Ordering::SeqCst);
+            libc::pthread_attr_destroy(&mut a);
+        }
+    }
+    seen.done.store(true, Ordering::SeqCst);
+    std::ptr::null_mut()
+}
+
+/// Starts [`observe`] with `pthread_create` (capscope's) and `attr` (null: none), waits for
+/// it (joins it unless `detached`) and returns what it saw.
+fn start_observed(
+    attr: *const libc::pthread_attr_t,
+    detached: bool,
+) -> Result<&'static Seen, String> {
+    let seen: &'static Seen = Box::leak(Box::default());
+    let mut t: libc::pthread_t = 0;
+    let arg = std::ptr::from_ref(seen).cast_mut().cast();
+    // SAFETY: `attr` is null or initialised; `seen` lives for good.
+    let rc = unsafe { libc::pthread_create(&mut t, attr, observe, arg) };
+    ensure!(rc == 0, "pthread_create: {rc}");
+    let start = Instant::now();
+    while !seen.done.load(Ordering::SeqCst) {
+        ensure!(
+            start.elapsed() < Duration::from_secs(10),
+            "the thread never ran"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    if !detached {
+        // SAFETY: joins the joinable thread just created.
+        unsafe { libc::pthread_join(t, std::ptr::null_mut()) };
+    }
+    Ok(seen)
+}
+
+/// An attribute with signal mask `sigs`; `f` sets more of it.
+struct Attr(libc::pthread_attr_t);
+
+impl Attr {
+    fn with_mask(sigs: &[libc::c_int]) -> Attr {
+        // SAFETY: pthread_attr_init initialises the zeroed object; the mask is a valid set.
+        unsafe {
+            let mut a = Attr(std::mem::zeroed());
+            assert_eq!(libc::pthread_attr_init(&mut a.0), 0);
+            assert_eq!(pthread_attr_setsigmask_np(&mut a.0, &sigset(sigs)), 0);
+            a
+        }
+    }
+
+    /// The mask the attribute carries (`None`: none).
+    fn mask(&self) -> Option<u64> {
+        let mut set = sigset(&[]);
+        // SAFETY: an initialised attribute and a set to write.
+        let rc = unsafe { pthread_attr_getsigmask_np(&self.0, &mut set) };
+        (rc == 0).then(|| {
+            (1..64).fold(0, |m, s| {
+                // SAFETY: `set` is initialised; `s` is a valid signal number.
+                if unsafe { libc::sigismember(&set, s) } == 1 {
+                    m | 1 << (s - 1)
+                } else {
+                    m
+                }
+            })
+        })
+    }
+}
+
+impl Drop for Attr {
+    fn drop(&mut self) {
+        // SAFETY: initialised in `with_mask`.
+        unsafe { libc::pthread_attr_destroy(&mut self.0) };
+    }
+}
+
+/// The first CPU the calling thread may run on.
+fn first_cpu() -> usize {
+    let a = my_affinity();
+    a.trailing_zeros() as usize
+}
+
+#[test]
+fn a_thread_born_in_a_scope_runs_with_exactly_its_attributes_signal_mask() {
+    assert_pass(privileged(|| {
+        lower(RAW.into())?;
+        let creator = [libc::SIGUSR1];
+        set_my_mask(&creator);
+        ensure!(sigblk() == sig_bits(&creator));
+        let wanted = [libc::SIGWINCH, libc::SIGTERM];
+        let page = 4096usize;
+        let cpu = first_cpu();
+
+        // 1. The attribute's mask, guard size, detach state and affinity.
+        let mut a1 = Attr::with_mask(&wanted);
+        // SAFETY: setters on an initialised attribute.
+        unsafe {
+            ensure!(libc::pthread_attr_setguardsize(&mut a1.0, 3 * page) == 0);
+            ensure!(
+                libc::pthread_attr_setdetachstate(&mut a1.0, libc::PTHREAD_CREATE_DETACHED) == 0
+            );
+            let set = one_cpu(cpu);
+            ensure!(
+                libc::pthread_attr_setaffinity_np(
+                    &mut a1.0,
+                    std::mem::size_of::<libc::cpu_set_t>(),
+                    &set
+                ) == 0
+            );
+        }
+        // 2. A stack of the program's own, and an explicit policy (SCHED_OTHER, where the
+        //    creator runs SCHED_BATCH: inheriting would give SCHED_BATCH).
+        let mut stack = vec![0u8; 1 << 20];
+        let mut a2 = Attr::with_mask(&wanted);
+        // SAFETY: setters on an initialised attribute; the stack outlives the thread (joined).
+        unsafe {
+            ensure!(
+                libc::pthread_attr_setstack(&mut a2.0, stack.as_mut_ptr().cast(), stack.len()) == 0
+            );
+            ensure!(
+                libc::pthread_attr_setinheritsched(&mut a2.0, libc::PTHREAD_EXPLICIT_SCHED) == 0
+            );
+            ensure!(libc::pthread_attr_setschedpolicy(&mut a2.0, libc::SCHED_OTHER) == 0);
+            let zero = libc::sched_param { sched_priority: 0 };
+            ensure!(libc::pthread_attr_setschedparam(&mut a2.0, &zero) == 0);
+        }
+        // 3. A mask and nothing else, from a creator restricted to one CPU: the thread inherits
+        //    that affinity (an attribute without one must not widen it).
+        let a3 = Attr::with_mask(&wanted);
+
+        let g = check!(RaiseGuard::raise(RAW));
+        let s1 = start_observed(&a1.0, true)?;
+        let zero = libc::sched_param { sched_priority: 0 };
+        // SAFETY: the calling thread's policy, SCHED_BATCH (allowed to anyone) for this birth,
+        // set through glibc, which then takes it for what an explicit attribute leaves unset.
+        let batch =
+            unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_BATCH, &zero) };
+        ensure!(batch == 0, "SCHED_BATCH: {batch}");
+        let s2 = start_observed(&a2.0, false)?;
+        // SAFETY: back to SCHED_OTHER.
+        unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_OTHER, &zero) };
+        let before = my_affinity();
+        // SAFETY: restricts the calling thread's affinity, restored below.
+        unsafe {
+            let set = one_cpu(cpu);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+        let s3 = start_observed(&a3.0, false)?;
+        // SAFETY: restores the affinity read above (the first 64 CPUs).
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            for c in (0..64).filter(|c| before & 1 << c != 0) {
+                libc::CPU_SET(c, &mut set);
+            }
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+        let creator_after = sigblk();
+        drop(g);
+
+        for (n, s) in [(1, s1), (2, s2), (3, s3)] {
+            let got = s.sigblk.load(Ordering::SeqCst);
+            ensure!(
+                got == sig_bits(&wanted),
+                "thread {n}: SigBlk {got:#x}, not the attribute's {:#x}",
+                sig_bits(&wanted)
+            );
+            ensure!(
+                !CapSet::from_bits(s.effective.load(Ordering::SeqCst)).has(RAW),
+                "thread {n} held {RAW}"
+            );
+        }
+        ensure!(
+            s1.affinity.load(Ordering::SeqCst) == 1 << cpu,
+            "thread 1: affinity {:#x}, not CPU {cpu}",
+            s1.affinity.load(Ordering::SeqCst)
+        );
+        ensure!(
+            s1.detached.load(Ordering::SeqCst) == libc::PTHREAD_CREATE_DETACHED,
+            "thread 1 is not detached"
+        );
+        ensure!(
+            s1.guard.load(Ordering::SeqCst) == 3 * page,
+            "thread 1: guard size {}",
+            s1.guard.load(Ordering::SeqCst)
+        );
+        let local = s2.local.load(Ordering::SeqCst);
+        let range = stack.as_ptr() as usize..stack.as_ptr() as usize + stack.len();
+        ensure!(
+            range.contains(&local),
+            "thread 2 ran on {local:#x}, not on its attribute's stack {range:x?}"
+        );
+        ensure!(
+            s2.policy.load(Ordering::SeqCst) == libc::SCHED_OTHER,
+            "thread 2: policy {}",
+            s2.policy.load(Ordering::SeqCst)
+        );
+        ensure!(
+            s3.affinity.load(Ordering::SeqCst) == 1 << cpu,
+            "thread 3: affinity {:#x}, not its creator's (CPU {cpu})",
+            s3.affinity.load(Ordering::SeqCst)
+        );
+        // The caller's attributes are untouched, the creator's mask is back.
+        for (n, a) in [(1, &a1), (2, &a2), (3, &a3)] {
+            ensure!(
+                a.mask() == Some(sig_bits(&wanted)),
+                "attribute {n} now carries {:?}",
+                a.mask()
+            );
+        }
+        ensure!(
+            creator_after == sig_bits(&creator),
+            "the creator's mask is {creator_after:#x} after the births"
+        );
+        drop(stack);
+        Ok(())
+    }));
+}
+
+#[test]
+fn a_thread_born_in_a_scope_without_an_attribute_mask_runs_with_its_creators_mask() {
+    assert_pass(privileged(|| {
+        lower(RAW.into())?;
+        let creator = [libc::SIGUSR1, libc::SIGWINCH, libc::SIGRTMIN() + 3];
+        set_my_mask(&creator);
+        ensure!(sigblk() == sig_bits(&creator));
+        let g = check!(RaiseGuard::raise(RAW));
+        // glibc's default attribute (a null one), and std's (an attribute without a mask).
+        let s1 = start_observed(std::ptr::null(), false)?;
+        let (blk, eff) = check!(std::thread::spawn(|| (sigblk(), raw_effective())).join());
+        let creator_after = sigblk();
+        drop(g);
+        for (what, got, e) in [
+            (
+                "null attribute",
+                s1.sigblk.load(Ordering::SeqCst),
+                s1.effective.load(Ordering::SeqCst),
+            ),
+            ("std::thread", blk, eff),
+        ] {
+            ensure!(
+                got == sig_bits(&creator),
+                "{what}: SigBlk {got:#x}, not the creator's {:#x}",
+                sig_bits(&creator)
+            );
+            ensure!(!CapSet::from_bits(e).has(RAW), "{what}: held {RAW}");
+        }
+        ensure!(creator_after == sig_bits(&creator));
+        Ok(())
+    }));
+}
+
+/// glibc's default attribute can carry a signal mask too (`pthread_setattr_default_np`); a
+/// thread created with a null attribute inside a scope takes it only once it has lowered: a
+/// pending process-directed signal it does not block runs its handler without the scope's
+/// capability.
+#[test]
+fn a_default_attribute_mask_applies_only_after_the_thread_has_lowered() {
+    static HANDLER_TID: AtomicU32 = AtomicU32::new(0);
+    static HANDLER_EFF: AtomicU64 = AtomicU64::new(0);
+    extern "C" fn on_usr2(_: libc::c_int) {
+        // SAFETY: gettid and capget are async-signal-safe system calls.
+        let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
+        HANDLER_TID.store(tid, Ordering::SeqCst);
+        HANDLER_EFF.store(raw_effective(), Ordering::SeqCst);
+    }
+    assert_pass(privileged(|| {
+        lower(RAW.into())?;
+        let default_mask = [libc::SIGTERM];
+        let d = Attr::with_mask(&default_mask);
+        // SAFETY: sets glibc's default attribute of this (forked) process; a handler for
+        // SIGUSR2, blocked here, and left pending.
+        unsafe {
+            ensure!(pthread_setattr_default_np(&d.0) == 0, "setattr_default");
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_usr2 as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGUSR2, &sa, std::ptr::null_mut());
+        }
+        set_my_mask(&[libc::SIGUSR2]);
+        // SAFETY: a process-directed signal every thread blocks: it stays pending.
+        unsafe { libc::kill(libc::getpid(), libc::SIGUSR2) };
+        let g = check!(RaiseGuard::raise(RAW));
+        let s = start_observed(std::ptr::null(), false)?;
+        drop(g);
+        let got = s.sigblk.load(Ordering::SeqCst);
+        ensure!(
+            got == sig_bits(&default_mask),
+            "SigBlk {got:#x}, not the default attribute's {:#x}",
+            sig_bits(&default_mask)
+        );
+        ensure!(!CapSet::from_bits(s.effective.load(Ordering::SeqCst)).has(RAW));
+        let htid = HANDLER_TID.load(Ordering::SeqCst);
+        ensure!(htid != 0, "the handler never ran");
+        ensure!(
+            !CapSet::from_bits(HANDLER_EFF.load(Ordering::SeqCst)).has(RAW),
+            "the handler ran on {htid} with {RAW}"
+        );
+        Ok(())
+    }));
+}
+
+#[test]
+fn threads_born_outside_scopes_keep_their_signal_masks() {
+    assert_pass(privileged(|| {
+        let creator = [libc::SIGUSR1, libc::SIGWINCH];
+        set_my_mask(&creator);
+        let wanted = [libc::SIGTERM, libc::SIGHUP];
+        let a = Attr::with_mask(&wanted);
+        let s1 = start_observed(&a.0, false)?;
+        let s2 = start_observed(std::ptr::null(), false)?;
+        let blk = check!(std::thread::spawn(sigblk).join());
+        ensure!(
+            s1.sigblk.load(Ordering::SeqCst) == sig_bits(&wanted),
+            "with a mask"
+        );
+        ensure!(
+            s2.sigblk.load(Ordering::SeqCst) == sig_bits(&creator),
+            "null attribute"
+        );
+        ensure!(blk == sig_bits(&creator), "std::thread");
+        ensure!(a.mask() == Some(sig_bits(&wanted)));
+        ensure!(sigblk() == sig_bits(&creator));
+        Ok(())
+    }));
+}

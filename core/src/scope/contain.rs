@@ -4,8 +4,9 @@
 //!
 //! - **At birth** (feature `contain`): capscope's `pthread_create` runs [`born`] first in every
 //!   new thread, which lowers what the creating thread's live scopes held raised
-//!   ([`birth_mask`]) and reads the result back, before any code of the thread runs. Such a
-//!   thread is *contained* and counted.
+//!   ([`birth_mask`]) and reads the result back, before any code of the thread runs, signal
+//!   handlers included: the thread is started with every signal blocked and takes its own
+//!   mask only after [`born`] (see `sys/spawn.rs`). Such a thread is *contained* and counted.
 //! - **At the end of a scope** that raised something ([`scope_ended`]): the kernel's count of
 //!   the process's threads (one `fstat` of a `/proc/self/task` directory kept open) is compared
 //!   with the threads known to be contained (plus the main thread). Only when the kernel counts

@@ -17,9 +17,18 @@
 //!   program (feature `contain`, on by default, with glibc and dynamic linking), calls the C
 //!   library's own (`dlsym(RTLD_NEXT, ..)`), and starts the new thread in a trampoline that
 //!   lowers those capabilities and reads the result back (or aborts the process if it cannot)
-//!   before calling the thread's start routine. This is exact whatever else happens meanwhile
-//!   (a birth while another thread dies, a thousand births per second), costs nothing per scope
-//!   and one small allocation per thread, and covers every thread started through
+//!   before calling the thread's start routine. No signal handler runs on the new thread before
+//!   that either: a thread created while its creator holds something raised starts with
+//!   **every signal blocked** (the creator blocks them around the C library's call, and an
+//!   attribute's own signal mask, `pthread_attr_setsigmask_np`, or that of glibc's default
+//!   attribute, is held back by creating the thread with a private copy of the attribute
+//!   without it; the caller's is never written), and takes the mask it was meant to have (its
+//!   creator's, or its attribute's) only once it has lowered. This is exact whatever else
+//!   happens meanwhile (a birth while another thread dies, a thousand births per second, a
+//!   signal arriving during the birth), costs nothing per scope and one small allocation per
+//!   thread, plus, only for threads created while a scope is raised, three `rt_sigprocmask`
+//!   calls (two in the creator, one in the new thread) and, when the attribute carries a
+//!   signal mask, the private copy of it; it covers every thread started through
 //!   `pthread_create` by std, tokio, rayon or C libraries the program calls through its own
 //!   symbol table. Such threads are *contained* and counted.
 //! - **Threads started by other means** (a raw `clone`, a shared library bound directly to the
@@ -58,9 +67,12 @@
 //! `SYS_exit` other than [`prctl::exit_thread`](crate::prctl::exit_thread), a seccomp
 //! `SECCOMP_RET_KILL_THREAD`) stays counted, which can hide one thread started by other means.
 //! A thread started by other means that makes scopes of its own has what those scopes hold
-//! respected, and anything else a scope raised lowered. Blocking work inside an `async fn`
-//! scope runs on tokio's blocking pool, *without* the capabilities: use
-//! `capscope::tokio::spawn_blocking` (feature `tokio`) to run it with them.
+//! respected, and anything else a scope raised lowered. The private copy of a thread attribute
+//! that carries a signal mask holds what glibc's interface exposes of it (the few cases it
+//! cannot tell apart are listed in `sys/spawn.rs`: an explicit scheduling policy or priority
+//! left unset, an affinity of every CPU). Blocking work inside an `async fn` scope runs on
+//! tokio's blocking pool, *without* the capabilities: use `capscope::tokio::spawn_blocking`
+//! (feature `tokio`) to run it with them.
 //!
 //! # Cost
 //!
