@@ -891,3 +891,45 @@ fn broadcasts_interleaved_with_glibcs_setxid_broadcast() {
         Ok(())
     }));
 }
+
+/// A seccomp filter that makes `capset` return 0 without doing anything (`SECCOMP_RET_ERRNO`
+/// with errno 0; a user-notification supervisor can do the same): every change reads its result
+/// back, so neither the per-thread drop nor a process-wide change (on this thread and on a
+/// worker the filter also covers) reports success while nothing changed.
+#[test]
+fn a_capset_that_pretends_to_succeed_is_caught_by_the_read_back() {
+    assert_pass(privileged(|| {
+        let before = check!(CapState::get_current());
+        ensure!(
+            !before.effective.is_empty(),
+            "nothing effective to drop: {before:?}"
+        );
+        capscope_tests::fail_syscall(libc::SYS_capset, &[], 0)?;
+        // The filter is inherited by threads started from now on.
+        let e = capscope::drop_after::drop_all(&DropOptions::new()).unwrap_err();
+        ensure!(
+            check!(CapState::get_current()) == before,
+            "the sets changed"
+        );
+        ensure!(e.to_string().contains("capset"), "{e}");
+        let stop = Arc::new(AtomicBool::new(false));
+        let s2 = stop.clone();
+        let worker = std::thread::spawn(move || {
+            while !s2.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let empty = CapState {
+            effective: CapSet::empty(),
+            ..before
+        };
+        let r = process::set_caps(&empty);
+        stop.store(true, Ordering::SeqCst);
+        worker.join().unwrap();
+        ensure!(
+            r.is_err(),
+            "process::set_caps reported {r:?} though no capset did anything"
+        );
+        Ok(())
+    }));
+}
