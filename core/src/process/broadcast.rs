@@ -1,9 +1,9 @@
-//! The broadcasting half: the one-at-a-time lock, the choice and installation of the signal,
-//! and the loop that signals every thread, waits for the answers and rescans.
+//! The broadcasting half: the one-at-a-time lock and the loop that signals every thread, waits
+//! for the answers and rescans.
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::thread::futex;
@@ -12,17 +12,12 @@ use crate::error::{Errno, Error, Op, Result, ThreadFailures};
 use crate::sys::proc::TaskDir;
 use crate::sys::{shared, signal};
 use crate::thread::ops::{self, Change};
-use crate::Signal;
 
 use super::handler::{self, Answer, OUTSTANDING};
 use super::Report;
 
 /// The thread id holding the broadcast lock; 0 when free.
 static LOCK: AtomicU32 = AtomicU32::new(0);
-/// The signal chosen with `set_signal`; 0 for the default.
-static SIGNAL: AtomicI32 = AtomicI32::new(0);
-/// The signal our handler is installed on; 0 before the first broadcast.
-static INSTALLED: AtomicI32 = AtomicI32::new(0);
 /// The last generation handed out.
 static GEN: AtomicU32 = AtomicU32::new(0);
 /// Threads waiting for the broadcast lock (woken only when there are some).
@@ -106,82 +101,6 @@ pub(super) fn lock(op: Op) -> Result<LockGuard> {
 #[cfg(test)]
 pub(super) fn lock_for_tests() -> LockGuard {
     lock(Op::ProcessSetCaps).expect("broadcast lock")
-}
-
-/// The default signal: `SIGRTMAX() - 2`, see the module docs of `process` for why.
-pub(super) fn default_signal() -> Signal {
-    Signal::new(signal::rtmax() - 2).expect("SIGRTMAX() - 2 is a signal")
-}
-
-/// The signal broadcasts use (installed or about to be).
-pub(super) fn current_signal() -> Signal {
-    let raw = match INSTALLED.load(Ordering::Acquire) {
-        0 => SIGNAL.load(Ordering::Acquire),
-        s => s,
-    };
-    Signal::new(raw).unwrap_or_else(|_| default_signal())
-}
-
-pub(super) fn set_signal(sig: Signal) -> Result<()> {
-    const OP: Op = Op::ProcessSetSignal;
-    let (min, max) = (signal::rtmin(), signal::rtmax());
-    if !(min..=max).contains(&sig.raw()) {
-        return Err(Error::invalid(
-            OP,
-            format!(
-                "signal {} is not a real-time signal usable here ({min}..={max})",
-                sig.raw()
-            ),
-        ));
-    }
-    let _guard = lock(OP)?;
-    match INSTALLED.load(Ordering::Acquire) {
-        0 => {
-            SIGNAL.store(sig.raw(), Ordering::Release);
-            Ok(())
-        }
-        s if s == sig.raw() => Ok(()),
-        s => Err(Error::refused(
-            OP,
-            format!(
-                "the broadcast handler is already installed on signal {s}; choose the signal \
-                 before the first broadcast"
-            ),
-        )),
-    }
-}
-
-/// Installs the handler on the chosen signal if needed, and checks that it is still ours.
-fn ensure_installed(op: Op) -> Result<i32> {
-    let ours = signal::address(handler::on_signal);
-    let installed = INSTALLED.load(Ordering::Acquire);
-    if installed != 0 {
-        let now = signal::current_handler(installed).map_err(|e| Error::os(Op::Sigaction, e))?;
-        if now != ours {
-            return Err(Error::refused(
-                op,
-                format!(
-                    "the broadcast handler on signal {installed} was replaced by another \
-                     handler; choose another signal with process::set_signal"
-                ),
-            ));
-        }
-        return Ok(installed);
-    }
-    let sig = current_signal().raw();
-    let old = signal::current_handler(sig).map_err(|e| Error::os(Op::Sigaction, e))?;
-    if !signal::is_default_or_ignored(old) && old != ours {
-        return Err(Error::refused(
-            op,
-            format!(
-                "signal {sig} already has a handler of the program; choose another with \
-                 process::set_signal"
-            ),
-        ));
-    }
-    signal::install(sig, handler::on_signal).map_err(|e| Error::os(Op::Sigaction, e))?;
-    INSTALLED.store(sig, Ordering::Release);
-    Ok(sig)
 }
 
 fn next_gen() -> u32 {
@@ -316,7 +235,7 @@ pub(super) fn run(job: &Job<'_>, tasks: Option<&TaskDir>) -> Result<Report> {
             "the /proc/self/task directory was opened by the parent of this forked process",
         ));
     }
-    let sig = ensure_installed(job.op)?;
+    let sig = super::signal::ensure_installed(job.op)?;
     let gen = next_gen();
     if matches!(job.target, Target::All) {
         apply_here(job)?;

@@ -159,11 +159,14 @@ use crate::drop_after::DropOptions;
 use crate::error::{Errno, Error, Op, Result};
 use crate::sys::proc::TaskDir;
 use crate::thread::ops::{self, Change, DropSpec};
-use crate::{kernel, CapSet, CapState, IdChange, Secbits, Signal};
+use crate::{kernel, CapSet, CapState, IdChange, Secbits};
 
 mod broadcast;
 mod handler;
+mod signal;
 mod verify;
+
+pub use signal::{default_signal, set_signal, signal};
 
 use broadcast::{Job, Settings, Target};
 
@@ -743,59 +746,4 @@ pub fn drop_all(opts: &DropOptions) -> Result<Report> {
 #[doc(alias = "cap_setuid")]
 pub fn cap_set_ids(change: &IdChange<'_>) -> Result<Report> {
     Broadcast::new().cap_set_ids(change)
-}
-
-/// The signal broadcasts use: the one chosen with [`set_signal`], or [`default_signal`].
-///
-/// A thread that must not be interrupted by a broadcast can block it, but a broadcast then
-/// fails naming that thread.
-///
-/// # Examples
-///
-/// ```
-/// let sig = capscope::process::signal();
-/// assert!((32..=64).contains(&sig.raw())); // a real-time signal
-/// ```
-#[must_use]
-pub fn signal() -> Signal {
-    broadcast::current_signal()
-}
-
-/// The default broadcast signal, `SIGRTMAX() - 2` (see the module docs for why).
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(capscope::process::default_signal(), capscope::process::signal());
-/// ```
-#[must_use]
-pub fn default_signal() -> Signal {
-    broadcast::default_signal()
-}
-
-/// Chooses the real-time signal broadcasts use, for a program that uses the default one
-/// itself. Only before the first broadcast (which installs the handler); choosing the signal
-/// already installed is accepted.
-///
-/// # Errors
-///
-/// [`Error::InvalidInput`] for a signal outside `SIGRTMIN()..=SIGRTMAX()`;
-/// [`Error::Refused`] when the handler is already installed on another signal.
-///
-/// # Thread scope
-///
-/// The process (signal dispositions are process-wide).
-///
-/// # Examples
-///
-/// ```
-/// use capscope::{process, Signal};
-/// assert!(process::set_signal(Signal::KILL).is_err()); // not a real-time signal
-/// ```
-///
-/// # References
-///
-/// signal(7), sigaction(2)
-pub fn set_signal(sig: Signal) -> Result<()> {
-    broadcast::set_signal(sig)
 }
