@@ -1,0 +1,123 @@
+//! Second adversarial review: the end-of-scope slow path (`contain::lower_strays`), which
+//! lowers threads started behind capscope's back through one targeted broadcast pass.
+//!
+//! Oracles are independent of capscope: `/proc/self/task/<tid>/status` read from outside.
+//! Every test runs in a forked child as root (or in a new user namespace).
+
+#[path = "review/common.rs"]
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use capscope::RaiseGuard;
+use capscope_tests::{assert_pass, check, ensure, privileged};
+use common::{holders, lower, task_caps, RAW};
+
+/// Blocks every signal on the calling thread.
+fn block_all() {
+    // SAFETY: a filled set and the calling thread's mask.
+    unsafe {
+        let mut full: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut full);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &full, std::ptr::null_mut());
+    }
+}
+
+fn unblock_all() {
+    // SAFETY: an empty set and the calling thread's mask.
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
+}
+
+/// Whether a real-time signal is pending for the calling thread (or the process).
+fn rt_signal_pending() -> bool {
+    // SAFETY: sigpending writes the set it is given.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut set);
+        (libc::SIGRTMIN()..=libc::SIGRTMAX()).any(|s| libc::sigismember(&set, s) == 1)
+    }
+}
+
+fn wait_for(what: &str, cond: impl Fn() -> bool) -> Result<(), String> {
+    let start = Instant::now();
+    while !cond() {
+        if start.elapsed() > Duration::from_secs(10) {
+            return Err(format!("timed out waiting for {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+/// The scope-end slow path lists the threads once, then lowers the strays it found with one
+/// targeted pass (`process::lower_on`, `Target::Only`): nothing lists the threads again after
+/// the strays were lowered. A stray started during the scope (so holding its capability) that
+/// starts a thread of its own between that listing and its own lowering hands the capability
+/// to a thread no one ever looks at. Made deterministic here: the stray blocks signals, waits
+/// until capscope's broadcast signal is pending (it has been listed and is being lowered),
+/// starts its thread (an ordinary `std::thread::spawn`), then unblocks and answers. The docs
+/// promise that threads started by other means "and any thread such a thread starts" are
+/// lowered before the scope ends.
+#[test]
+fn a_strays_child_born_while_the_stray_is_being_lowered_keeps_the_capability() {
+    assert_pass(privileged(|| {
+        lower(RAW.into())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stray_tid = Arc::new(AtomicU32::new(0));
+        let child_tid = Arc::new(AtomicU32::new(0));
+        let g = check!(RaiseGuard::raise(RAW));
+        let (st, s_tid, c_tid) = (stop.clone(), stray_tid.clone(), child_tid.clone());
+        let stray = common::spawn_behind_back(move || {
+            block_all();
+            s_tid.store(capscope::current_tid(), Ordering::SeqCst);
+            // Listed and signalled by the scope's end: the broadcast signal is pending.
+            while !rt_signal_pending() {
+                if st.load(Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let (st2, c2) = (st.clone(), c_tid.clone());
+            let child = std::thread::spawn(move || {
+                unblock_all();
+                c2.store(capscope::current_tid(), Ordering::SeqCst);
+                while !st2.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            });
+            while c_tid.load(Ordering::SeqCst) == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            unblock_all(); // capscope's handler runs now and lowers this thread
+            while !st.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let _ = child.join();
+        });
+        wait_for("the stray", || stray_tid.load(Ordering::SeqCst) != 0)?;
+        let s = stray_tid.load(Ordering::SeqCst);
+        ensure!(
+            task_caps(s, "CapEff").is_some_and(|e| e.has(RAW)),
+            "the stray was born with {RAW}"
+        );
+        drop(g); // the scope ends: no thread but its own may keep net_raw
+        let c = child_tid.load(Ordering::SeqCst);
+        let left = holders(RAW, &[]);
+        stop.store(true, Ordering::SeqCst);
+        // SAFETY: joins the stray started above.
+        unsafe { libc::pthread_join(stray, std::ptr::null_mut()) };
+        ensure!(c != 0, "the stray's child was never started");
+        ensure!(
+            left.is_empty(),
+            "after the scope ended, threads {left:?} still hold {RAW} (stray {s}, its child {c} \
+             started while the stray was being lowered)"
+        );
+        Ok(())
+    }));
+}
