@@ -1,0 +1,113 @@
+//! Second adversarial review: the kept `/proc/self/task` descriptor (`sys::proc::TaskDir`),
+//! re-checked by device and inode and reopened when the program closed or reused it.
+//!
+//! Oracles: `/proc/self/task/<tid>/status` read from outside, `fcntl(F_GETFD)`.
+
+#[path = "review/common.rs"]
+mod common;
+
+use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use capscope::RaiseGuard;
+use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
+use common::{holders, lower, Stray, RAW};
+
+fn c(s: &str) -> CString {
+    CString::new(s).unwrap()
+}
+
+fn sys(what: &str, rc: libc::c_int) -> Verdict {
+    ensure!(rc == 0, "{what}: {}", std::io::Error::last_os_error());
+    Ok(())
+}
+
+/// A contained thread that parks until stopped (so that a scope's end counts threads).
+fn peer() -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
+    let park = Arc::new(AtomicBool::new(false));
+    let p2 = park.clone();
+    let h = std::thread::spawn(move || {
+        while !p2.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    (park, h)
+}
+
+/// The reopen path (`TaskDir::reopen` -> `open_handle`) only checks that `/proc/self` reads as
+/// this process's pid, then trusts whatever `/proc/self/task` is: not that it is a procfs
+/// (no `statfs`), not the `NSpid` check that `TaskDir::open` makes the first time (the docs say
+/// it is "opened again (with the same checks as the first time)"). A process whose `/proc` is
+/// no longer its procfs when it closes capscope's descriptor (here a tmpfs mounted over it, with
+/// `self` pointing at the pid and an empty `<pid>/task`, whose link count says "0 threads")
+/// gets a count that hides every stray: the scope ends normally and the stray keeps the
+/// capability.
+#[test]
+fn the_reopen_trusts_a_proc_self_task_that_is_not_procfs() {
+    assert_pass(privileged(|| {
+        lower(RAW.into())?;
+        // SAFETY: a private mount namespace for this forked child.
+        unsafe {
+            sys("unshare(NEWNS)", libc::unshare(libc::CLONE_NEWNS))?;
+            sys(
+                "make / private",
+                libc::mount(
+                    std::ptr::null(),
+                    c("/").as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ),
+            )?;
+        }
+        let (park, h) = peer(); // opens and keeps /proc/self/task (first thread)
+        let pid = std::process::id();
+        let fds = common::fds_pointing_at(&format!("/proc/{pid}/task"));
+        ensure!(!fds.is_empty(), "capscope kept no task descriptor");
+        // SAFETY: mounts a tmpfs over /proc in this private namespace and builds a fake
+        // /proc/self -> <pid>, /proc/<pid>/task (empty), then closes capscope's descriptor (a
+        // daemon's close-all).
+        unsafe {
+            sys(
+                "mount tmpfs on /proc",
+                libc::mount(
+                    c("none").as_ptr(),
+                    c("/proc").as_ptr(),
+                    c("tmpfs").as_ptr(),
+                    0,
+                    std::ptr::null(),
+                ),
+            )?;
+            sys(
+                "symlink",
+                libc::symlink(c(&pid.to_string()).as_ptr(), c("/proc/self").as_ptr()),
+            )?;
+            sys("mkdir", libc::mkdir(c(&format!("/proc/{pid}")).as_ptr(), 0o755))?;
+            sys(
+                "mkdir task",
+                libc::mkdir(c(&format!("/proc/{pid}/task")).as_ptr(), 0o755),
+            )?;
+            for fd in &fds {
+                libc::close(*fd);
+            }
+        }
+        let g = check!(RaiseGuard::raise(RAW));
+        let stray = Stray::start()?;
+        drop(g); // the end counts threads through the reopened "directory"
+        // SAFETY: back to the real /proc for the oracle.
+        unsafe { sys("umount /proc", libc::umount2(c("/proc").as_ptr(), libc::MNT_DETACH))? };
+        let after = stray.effective();
+        let tid = stray.tid;
+        stray.stop();
+        park.store(true, Ordering::SeqCst);
+        h.join().unwrap();
+        ensure!(
+            !after.has(RAW),
+            "capscope reopened a /proc/self/task that is not a procfs, counted 0 threads, and \
+             stray {tid} keeps {RAW} after the scope ended"
+        );
+        Ok(())
+    }));
+}
