@@ -111,3 +111,44 @@ fn the_reopen_trusts_a_proc_self_task_that_is_not_procfs() {
         Ok(())
     }));
 }
+
+/// `TaskDir`'s `Drop` closes its descriptor when `fstat` still shows the same device and inode.
+/// But every open of `/proc/self/task` gets that same device and inode (the dentry is cached):
+/// a program that closed the `#[drop_caps_after]` guard's descriptor (a close-all) and opened
+/// `/proc/self/task` for itself gets the same number, and the guard's drop closes the
+/// *program's* descriptor behind its back (its next use fails with EBADF, or reaches whatever
+/// file took the number since).
+#[capscope::drop_caps_after]
+fn init_that_lists_its_threads() -> i32 {
+    let target = format!("/proc/{}/task", std::process::id());
+    let mut mine = -1;
+    for fd in common::fds_pointing_at(&target) {
+        // SAFETY: close-all of descriptors the program does not know, then its own open, which
+        // takes the lowest free number.
+        unsafe {
+            libc::close(fd);
+            mine = libc::open(
+                c("/proc/self/task").as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            );
+        }
+    }
+    mine
+}
+
+#[test]
+fn a_drop_after_guard_closes_the_programs_own_task_descriptor() {
+    assert_pass(privileged(|| {
+        let mine = init_that_lists_its_threads();
+        ensure!(mine >= 0, "no descriptor was opened");
+        // SAFETY: asks whether our descriptor is still open.
+        let flags = unsafe { libc::fcntl(mine, libc::F_GETFD) };
+        ensure!(
+            flags != -1,
+            "the program's own /proc/self/task descriptor {mine} was closed by the \
+             #[drop_caps_after] guard's drop: {}",
+            std::io::Error::last_os_error()
+        );
+        Ok(())
+    }));
+}
