@@ -152,3 +152,84 @@ fn a_drop_after_guard_closes_the_programs_own_task_descriptor() {
         Ok(())
     }));
 }
+
+/// Held up: the number of capscope's descriptor reused by another process's
+/// `/proc/<pid>/task` (same device, another inode, link count of a single-threaded process):
+/// the identity check sees it, the directory is reopened, and the stray is lowered.
+#[test]
+fn held_up_a_reused_number_holding_another_processs_task_directory() {
+    assert_pass(privileged(|| {
+        lower(RAW.into())?;
+        let (park, h) = peer();
+        let pid = std::process::id();
+        let fds = common::fds_pointing_at(&format!("/proc/{pid}/task"));
+        ensure!(!fds.is_empty(), "capscope kept no task descriptor");
+        for fd in &fds {
+            // SAFETY: closes capscope's descriptor and opens init's task directory (the
+            // lowest free number: the one just closed).
+            let got = unsafe {
+                libc::close(*fd);
+                libc::open(c("/proc/1/task").as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY)
+            };
+            ensure!(got == *fd, "got fd {got}, not {fd}");
+        }
+        let g = check!(RaiseGuard::raise(RAW));
+        let stray = Stray::start()?;
+        drop(g);
+        let after = stray.effective();
+        let tid = stray.tid;
+        stray.stop();
+        park.store(true, Ordering::SeqCst);
+        h.join().unwrap();
+        ensure!(!after.has(RAW), "stray {tid} keeps {RAW}");
+        Ok(())
+    }));
+}
+
+/// Held up: two threads end scopes at once right after the program closed capscope's
+/// descriptor, so both heal it concurrently (one's reopen loses the race and closes its own
+/// descriptor); each scope lowers its strays, nothing aborts, and exactly one task descriptor
+/// is left open.
+#[test]
+fn held_up_two_threads_healing_a_closed_descriptor_at_once() {
+    assert_pass(privileged(|| {
+        lower(RAW.into())?;
+        let pid = std::process::id();
+        let target = format!("/proc/{pid}/task");
+        for round in 0..50 {
+            let (park, h) = peer();
+            for fd in common::fds_pointing_at(&target) {
+                // SAFETY: the program's close-all.
+                unsafe { libc::close(fd) };
+            }
+            let barrier = Arc::new(std::sync::Barrier::new(2));
+            let b2 = barrier.clone();
+            let other = std::thread::spawn(move || -> Verdict {
+                lower(RAW.into())?;
+                let g = check!(RaiseGuard::raise(RAW));
+                let stray = Stray::start()?;
+                b2.wait();
+                drop(g);
+                let after = stray.effective();
+                stray.stop();
+                ensure!(!after.has(RAW), "other thread's stray keeps {RAW}");
+                Ok(())
+            });
+            let g = check!(RaiseGuard::raise(RAW));
+            let stray = Stray::start()?;
+            barrier.wait();
+            drop(g);
+            let after = stray.effective();
+            stray.stop();
+            other.join().unwrap()?;
+            park.store(true, Ordering::SeqCst);
+            h.join().unwrap();
+            ensure!(!after.has(RAW), "round {round}: stray keeps {RAW}");
+            let left = holders(RAW, &[]);
+            ensure!(left.is_empty(), "round {round}: holders {left:?}");
+            let open = common::fds_pointing_at(&target).len();
+            ensure!(open == 1, "round {round}: {open} task descriptors open");
+        }
+        Ok(())
+    }));
+}
