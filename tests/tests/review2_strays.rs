@@ -173,3 +173,46 @@ fn a_contained_thread_still_being_born_when_the_scope_ends_aborts_a_sigwait_prog
         Ok(())
     }));
 }
+
+/// A thread started by other means inside a scope holds the scope's capability until the
+/// scope's end lowers it; if it forks meanwhile (a C library's helper running a program, a
+/// daemonising plugin), the child process's only thread starts with the capability effective
+/// and nothing ever lowers it: the scope's end reaches only the threads of its own process.
+/// The docs state the `CLONE_VM`-without-`CLONE_THREAD` limit, not this one (and say that what
+/// such a thread starts is lowered before the scope ends).
+#[test]
+fn a_process_forked_by_a_stray_during_the_scope_keeps_the_capability() {
+    assert_pass(privileged(|| {
+        lower(RAW.into())?;
+        let g = check!(RaiseGuard::raise(RAW));
+        let child = Arc::new(AtomicU32::new(0));
+        let c2 = child.clone();
+        let stray = common::Stray::start_with(move || {
+            // SAFETY: fork from this thread; the child only sleeps, then exits.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                // SAFETY: the child ends without unwinding.
+                unsafe {
+                    libc::sleep(3);
+                    libc::_exit(0)
+                }
+            }
+            c2.store(u32::try_from(pid).unwrap(), Ordering::SeqCst);
+        })?;
+        drop(g);
+        let pid = child.load(Ordering::SeqCst);
+        let eff = common::pid_caps(i32::try_from(pid).unwrap(), "CapEff").unwrap_or_default();
+        // SAFETY: ends and reaps our grandchild.
+        unsafe {
+            libc::kill(i32::try_from(pid).unwrap(), libc::SIGKILL);
+            libc::waitpid(i32::try_from(pid).unwrap(), std::ptr::null_mut(), 0);
+        }
+        stray.stop();
+        ensure!(
+            !eff.has(RAW),
+            "process {pid}, forked by a stray during the scope, still holds {RAW} after the \
+             scope ended ({eff:?})"
+        );
+        Ok(())
+    }));
+}
