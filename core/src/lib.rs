@@ -308,12 +308,15 @@ pub(crate) fn forget_tid() {
 /// made with `clone` or `clone3` directly (a container runtime's child, say), before it makes a
 /// scope or a process-wide change.
 ///
-/// A child made with glibc's `fork` (and `std::process::Command`, `posix_spawn`, capscope's
-/// launcher) needs nothing: capscope's `pthread_atfork` handler does this. A child made with
-/// `clone` runs no such handler and starts with a copy of the parent's memory, so without this
-/// call capscope would count the *parent's* threads at the end of a scope (and miss the
-/// child's own), and would cache the parent's thread id. Async-signal-safe: no allocation, no
-/// lock.
+/// A child made with glibc's `fork` needs nothing: capscope's `pthread_atfork` handler does
+/// this. (`std::process::Command`, `posix_spawn` and capscope's launcher run no capscope code
+/// in their children, which `execve` at once.) A child made with `clone` runs no such handler
+/// and starts with a copy of the parent's memory, so without this call capscope would count the
+/// *parent's* threads at the end of a scope (and miss the child's own), and would cache the
+/// parent's thread id. Async-signal-safe: no allocation, no lock.
+///
+/// Only in a child with memory of its own: in a task made with `CLONE_VM` (which shares the
+/// parent's memory) it would wipe the *parent's* records.
 ///
 /// # Thread scope
 ///

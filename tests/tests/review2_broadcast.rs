@@ -201,8 +201,14 @@ fn a_settled_thread_id_reused_by_an_unchanged_thread_is_skipped() {
             let _ = a.join();
             // SAFETY: joins B.
             unsafe { libc::pthread_join(b, std::ptr::null_mut()) };
-            ensure!(t != 0 && u != 0, "the threads were not started (T {t}, U {u})");
-            ensure!(u == t, "U got id {u}, not T's {t}: the reuse did not happen");
+            ensure!(
+                t != 0 && u != 0,
+                "the threads were not started (T {t}, U {u})"
+            );
+            ensure!(
+                u == t,
+                "U got id {u}, not T's {t}: the reuse did not happen"
+            );
             ensure!(
                 result.is_err() || !u_eff.has(RAW),
                 "process::set_caps returned {result:?}, but thread {u} (T's reused id, born \
@@ -234,8 +240,10 @@ fn held_up_a_reused_answered_id_is_asked_again() {
                 set_mask(true);
                 until(|| rt_signal_pending() || b_sh.stop.load(Ordering::SeqCst));
                 // T has answered (it does not block): let it exit, reuse its id for U.
-                until(|| !common::task_caps(b_sh.t_tid.load(Ordering::SeqCst), "CapEff")
-                    .is_some_and(|e| e.has(RAW)));
+                until(|| {
+                    !common::task_caps(b_sh.t_tid.load(Ordering::SeqCst), "CapEff")
+                        .is_some_and(|e| e.has(RAW))
+                });
                 let tid = b_sh.t_tid.load(Ordering::SeqCst);
                 b_sh.t_exit.store(true, Ordering::SeqCst);
                 until(|| gone(tid));

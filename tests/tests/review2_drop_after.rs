@@ -1,6 +1,6 @@
 //! Second adversarial review: `#[drop_caps_after]` in a process forked by its body
-//! (`DropAfter::run` tells the arming process's `/proc/<pid>/task` from its own by the pid
-//! number alone).
+//! (`DropAfter::run` once told the arming process's `/proc/<pid>/task` from its own by the pid
+//! number alone; it now goes by the fork generation).
 
 #[path = "review/common.rs"]
 mod common;
@@ -25,9 +25,12 @@ enum Role {
 /// the body makes a PID namespace and forks into it; the process that returns from the function
 /// there has, by construction, the same pid *number* as the process that armed the drop
 /// (here: the namespace's init forks once more after setting `ns_last_pid`; the same happens
-/// whenever the numbers meet by chance). `DropAfter::run` compares only `t.pid() == getpid()`,
-/// takes the inherited descriptor for its own, counts the *parent's* threads (1), and makes the
-/// per-thread drop only: the child's worker keeps every capability, no error, no abort.
+/// whenever the numbers meet by chance). `DropAfter::run` used to compare only
+/// `t.pid() == getpid()`, take the inherited descriptor for its own, count the *parent's*
+/// threads (1), and make the per-thread drop only: the child's worker kept every capability.
+/// Now the child knows it is a child (the fork generation), and looks for its own
+/// `/proc/self/task`: the `/proc` it sees is the parent namespace's, so it cannot reach its
+/// worker, and it fails closed (aborts).
 #[capscope::drop_caps_after]
 fn sandbox_setup() -> Role {
     let (rd, wr) = pipe();
@@ -45,20 +48,19 @@ fn sandbox_setup() -> Role {
     // The namespace's init (pid 1): the next pid is the parent's number.
     // SAFETY: our copy of the read end.
     unsafe { libc::close(rd) };
-    std::fs::write(
-        "/proc/sys/kernel/ns_last_pid",
-        (parent_pid - 1).to_string(),
-    )
-    .expect("ns_last_pid");
+    std::fs::write("/proc/sys/kernel/ns_last_pid", (parent_pid - 1).to_string())
+        .expect("ns_last_pid");
     // SAFETY: fork of a single-threaded process.
     let child = unsafe { libc::fork() };
     assert!(child >= 0);
     if child > 0 {
         let mut status = 0;
-        // SAFETY: waits for our child, then ends without running the drop twice.
+        // SAFETY: waits for our child, then ends without running the drop twice, with 42 when
+        // the child aborted.
         unsafe {
             libc::waitpid(child, &mut status, 0);
-            libc::_exit(0);
+            let aborted = libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGABRT;
+            libc::_exit(if aborted { 42 } else { 0 });
         }
     }
     // pid == parent_pid, in the new namespace.
@@ -78,10 +80,14 @@ fn sandbox_setup() -> Role {
 }
 
 #[test]
-fn a_child_in_a_pid_namespace_with_the_parents_pid_number_drops_one_thread_only() {
+fn a_child_in_a_pid_namespace_with_the_parents_pid_number_does_not_drop_one_thread_only() {
     assert_pass(privileged(|| {
         match sandbox_setup() {
-            Role::Parent(init, rd) => recv_verdict(rd, init, "the sandboxed child"),
+            // Either the child's drop reached its worker (a verdict), or it failed closed.
+            Role::Parent(init, rd) => match recv_verdict(rd, init, "the sandboxed child") {
+                Err(why) if why.contains("(status 10752)") => Ok(()), // init exited with 42
+                other => other,
+            },
             Role::Child(wr, stop, caps) => {
                 // The function has returned: its drop ran in this process.
                 stop.store(true, Ordering::SeqCst);

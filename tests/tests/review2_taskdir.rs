@@ -36,79 +36,93 @@ fn peer() -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
     (park, h)
 }
 
-/// The reopen path (`TaskDir::reopen` -> `open_handle`) only checks that `/proc/self` reads as
-/// this process's pid, then trusts whatever `/proc/self/task` is: not that it is a procfs
-/// (no `statfs`), not the `NSpid` check that `TaskDir::open` makes the first time (the docs say
-/// it is "opened again (with the same checks as the first time)"). A process whose `/proc` is
-/// no longer its procfs when it closes capscope's descriptor (here a tmpfs mounted over it, with
-/// `self` pointing at the pid and an empty `<pid>/task`, whose link count says "0 threads")
-/// gets a count that hides every stray: the scope ends normally and the stray keeps the
-/// capability.
+/// The reopen path (`TaskDir::reopen` -> `open_handle`) once trusted whatever
+/// `/proc/self/task` was after the kept descriptor was closed: a tmpfs mounted over `/proc`,
+/// with `self` pointing at the pid and an empty `<pid>/task` (link count: "0 threads"), hid
+/// every stray, and the scope ended normally with the stray keeping the capability. Now the
+/// reopen makes the first open's checks (a procfs, the calling thread's `NSpid`), refuses that
+/// directory, and the scope's end, unable to check its threads, fails closed: the process
+/// aborts.
 #[test]
-fn the_reopen_trusts_a_proc_self_task_that_is_not_procfs() {
+fn a_reopen_that_finds_no_procfs_fails_closed() {
     assert_pass(privileged(|| {
-        lower(RAW.into())?;
-        // SAFETY: a private mount namespace for this forked child.
-        unsafe {
-            sys("unshare(NEWNS)", libc::unshare(libc::CLONE_NEWNS))?;
-            sys(
-                "make / private",
-                libc::mount(
-                    std::ptr::null(),
-                    c("/").as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    std::ptr::null(),
-                ),
-            )?;
-        }
-        let (park, h) = peer(); // opens and keeps /proc/self/task (first thread)
-        let pid = std::process::id();
-        let fds = common::fds_pointing_at(&format!("/proc/{pid}/task"));
-        ensure!(!fds.is_empty(), "capscope kept no task descriptor");
-        // SAFETY: mounts a tmpfs over /proc in this private namespace and builds a fake
-        // /proc/self -> <pid>, /proc/<pid>/task (empty), then closes capscope's descriptor (a
-        // daemon's close-all).
-        unsafe {
-            sys(
-                "mount tmpfs on /proc",
-                libc::mount(
-                    c("none").as_ptr(),
-                    c("/proc").as_ptr(),
-                    c("tmpfs").as_ptr(),
-                    0,
-                    std::ptr::null(),
-                ),
-            )?;
-            sys(
-                "symlink",
-                libc::symlink(c(&pid.to_string()).as_ptr(), c("/proc/self").as_ptr()),
-            )?;
-            sys("mkdir", libc::mkdir(c(&format!("/proc/{pid}")).as_ptr(), 0o755))?;
-            sys(
-                "mkdir task",
-                libc::mkdir(c(&format!("/proc/{pid}/task")).as_ptr(), 0o755),
-            )?;
-            for fd in &fds {
-                libc::close(*fd);
+        match capscope_tests::in_child(|| {
+            lower(RAW.into())?;
+            // SAFETY: a private mount namespace for this forked child.
+            unsafe {
+                sys("unshare(NEWNS)", libc::unshare(libc::CLONE_NEWNS))?;
+                sys(
+                    "make / private",
+                    libc::mount(
+                        std::ptr::null(),
+                        c("/").as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_REC | libc::MS_PRIVATE,
+                        std::ptr::null(),
+                    ),
+                )?;
             }
-        }
-        let g = check!(RaiseGuard::raise(RAW));
-        let stray = Stray::start()?;
-        drop(g); // the end counts threads through the reopened "directory"
-        // SAFETY: back to the real /proc for the oracle.
-        unsafe { sys("umount /proc", libc::umount2(c("/proc").as_ptr(), libc::MNT_DETACH))? };
-        let after = stray.effective();
-        let tid = stray.tid;
-        stray.stop();
-        park.store(true, Ordering::SeqCst);
-        h.join().unwrap();
-        ensure!(
-            !after.has(RAW),
-            "capscope reopened a /proc/self/task that is not a procfs, counted 0 threads, and \
+            let (park, h) = peer(); // opens and keeps /proc/self/task (first thread)
+            let pid = std::process::id();
+            let fds = common::fds_pointing_at(&format!("/proc/{pid}/task"));
+            ensure!(!fds.is_empty(), "capscope kept no task descriptor");
+            // SAFETY: mounts a tmpfs over /proc in this private namespace and builds a fake
+            // /proc/self -> <pid>, /proc/<pid>/task (empty), then closes capscope's descriptor (a
+            // daemon's close-all).
+            unsafe {
+                sys(
+                    "mount tmpfs on /proc",
+                    libc::mount(
+                        c("none").as_ptr(),
+                        c("/proc").as_ptr(),
+                        c("tmpfs").as_ptr(),
+                        0,
+                        std::ptr::null(),
+                    ),
+                )?;
+                sys(
+                    "symlink",
+                    libc::symlink(c(&pid.to_string()).as_ptr(), c("/proc/self").as_ptr()),
+                )?;
+                sys(
+                    "mkdir",
+                    libc::mkdir(c(&format!("/proc/{pid}")).as_ptr(), 0o755),
+                )?;
+                sys(
+                    "mkdir task",
+                    libc::mkdir(c(&format!("/proc/{pid}/task")).as_ptr(), 0o755),
+                )?;
+                for fd in &fds {
+                    libc::close(*fd);
+                }
+            }
+            let g = check!(RaiseGuard::raise(RAW));
+            let stray = Stray::start()?;
+            drop(g); // the end counts threads through the reopened "directory"
+                     // SAFETY: back to the real /proc for the oracle.
+            unsafe {
+                sys(
+                    "umount /proc",
+                    libc::umount2(c("/proc").as_ptr(), libc::MNT_DETACH),
+                )?
+            };
+            let after = stray.effective();
+            let tid = stray.tid;
+            stray.stop();
+            park.store(true, Ordering::SeqCst);
+            h.join().unwrap();
+            ensure!(
+                !after.has(RAW),
+                "capscope reopened a /proc/self/task that is not a procfs, counted 0 threads, and \
              stray {tid} keeps {RAW} after the scope ended"
-        );
-        Ok(())
+            );
+            Ok(())
+        }) {
+            Err(why) if why.contains("signal 6") => Ok(()),
+            other => Err(format!(
+                "expected the scope's end to abort (no procfs to check the stray), got {other:?}"
+            )),
+        }
     }));
 }
 
@@ -169,7 +183,10 @@ fn held_up_a_reused_number_holding_another_processs_task_directory() {
             // lowest free number: the one just closed).
             let got = unsafe {
                 libc::close(*fd);
-                libc::open(c("/proc/1/task").as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY)
+                libc::open(
+                    c("/proc/1/task").as_ptr(),
+                    libc::O_RDONLY | libc::O_DIRECTORY,
+                )
             };
             ensure!(got == *fd, "got fd {got}, not {fd}");
         }

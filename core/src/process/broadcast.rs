@@ -174,6 +174,8 @@ struct Entry {
     queue_full: bool,
     /// Since when every look found the thread blocking the signal.
     blocked_since: Option<Instant>,
+    /// Who answered (`contain::identity`), 0 when unknown.
+    ident: u64,
 }
 
 struct Run<'a> {
@@ -367,22 +369,41 @@ impl Run<'_> {
             for tid in tids {
                 // A thread id seen before is skipped, unless that thread exited: then the id has
                 // been given to a new thread (ids wrap at pid_max), which must be signalled too.
-                if tid == self.me || self.io_threads.contains(&tid) || self.settled.contains(&tid) {
+                if tid == self.me {
                     continue;
+                }
+                // Settled (born holding the change) or a kernel io thread on an earlier pass: the
+                // id may have been given to a new thread since (ids wrap), so a later pass checks
+                // again that it is still that thread, and asks it otherwise.
+                if self.settled.contains(&tid) {
+                    if crate::scope::contain::born_with(tid, self.gen) {
+                        continue;
+                    }
+                    self.settled.retain(|&t| t != tid);
+                }
+                if self.io_threads.contains(&tid) {
+                    if self.tasks.status(tid).is_some_and(|s| s.io_thread) {
+                        continue;
+                    }
+                    self.io_threads.retain(|&t| t != tid);
                 }
                 let mut again = false;
                 if let Some(e) = self.threads.get(&tid) {
                     // Seen before. Still awaited: skipped. Exited: the id may now name a new,
                     // live thread (ids wrap at pid_max), asked if so (a zombie main thread
                     // stays listed and is not live). Answered on an earlier pass: the thread
-                    // may have exited since and its id been given to a new thread, which
-                    // nothing tells apart from the old one without asking: asked again (a
-                    // thread that already holds the change applies it again, which changes
-                    // nothing). Only later passes, which new threads cause, ask again.
+                    // may have exited since and its id been given to a new thread; it is
+                    // still the same thread when its record (slot and epoch, given with its
+                    // answer) is unchanged, or when it is the main thread (whose id lives as
+                    // long as the process); otherwise it is asked again (a thread that already
+                    // holds the change applies it again, which changes nothing).
                     let awaited = !e.gone && e.answer.is_none();
+                    let same = !e.gone
+                        && (tid == self.pid.unsigned_abs()
+                            || crate::scope::contain::same_thread(tid, e.ident));
                     if awaited
+                        || same
                         || (e.gone && self.tasks.status(tid).is_none_or(|s| s.zombie))
-                        || (!e.gone && passes == 1)
                     {
                         continue;
                     }
@@ -426,6 +447,7 @@ impl Run<'_> {
                     io_checked: false,
                     queue_full: false,
                     blocked_since: None,
+                    ident: 0,
                 };
                 self.send(tid, &mut entry)?;
                 self.threads.insert(tid, entry);
@@ -515,6 +537,8 @@ impl Run<'_> {
             e.answer = handler::result(e.index, self.gen);
             if e.answer.is_none() {
                 pending.push(tid);
+            } else {
+                e.ident = handler::answered_by(e.index);
             }
         }
         pending

@@ -187,6 +187,9 @@ const CHUNKS: usize = 1024;
 struct Slot {
     tid: AtomicU32,
     result: AtomicU64,
+    /// Who answered ([`contain::identity`](crate::scope::contain::identity)), written before
+    /// the result.
+    ident: AtomicU64,
 }
 
 type Chunk = [Slot; CHUNK];
@@ -196,6 +199,7 @@ const fn new_chunk() -> Chunk {
         Slot {
             tid: AtomicU32::new(0),
             result: AtomicU64::new(0),
+            ident: AtomicU64::new(0),
         }
     }; CHUNK]
 }
@@ -267,6 +271,12 @@ pub(super) fn abandon(index: usize, gen: u32) -> bool {
 }
 
 /// The answer recorded at slot `index` for `gen`: `None` while pending.
+/// Who answered in slot `index` (see [`Slot::ident`]); meaningful once [`result`] gave an
+/// answer.
+pub(super) fn answered_by(index: usize) -> u64 {
+    slot_at(index, false).map_or(0, |s| s.ident.load(Ordering::Relaxed))
+}
+
 pub(super) fn result(index: usize, gen: u32) -> Option<Answer> {
     let r = slot_at(index, false)?.result.load(Ordering::Acquire);
     if (r >> 32) as u32 != gen {
@@ -354,6 +364,8 @@ fn answer_in_flight() {
     }
     let me = crate::current_tid();
     let Some(slot) = find(me) else { return };
+    slot.ident
+        .store(crate::scope::contain::identity(), Ordering::Relaxed);
     let recorded = slot.result.compare_exchange(
         pack(gen, PENDING),
         pack(gen, pack_answer(&r)),

@@ -45,6 +45,8 @@ struct Slot {
     contained: AtomicU32,
     /// The process-wide change (broadcast generation) the thread was born holding.
     born_with: AtomicU32,
+    /// Bumped at every claim: (slot, epoch) names one thread, even after its id is reused.
+    epoch: AtomicU32,
 }
 
 static TABLE: [Slot; SLOTS] = [const {
@@ -53,6 +55,7 @@ static TABLE: [Slot; SLOTS] = [const {
         own: AtomicU64::new(0),
         contained: AtomicU32::new(0),
         born_with: AtomicU32::new(0),
+        epoch: AtomicU32::new(0),
     }
 }; SLOTS];
 
@@ -71,10 +74,29 @@ fn contained_changed() {
     CHANGES.fetch_add(1, Ordering::SeqCst);
 }
 
-/// A thread is about to be started through `pthread_create`.
+/// Threads started through capscope's `pthread_create` that have not yet run [`born`]: while
+/// some are, a thread the kernel lists and the census does not count may be one of them.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// A thread is about to be started through `pthread_create` (just before the C library's call).
 #[cfg_attr(not(feature = "contain"), allow(dead_code))]
 pub(crate) fn birth_started() {
     BIRTHS.fetch_add(1, Ordering::SeqCst);
+    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The C library's `pthread_create` failed: no thread is coming.
+#[cfg_attr(not(feature = "contain"), allow(dead_code))]
+pub(crate) fn birth_failed() {
+    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// Waits (sleeping, so that lower-priority threads run) until no thread started through
+/// `pthread_create` is still on its way to [`born`], or `deadline`.
+fn births_settled(deadline: std::time::Instant) {
+    while IN_FLIGHT.load(Ordering::SeqCst) != 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_micros(50));
+    }
 }
 
 /// A reading of the contained threads, to compare with the kernel's count of threads.
@@ -173,7 +195,11 @@ fn my_slot() -> Option<&'static Slot> {
             slot.own.store(0, Ordering::Release);
             slot.contained.store(0, Ordering::Release);
             slot.born_with.store(0, Ordering::Release);
+            slot.epoch.fetch_add(1, Ordering::AcqRel);
             let _ = MY_SLOT.try_with(|s| s.set(i + 1));
+            // Registers the thread-exit destructor, which releases the slot (a thread that is
+            // not contained too: its published set must not outlive it).
+            let _ = EXIT.try_with(|_| ());
             return Some(slot);
         }
     }
@@ -213,6 +239,30 @@ pub(crate) fn applied(gen: u32) {
 #[cfg_attr(not(feature = "contain"), allow(dead_code))]
 pub(crate) fn applied_gen() -> u32 {
     APPLIED.try_with(Cell::get).unwrap_or(0)
+}
+
+/// Who the calling thread is, beyond its id: its record's slot and that slot's epoch (0 when
+/// it has no record). Async-signal-safe.
+pub(crate) fn identity() -> u64 {
+    let known = MY_SLOT.try_with(Cell::get).unwrap_or(0);
+    if known == 0 {
+        return 0;
+    }
+    (known as u64) << 32 | u64::from(TABLE[known - 1].epoch.load(Ordering::Acquire))
+}
+
+/// Whether thread `tid` is still the thread that gave `identity` (its record was not
+/// released and claimed again since). `false` for 0.
+pub(crate) fn same_thread(tid: u32, identity: u64) -> bool {
+    let Some(slot) = usize::try_from(identity >> 32)
+        .ok()
+        .and_then(|k| k.checked_sub(1))
+        .and_then(|i| TABLE.get(i))
+    else {
+        return false;
+    };
+    slot.tid.load(Ordering::Acquire) == tid
+        && u64::from(slot.epoch.load(Ordering::Acquire)) == identity & 0xffff_ffff
 }
 
 /// Whether thread `tid` was born, through capscope's `pthread_create`, from a thread that
@@ -262,16 +312,16 @@ pub(crate) fn born(mask: CapSet, gen: u32, creator_contained: bool) {
         crate::scope::guard::set_birth_mask(mask);
         crate::scope::audit::contain(mask);
     }
-    if !creator_contained {
-        return;
+    if creator_contained {
+        if let Some(slot) = my_slot() {
+            slot.born_with.store(gen, Ordering::Release);
+            slot.contained.store(1, Ordering::Release);
+            CONTAINED.fetch_add(1, Ordering::SeqCst);
+            contained_changed();
+            let _ = EXIT.try_with(|e| e.0.set(true));
+        }
     }
-    if let Some(slot) = my_slot() {
-        slot.born_with.store(gen, Ordering::Release);
-        slot.contained.store(1, Ordering::Release);
-        CONTAINED.fetch_add(1, Ordering::SeqCst);
-        contained_changed();
-        let _ = EXIT.try_with(|e| e.0.set(true));
-    }
+    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
 }
 
 /// In a child after `fork` (async-signal-safe): only the forking thread is left, and it is the
@@ -283,6 +333,8 @@ pub(crate) fn forked() {
         slot.contained.store(0, Ordering::Relaxed);
     }
     CONTAINED.store(0, Ordering::SeqCst);
+    IN_FLIGHT.store(0, Ordering::SeqCst);
+    NO_PROC.store(false, Ordering::SeqCst);
     let _ = MY_SLOT.try_with(|s| s.set(0));
     let _ = EXIT.try_with(|e| e.0.set(false));
 }
@@ -297,23 +349,43 @@ pub(crate) fn prepare() {
     }
 }
 
-/// Before a scope raises something: when contained threads live, the check at the scope's end
-/// needs the process's `/proc/self/task`; without it, the raise is refused now rather than the
-/// process aborted at the end. One load when the directory is already open.
+/// `/proc/self/task` could not be opened in this process (no `/proc` of its own): not tried
+/// again at every raise.
+static NO_PROC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Before a scope raises something: the check at the scope's end needs the process's
+/// `/proc/self/task` whenever other threads may exist, so it is opened now (once) if it is not
+/// yet; without it, the raise is refused unless the calling thread is provably alone (then a
+/// thread that appears during the scope makes its end abort). One load once the directory is
+/// open.
 pub(crate) fn checkable(op: Op) -> crate::Result<()> {
-    if TaskDir::is_cached() || CONTAINED.load(Ordering::SeqCst) == 0 {
+    if TaskDir::is_cached() {
         return Ok(());
     }
-    TaskDir::cached(op).map(|_| ()).map_err(|e| {
-        crate::Error::refused(
-            op,
-            format!(
-                "this process has other threads, and capscope could not open its \
-                 /proc/self/task to check, when the scope ends, that none of them keeps the \
-                 capabilities ({e})"
-            ),
-        )
-    })
+    let why = if NO_PROC.load(Ordering::SeqCst) {
+        None
+    } else {
+        match TaskDir::cached(op) {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                NO_PROC.store(true, Ordering::SeqCst);
+                Some(e)
+            }
+        }
+    };
+    if CONTAINED.load(Ordering::SeqCst) == 0 && crate::sys::threads::alone() == Some(true) {
+        return Ok(());
+    }
+    Err(crate::Error::refused(
+        op,
+        format!(
+            "this process has other threads, and without a /proc of its own capscope cannot \
+             check, when the scope ends, that none of them keeps the capabilities{}: mount a \
+             /proc for this process, or make the first scope or start the first thread before \
+             the chroot",
+            why.map(|e| format!(" ({e})")).unwrap_or_default()
+        ),
+    ))
 }
 
 /// How many times a scope's end reads the census and the kernel's count before it takes the
@@ -341,8 +413,9 @@ pub(crate) fn scope_ended(lowered: CapSet) {
     };
     let tasks = TaskDir::cached(Op::Restore).unwrap_or_else(|e| {
         fail(format!(
-            "other threads exist that capscope cannot check for them ({e}); mount a /proc for \
-             this process, or start the first thread before the chroot"
+            "a thread appeared during the scope that capscope cannot check without a /proc of \
+             this process ({e}); mount a /proc for this process, or make the first scope or \
+             start the first thread before the chroot"
         ))
     });
     // The census first, then the kernel's count, then the census again: a contained birth or
@@ -359,16 +432,32 @@ pub(crate) fn scope_ended(lowered: CapSet) {
             break;
         }
     }
-    if let Err(why) = lower_strays(lowered, tasks) {
-        fail(format!(
-            "a thread started during it still holds them and cannot be lowered ({why})"
-        ));
+    // The slow path, until a pass finds no thread holding what the scope lowered: a stray may
+    // start a thread while it is being lowered, and that one is found by the next pass.
+    let deadline = std::time::Instant::now() + STRAY_DEADLINE;
+    loop {
+        // A thread started through pthread_create that has not run its trampoline yet is not
+        // counted: let it get there (it lowers itself) rather than take it for a stray.
+        births_settled(deadline);
+        match lower_strays(lowered, tasks) {
+            Ok(0) => return,
+            Ok(_) if std::time::Instant::now() < deadline => {}
+            Ok(_) => fail(format!(
+                "threads holding them kept appearing for {STRAY_DEADLINE:?}"
+            )),
+            Err(why) => fail(format!(
+                "a thread started during it still holds them and cannot be lowered ({why})"
+            )),
+        }
     }
 }
 
+/// How long a scope's end keeps lowering threads that appear holding what it raised.
+const STRAY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The slow path: every thread that was not contained at birth is read; those holding part of
-/// `raised` outside their own scopes are lowered and verified.
-fn lower_strays(raised: CapSet, tasks: &TaskDir) -> Result<(), String> {
+/// `raised` outside their own scopes are lowered and verified. Returns how many were.
+fn lower_strays(raised: CapSet, tasks: &TaskDir) -> Result<usize, String> {
     let me = crate::current_tid();
     let main = pid();
     let tids = tasks.list_settled().map_err(|e| e.to_string())?;
@@ -415,10 +504,10 @@ fn lower_strays(raised: CapSet, tasks: &TaskDir) -> Result<(), String> {
         }
     }
     if strays.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     crate::scope::audit::lower_strays(raised, &strays);
     crate::process::lower_on(&strays, raised, tasks)
-        .map(|_| ())
+        .map(|_| strays.len())
         .map_err(|e| e.to_string())
 }

@@ -417,7 +417,10 @@ pub fn thread_count() -> Result<usize> {
 pub struct DropAfter {
     spec: DropSpec,
     all_threads: bool,
-    tasks: Option<TaskDir>,
+    /// The process's directory, opened (and kept for the process) when the drop was armed.
+    tasks: Option<&'static TaskDir>,
+    /// The fork generation when armed: a child forked by the body has another.
+    forks: u64,
     function: &'static str,
     _not_send: std::marker::PhantomData<*const ()>,
 }
@@ -440,14 +443,15 @@ impl DropAfter {
     /// [`DropOptions::all_threads`]; the guard is `!Send`.
     pub fn new(opts: DropOptions, function: &'static str) -> Result<DropAfter> {
         let spec = opts.resolve(Op::DropAll)?;
+        let forks = crate::sys::spawn::fork_generation();
         let tasks = if opts.all_threads {
-            Some(TaskDir::open(Op::DropAll)?)
+            Some(TaskDir::cached(Op::DropAll)?)
         } else {
-            let tasks = TaskDir::open(Op::DropAll).ok();
-            let count = match (alone(), &tasks) {
+            let tasks = TaskDir::cached(Op::DropAll).ok();
+            let count = match (alone(), tasks) {
                 (Some(true), _) => 1,
                 (_, Some(t)) => t.live_count()?,
-                (_, None) => TaskDir::open(Op::DropAll)?.live_count()?,
+                (_, None) => TaskDir::cached(Op::DropAll)?.live_count()?,
             };
             if count > 1 {
                 return Err(Error::refused(
@@ -467,6 +471,7 @@ impl DropAfter {
             spec,
             all_threads: opts.all_threads,
             tasks,
+            forks,
             function,
             _not_send: std::marker::PhantomData,
         })
@@ -476,25 +481,22 @@ impl DropAfter {
         if !self.all_threads && alone() == Some(true) {
             return drop_thread(&self.spec);
         }
-        // The directory opened when the drop was armed, if it is this process's: the body may
-        // have forked (a daemon's double fork), and the child ends the function too, with
-        // threads of its own. A child opens its own (after a chroot in the body, a child with
-        // threads and no /proc cannot: it aborts).
-        let own;
-        let tasks = match &self.tasks {
-            Some(t) if t.pid() == rustix::process::getpid().as_raw_nonzero().get() => t,
-            _ => {
-                own = TaskDir::open(Op::DropAll).map_err(|e| {
-                    Error::refused(
-                        Op::DropAll,
-                        format!(
-                            "threads were started during the function, and this process's \
-                             /proc/self/task cannot be opened to reach them: {e}"
-                        ),
-                    )
-                })?;
-                &own
-            }
+        // The directory opened when the drop was armed, if this is the process that armed it:
+        // the body may have forked (a daemon's double fork), and the child ends the function
+        // too, with threads of its own (its pid number may even be its parent's, in a new PID
+        // namespace: the fork generation tells them apart). A child opens its own (after a
+        // chroot in the body, a child with threads and no /proc cannot: it aborts).
+        let tasks = match self.tasks {
+            Some(t) if self.forks == crate::sys::spawn::fork_generation() => t,
+            _ => TaskDir::cached(Op::DropAll).map_err(|e| {
+                Error::refused(
+                    Op::DropAll,
+                    format!(
+                        "threads were started during the function, and this process's \
+                         /proc/self/task cannot be opened to reach them: {e}"
+                    ),
+                )
+            })?,
         };
         if !self.all_threads && tasks.live_count()? <= 1 {
             return drop_thread(&self.spec);

@@ -43,24 +43,30 @@
 //!   checked unchanged after it; if the kernel counts more, every thread that is not contained
 //!   is read with `capget(tid)`, and those holding a capability the scope's end lowered (that
 //!   no live scope of their own holds) are lowered through [`process`](crate::process)'s
-//!   broadcast, each reading its own sets back. The kept descriptor is the program's like any
-//!   other: a close-all loop may close it, and another `open` may get its number; every count
-//!   checks that it is still the directory (device and inode) and opens it again if not.
+//!   broadcast, each reading its own sets back; the listing is made again until a pass finds
+//!   no such thread (a stray may start one while it is being lowered), and a thread started
+//!   through `pthread_create` that has not reached its trampoline yet is waited for rather than
+//!   taken for a stray. The kept descriptor is the program's like any other: a close-all loop
+//!   may close it, and another `open` may get its number; every count checks that it is still
+//!   the directory (device and inode) and opens it again if not, with the first open's checks
+//!   (a procfs, this PID namespace's).
 //! - **Fail closed**: if such a thread cannot be lowered (it blocks the broadcast signal; it is
 //!   an io_uring SQPOLL thread set up inside the scope, whose ring keeps the scope's
 //!   credentials for good), the scope's own thread is lowered and the process aborts with a
 //!   message naming it. io_uring's `iou-wrk` workers are left alone: each request they run
 //!   uses its submitter's credentials. Without a `/proc` of the process's own PID namespace
-//!   (none mounted, or another namespace's, and none opened before a `chroot`), threads cannot
-//!   be checked: a scope that would raise something while contained threads live is refused
-//!   ([`Error::Refused`]), and a scope during which a thread appeared aborts the process at its
-//!   end. glibc's own helper threads (`timer_create` with `SIGEV_THREAD`, `mq_notify`, POSIX
+//!   (none mounted, or another namespace's, and none opened before a `chroot`; the first raise
+//!   or the first thread opens it), threads cannot be checked: a scope that would raise
+//!   something while the calling thread is not provably alone is refused ([`Error::Refused`]),
+//!   and a scope during which a thread appeared aborts the process at its end. glibc's own helper threads (`timer_create` with `SIGEV_THREAD`, `mq_notify`, POSIX
 //!   AIO) block every signal and are not started through the program's `pthread_create`: one
 //!   started inside a scope that raised something makes the scope's end abort.
 //!
 //! Limits, stated exactly: a task made with `clone(CLONE_VM)` *without* `CLONE_THREAD` shares
 //! the program's memory but is not in its thread group, so nothing lists or counts it: it keeps
-//! what it was born with. A child process made with `clone`/`clone3` directly (not `fork`,
+//! what it was born with. Likewise a process forked, during the scope, by a thread started
+//! behind capscope's back (a stray, before it is lowered) keeps what the stray held: a scope's
+//! end reaches the threads of its own process only. A child process made with `clone`/`clone3` directly (not `fork`,
 //! which capscope's `pthread_atfork` handler covers) starts with a copy of capscope's record of
 //! the parent's threads and must call [`after_clone`](crate::after_clone) before its first
 //! scope. A contained thread that ends without running its thread-local destructors (a raw

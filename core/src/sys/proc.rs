@@ -85,17 +85,11 @@ const SETTLE_TRIES: u32 = 10_000;
 /// a child after `fork`).
 static CACHED: AtomicPtr<TaskDir> = AtomicPtr::new(core::ptr::null_mut());
 
-/// In a child after `fork` (async-signal-safe): forget the parent's directory. Its file
-/// descriptor is closed; the leaked `TaskDir` keeps the number but never uses it again.
+/// In a child after `fork` (async-signal-safe): forget the parent's directory. Its descriptor
+/// is left open (close-on-exec): the program may have closed it and got its number back for a
+/// file of its own, which must not be closed under it.
 pub(crate) fn forked() {
-    let p = CACHED.swap(core::ptr::null_mut(), Ordering::AcqRel);
-    if !p.is_null() {
-        // SAFETY: non-null CACHED pointers are leaked boxes, never freed, and so are their
-        // handles; the child is the only thread, and the box is now unreachable.
-        let fd = unsafe { (*(*p).handle.load(Ordering::Acquire)).fd };
-        // SAFETY: closing a descriptor this process owns; nothing will use it again.
-        unsafe { libc::close(fd) };
-    }
+    CACHED.store(core::ptr::null_mut(), Ordering::Release);
 }
 
 /// Opens `/proc/self/task` as a handle, after checking that `/proc` is this process's.
@@ -127,6 +121,40 @@ fn open_handle(op: Op, me: i32) -> Result<Handle> {
         Mode::empty(),
     )
     .map_err(|e| Error::os(Op::ReadProc, e).at_path("/proc/self/task"))?;
+    // A procfs, not a directory made to look like one (a tmpfs mounted on /proc).
+    let fs = rustix::fs::fstatfs(&fd).map_err(|e| Error::os(Op::ReadProc, e))?;
+    #[allow(clippy::unnecessary_cast)] // f_type's integer type differs between targets
+    if fs.f_type as i64 != libc::PROC_SUPER_MAGIC as i64 {
+        return Err(Error::refused(
+            op,
+            format!(
+                "/proc/self/task is not on a procfs (file system type {:#x}): mount a /proc for \
+                 this process (`mount -t proc proc /proc`)",
+                fs.f_type
+            ),
+        ));
+    }
+    // The calling thread is there, with one id only: its own (a /proc of an ancestor PID
+    // namespace would list it with one id per namespace).
+    let me_tid = tid();
+    let status = read_at(fd.as_fd(), &format!("{me_tid}/status")).ok_or_else(|| {
+        foreign(
+            op,
+            &format!("the calling thread {me_tid} is not in /proc/self/task"),
+        )
+    })?;
+    if let Some(nspid) = status_field(&status, "NSpid") {
+        let ids: Vec<&str> = nspid.split_ascii_whitespace().collect();
+        if ids != [me_tid.to_string().as_str()] {
+            return Err(foreign(
+                op,
+                &format!(
+                    "the calling thread {me_tid} appears there with the ids {nspid:?} (one per \
+                     PID namespace from the one of this /proc down)"
+                ),
+            ));
+        }
+    }
     let st = rustix::fs::fstat(&fd).map_err(|e| Error::os(Op::ReadProc, e))?;
     Ok(Handle {
         fd: fd.into_raw_fd(),
@@ -135,37 +163,25 @@ fn open_handle(op: Op, me: i32) -> Result<Handle> {
     })
 }
 
+/// The text of the file `path` below the directory `dir`; `None` when it cannot be read.
+fn read_at(dir: BorrowedFd<'_>, path: &str) -> Option<String> {
+    let fd = rustix::fs::openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let mut text = String::new();
+    std::fs::File::from(fd).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
 impl TaskDir {
     /// Opens `/proc/self/task`, refusing (with the cause and the fix) when there is no `/proc`
     /// or it belongs to another PID namespace.
     pub(crate) fn open(op: Op) -> Result<TaskDir> {
         let me = pid();
         let handle = open_handle(op, me)?;
-        let dir = TaskDir {
+        Ok(TaskDir {
             handle: AtomicPtr::new(Box::into_raw(Box::new(handle))),
             listing: std::sync::Mutex::new(()),
             pid: me,
-        };
-        let me_tid = tid();
-        let status = dir.read(me_tid.unsigned_abs(), "status").ok_or_else(|| {
-            foreign(
-                op,
-                &format!("the calling thread {me_tid} is not in /proc/self/task"),
-            )
-        })?;
-        if let Some(nspid) = status_field(&status, "NSpid") {
-            let ids: Vec<&str> = nspid.split_ascii_whitespace().collect();
-            if ids != [me_tid.to_string().as_str()] {
-                return Err(foreign(
-                    op,
-                    &format!(
-                        "the calling thread {me_tid} appears there with the ids {nspid:?} \
-                         (one per PID namespace from the one of this /proc down)"
-                    ),
-                ));
-            }
-        }
-        Ok(dir)
+        })
     }
 
     /// The process's directory, opened once and kept for the life of the process (a
@@ -356,16 +372,7 @@ impl TaskDir {
 
     /// The text of `<tid>/<file>` in this directory; `None` when the thread is gone.
     pub(crate) fn read(&self, tid: u32, file: &str) -> Option<String> {
-        let fd = rustix::fs::openat(
-            self.handle().borrow(),
-            format!("{tid}/{file}"),
-            OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .ok()?;
-        let mut text = String::new();
-        std::fs::File::from(fd).read_to_string(&mut text).ok()?;
-        Some(text)
+        read_at(self.handle().borrow(), &format!("{tid}/{file}"))
     }
 
     /// The text of the calling thread's `file` (`uid_map`, `setgroups`, ...).

@@ -368,10 +368,12 @@ mod interposer {
         birth: Birth,
     ) -> c_int {
         let birth = Box::into_raw(Box::new(birth));
+        crate::scope::contain::birth_started();
         // SAFETY: the caller's pointers are passed on unchanged; the start routine and its
         // argument are ours, and `birth` stays alive until the trampoline takes it back.
         let rc = unsafe { real(thread, attr, trampoline, birth.cast()) };
         if rc != 0 {
+            crate::scope::contain::birth_failed();
             // SAFETY: the thread was not created, so the trampoline never runs: the box is
             // still ours.
             drop(unsafe { Box::from_raw(birth) });
@@ -396,7 +398,6 @@ mod interposer {
         // The process's /proc/self/task, opened now (once) while the program still has a file
         // system view with its /proc (before a chroot, say), for the scope-end checks.
         crate::scope::contain::prepare();
-        crate::scope::contain::birth_started();
         let Some(real) = real() else {
             return libc::EAGAIN;
         };
@@ -488,9 +489,20 @@ extern "C" fn in_child_after_fork() {
     forked_child();
 }
 
+/// How many times this process's memory was copied into a child ([`forked_child`] ran): a
+/// value read before a `fork` and compared after it tells the child from the parent without a
+/// system call, whatever the pid numbers (a child in a new PID namespace may get its parent's).
+static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The current fork generation (see [`FORKS`]).
+pub(crate) fn fork_generation() -> u64 {
+    FORKS.load(std::sync::atomic::Ordering::Acquire)
+}
+
 /// What a child process resets first: the parent's thread records, thread id and
 /// `/proc/<parent>/task` directory. Async-signal-safe.
 pub(crate) fn forked_child() {
+    FORKS.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     crate::forget_tid();
     crate::scope::contain::forked();
     crate::sys::proc::forked();
