@@ -126,9 +126,9 @@
 //!
 //! Measured in one run (`target/release/deps/process-* --ratios`, built by `cargo bench -p
 //! capscope-tests --bench process`; 2 vCPUs, Linux 6.18): one thread, 1.34× one `capset`;
-//! 8 and 64 threads, 1.06 to 1.18× and 1.03 to 1.07× glibc's broadcast of a real change
+//! 8 and 64 threads, 1.06 to 1.18× and 1.03 to 1.09× glibc's broadcast of a real change
 //! (`setresgid` flipping the effective gid, which commits new credentials on every thread as
-//! `capset` does), and 1.26 to 1.38× / 1.20 to 1.26× glibc's broadcast of an unchanged
+//! `capset` does), and 1.15 to 1.38× / 1.20 to 1.26× glibc's broadcast of an unchanged
 //! `setresuid` (which the kernel returns from without doing anything). The read-back costs
 //! about 5 % of that and is kept: a seccomp filter (`SECCOMP_RET_ERRNO` with 0) or a
 //! user-notification supervisor can make `capset` return 0 without changing anything, and a
