@@ -383,8 +383,9 @@ pub trait CommandExt {
     /// [`launch`](Self::launch), then [`Plan::verify`]: the child and what it was seen to hold.
     /// A child whose state differs from the plan is killed (`SIGKILL`) and reaped before the
     /// error returns. The program's file is also looked up (in `PATH`, as `execvp` does)
-    /// before the spawn, so that a program that exits at once is still judged with its
-    /// set-ID bits and file capabilities.
+    /// before the spawn, so that a program that exits at once, or one whose `/proc/<pid>/exe`
+    /// this process may not read (it gained privileges at `execve`, which makes it
+    /// non-dumpable), is still judged with its set-ID bits and file capabilities.
     ///
     /// # Errors
     ///
@@ -553,7 +554,13 @@ impl Plan {
     fn verify_with(&self, pid: u32, fallback: Option<exec::ExecFile>) -> Result<ChildState> {
         let proc = ChildProc::open(pid)?;
         proc.wait_exec();
-        let exe = proc.exe()?;
+        // `/proc/<pid>/exe` is refused (EACCES) when the program made the process non-dumpable
+        // (it gained privileges at `execve`) and this process may not trace it; then the file
+        // looked up before the spawn, when there is one, is what the program brings.
+        let exe = match proc.exe() {
+            Err(e) if fallback.is_some() && e.errno() == Some(crate::Errno::ACCES) => None,
+            r => r?,
+        };
         let exited = exe.is_none() && fallback.is_none();
         let file = exe.or(fallback).unwrap_or_default();
         let text = proc.status()?;
