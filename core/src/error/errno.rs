@@ -39,6 +39,13 @@ impl Errno {
         Errno(raw)
     }
 
+    /// The calling thread's current `errno`, right after a libc call that failed.
+    /// Async-signal-safe: it reads the thread's errno and allocates nothing.
+    #[inline]
+    pub(crate) fn last() -> Errno {
+        Errno(io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    }
+
     /// The raw errno value.
     #[must_use]
     pub const fn raw(self) -> i32 {

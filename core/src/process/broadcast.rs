@@ -61,10 +61,6 @@ impl Drop for LockGuard {
     }
 }
 
-fn pid() -> i32 {
-    rustix::process::getpid().as_raw_nonzero().get()
-}
-
 /// Takes the broadcast lock, waiting for a broadcast running on another thread. A thread that
 /// already holds it (a broadcast started from a signal handler that interrupted a broadcast on
 /// the same thread) is refused: waiting would never end.
@@ -80,7 +76,7 @@ pub(super) fn lock(op: Op) -> Result<LockGuard> {
             Err(owner) => {
                 // An owner that is not a thread of this process: we are a child forked while
                 // another thread of the parent was broadcasting. Its broadcast is not ours.
-                if signal::tgkill(pid(), owner, 0) == Err(Errno::SRCH) {
+                if signal::tgkill(crate::sys::pid(), owner, 0) == Err(Errno::SRCH) {
                     let _ = LOCK.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
                     continue;
                 }
@@ -230,7 +226,7 @@ pub(super) fn run(job: &Job<'_>, tasks: Option<&TaskDir>) -> Result<Report> {
         Some(t) => t,
         None => TaskDir::cached(job.op)?,
     };
-    let me = pid();
+    let me = crate::sys::pid();
     if tasks.pid() != me {
         return Err(Error::refused(
             job.op,
@@ -401,10 +397,15 @@ impl Run<'_> {
                     let same = !e.gone
                         && (tid == self.pid.unsigned_abs()
                             || crate::scope::contain::same_thread(tid, e.ident));
-                    if awaited
-                        || same
-                        || (e.gone && self.tasks.status(tid).is_none_or(|s| s.zombie))
-                    {
+                    // A listed id that was gone is still gone when it is a zombie (the main
+                    // thread), or when its status cannot be read and `tgkill` no longer finds
+                    // it; otherwise it names a new thread.
+                    let still_gone = e.gone
+                        && match self.tasks.status(tid) {
+                            Some(s) => s.zombie,
+                            None => signal::tgkill(self.pid, tid, 0) == Err(Errno::SRCH),
+                        };
+                    if awaited || same || still_gone {
                         continue;
                     }
                     again = true;
@@ -499,11 +500,16 @@ impl Run<'_> {
                 e.gone = handler::abandon(e.index, self.gen);
             } else if !e.io_checked {
                 e.io_checked = true;
-                if self.tasks.status(*tid).is_some_and(|s| s.io_thread) {
-                    handler::abandon(e.index, self.gen);
-                    e.gone = true;
-                    self.io_threads.push(*tid);
-                    io_cache_add(self.pid, *tid);
+                match self.tasks.status(*tid) {
+                    // A zombie main thread: `tgkill` still finds it, but it runs nothing.
+                    Some(s) if s.zombie => e.gone = handler::abandon(e.index, self.gen),
+                    Some(s) if s.io_thread => {
+                        handler::abandon(e.index, self.gen);
+                        e.gone = true;
+                        self.io_threads.push(*tid);
+                        io_cache_add(self.pid, *tid);
+                    }
+                    _ => {}
                 }
             }
         }
@@ -652,6 +658,12 @@ impl Run<'_> {
             .into_iter()
             .filter(|t| !self.blocked.contains(t) && !self.threads[t].gone)
             .collect();
-        Ok(!(self.blocked.is_empty() && self.unanswered.is_empty()))
+        if self.blocked.is_empty() && self.unanswered.is_empty() {
+            // Everyone answered meanwhile: the broadcast goes on (a later pass may signal new
+            // threads, whose handlers must make the change).
+            handler::resume(self.gen);
+            return Ok(false);
+        }
+        Ok(true)
     }
 }

@@ -79,6 +79,12 @@ pub(super) fn retire() {
     ACTIVE.store(0, Ordering::SeqCst);
 }
 
+/// Undoes [`retire`] for the same broadcast (the published change is unchanged, so a handler
+/// that read it across the two sees the same words).
+pub(super) fn resume(gen: u32) {
+    ACTIVE.store(gen, Ordering::SeqCst);
+}
+
 /// After [`retire`]: waits (up to `limit`) until no handler is still applying the change.
 /// `false` if one still is.
 pub(super) fn quiesce(limit: std::time::Duration) -> bool {

@@ -26,8 +26,8 @@ fn numbers(text: &str, name: &str) -> Option<Vec<u32>> {
 }
 
 /// For a group list too long for the handlers: compares each of `answered`'s groups with the
-/// list asked (as a multiset), adding those that differ to `failures.unverified`. Threads that
-/// exited meanwhile are skipped.
+/// list asked (as a multiset), adding those that differ, or whose `status` cannot be read, to
+/// `failures.unverified`. Threads that exited meanwhile are skipped.
 pub(super) fn long_groups(
     job: &Job<'_>,
     tasks: &TaskDir,
@@ -41,7 +41,13 @@ pub(super) fn long_groups(
     want.sort_unstable();
     for &tid in answered {
         let Some(text) = tasks.read(tid, "status") else {
-            continue; // exited
+            // Exited, or unreadable: only an exited thread is passed.
+            if crate::sys::signal::tgkill(crate::sys::pid(), tid, 0)
+                != Err(crate::error::Errno::SRCH)
+            {
+                failures.unverified.push(tid);
+            }
+            continue;
         };
         let same = numbers(&text, "Groups").is_some_and(|mut got| {
             got.sort_unstable();

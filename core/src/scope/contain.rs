@@ -74,21 +74,28 @@ fn contained_changed() {
     CHANGES.fetch_add(1, Ordering::SeqCst);
 }
 
-/// Threads started through capscope's `pthread_create` that have not yet run [`born`]: while
-/// some are, a thread the kernel lists and the census does not count may be one of them.
+/// Threads started through capscope's `pthread_create` inside a scope (with something to
+/// lower, so with every signal blocked) that have not yet run [`born`]: while some are, a
+/// thread the kernel lists holding a scope's capabilities, and unable to answer a signal, may
+/// be one of them. (A thread born outside scopes has nothing to lower and takes signals.)
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
-/// A thread is about to be started through `pthread_create` (just before the C library's call).
+/// A thread is about to be started through `pthread_create` (just before the C library's
+/// call); `masked`: inside a scope.
 #[cfg_attr(not(feature = "contain"), allow(dead_code))]
-pub(crate) fn birth_started() {
+pub(crate) fn birth_started(masked: bool) {
     BIRTHS.fetch_add(1, Ordering::SeqCst);
-    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    if masked {
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 /// The C library's `pthread_create` failed: no thread is coming.
 #[cfg_attr(not(feature = "contain"), allow(dead_code))]
-pub(crate) fn birth_failed() {
-    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+pub(crate) fn birth_failed(masked: bool) {
+    if masked {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Waits (sleeping, so that lower-priority threads run) until no thread started through
@@ -122,14 +129,13 @@ pub(crate) fn census() -> Census {
 }
 
 impl Census {
-    /// Whether no contained thread was born or died, and no thread was started through
-    /// `pthread_create`, since the census was read: then a kernel count read in between can be
-    /// compared with it. (A contained thread is counted after the kernel made it and uncounted
-    /// before it leaves the kernel, so in a held census `contained` never exceeds the contained
-    /// threads the kernel counts.)
+    /// Whether no contained thread was born or died since the census was read: then a kernel
+    /// count read in between can be compared with it. (A contained thread is counted after the
+    /// kernel made it and uncounted before it leaves the kernel, so in a held census
+    /// `contained` never exceeds the contained threads the kernel counts; a thread still on its
+    /// way to its trampoline only makes the kernel count more, which takes the slow path.)
     pub(crate) fn held(&self) -> bool {
-        BIRTHS.load(Ordering::SeqCst) == self.births
-            && CHANGES.load(Ordering::SeqCst) == self.changes
+        CHANGES.load(Ordering::SeqCst) == self.changes
     }
 }
 
@@ -165,42 +171,51 @@ pub(crate) fn thread_exits() {
     release_slot();
 }
 
-fn pid() -> u32 {
-    rustix::process::getpid()
-        .as_raw_nonzero()
-        .get()
-        .unsigned_abs()
-}
+/// A slot being claimed: no thread has this id, so no lookup by id finds it meanwhile.
+const CLAIMING: u32 = u32::MAX;
 
-/// This thread's slot, claimed on first use; `None` when the table is full.
+/// This thread's slot, claimed on first use; `None` when the table is full. A free slot is
+/// taken without a system call; only when none is free are the slots of exited threads looked
+/// for (one `tgkill(.., 0)` each).
 fn my_slot() -> Option<&'static Slot> {
     let known = MY_SLOT.try_with(Cell::get).unwrap_or(0);
     if known != 0 {
         return Some(&TABLE[known - 1]);
     }
     let me = crate::current_tid();
-    let process = pid();
+    let claim = |i: usize, owner: u32| -> Option<&'static Slot> {
+        let slot = &TABLE[i];
+        slot.tid
+            .compare_exchange(owner, CLAIMING, Ordering::AcqRel, Ordering::Acquire)
+            .ok()?;
+        slot.own.store(0, Ordering::Release);
+        slot.contained.store(0, Ordering::Release);
+        slot.born_with.store(0, Ordering::Release);
+        // A new epoch before the id is published: (slot, epoch) never names two threads.
+        slot.epoch.fetch_add(1, Ordering::AcqRel);
+        slot.tid.store(me, Ordering::Release);
+        let _ = MY_SLOT.try_with(|s| s.set(i + 1));
+        // Registers the thread-exit destructor, which releases the slot (a thread that is not
+        // contained too: its published set must not outlive it).
+        let _ = EXIT.try_with(|_| ());
+        Some(slot)
+    };
     for (i, slot) in TABLE.iter().enumerate() {
         let owner = slot.tid.load(Ordering::Acquire);
         // A slot of this thread's id while it has none is a dead thread's whose id was reused.
-        let free = owner == 0
-            || owner == me
-            || crate::sys::signal::tgkill(process as i32, owner, 0) == Err(Errno::SRCH);
-        if free
-            && slot
-                .tid
-                .compare_exchange(owner, me, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-        {
-            slot.own.store(0, Ordering::Release);
-            slot.contained.store(0, Ordering::Release);
-            slot.born_with.store(0, Ordering::Release);
-            slot.epoch.fetch_add(1, Ordering::AcqRel);
-            let _ = MY_SLOT.try_with(|s| s.set(i + 1));
-            // Registers the thread-exit destructor, which releases the slot (a thread that is
-            // not contained too: its published set must not outlive it).
-            let _ = EXIT.try_with(|_| ());
-            return Some(slot);
+        if owner == 0 || owner == me {
+            if let Some(s) = claim(i, owner) {
+                return Some(s);
+            }
+        }
+    }
+    let process = crate::sys::pid();
+    for (i, slot) in TABLE.iter().enumerate() {
+        let owner = slot.tid.load(Ordering::Acquire);
+        if owner != CLAIMING && crate::sys::signal::tgkill(process, owner, 0) == Err(Errno::SRCH) {
+            if let Some(s) = claim(i, owner) {
+                return Some(s);
+            }
         }
     }
     None
@@ -288,7 +303,8 @@ pub(crate) fn birth_mask() -> CapSet {
 /// starts is left to the scope-end check, like itself.
 #[cfg_attr(not(feature = "contain"), allow(dead_code))]
 pub(crate) fn creator_contained() -> bool {
-    EXIT.try_with(|e| e.0.get()).unwrap_or(false) || crate::current_tid() == pid()
+    EXIT.try_with(|e| e.0.get()).unwrap_or(false)
+        || crate::current_tid() == crate::sys::pid().unsigned_abs()
 }
 
 /// The first thing a thread started through `pthread_create` runs: lowers `mask` (what the
@@ -321,7 +337,9 @@ pub(crate) fn born(mask: CapSet, gen: u32, creator_contained: bool) {
             let _ = EXIT.try_with(|e| e.0.set(true));
         }
     }
-    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    if !mask.is_empty() {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// In a child after `fork` (async-signal-safe): only the forking thread is left, and it is the
@@ -339,19 +357,32 @@ pub(crate) fn forked() {
     let _ = EXIT.try_with(|e| e.0.set(false));
 }
 
-/// Opens the process's `/proc/self/task` (once, kept) if it can, while the program still sees
-/// its `/proc`: called when a thread is started through `pthread_create` (not in a signal
-/// handler), so that a later `chroot` does not take the scope-end checks away.
-#[cfg_attr(not(feature = "contain"), allow(dead_code))]
-pub(crate) fn prepare() {
-    if !TaskDir::is_cached() {
-        let _ = TaskDir::cached(Op::Raise);
+/// `/proc/self/task` could not be opened in this process (no `/proc` of its own): not tried
+/// again at every raise or thread birth.
+static NO_PROC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Opens the process's `/proc/self/task` (once, kept) unless it is open already or could not
+/// be opened before; the error of a first failure.
+fn open_task_dir(op: Op) -> Option<crate::Error> {
+    if TaskDir::is_cached() || NO_PROC.load(Ordering::SeqCst) {
+        return None;
+    }
+    match TaskDir::cached(op) {
+        Ok(_) => None,
+        Err(e) => {
+            NO_PROC.store(true, Ordering::SeqCst);
+            Some(e)
+        }
     }
 }
 
-/// `/proc/self/task` could not be opened in this process (no `/proc` of its own): not tried
-/// again at every raise.
-static NO_PROC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Opens the process's `/proc/self/task` while the program still sees its `/proc`: called
+/// when a thread is started through `pthread_create` (not in a signal handler), so that a
+/// later `chroot` does not take the scope-end checks away.
+#[cfg_attr(not(feature = "contain"), allow(dead_code))]
+pub(crate) fn prepare() {
+    let _ = open_task_dir(Op::Raise);
+}
 
 /// Before a scope raises something: the check at the scope's end needs the process's
 /// `/proc/self/task` whenever other threads may exist, so it is opened now (once) if it is not
@@ -359,20 +390,10 @@ static NO_PROC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::n
 /// thread that appears during the scope makes its end abort). One load once the directory is
 /// open.
 pub(crate) fn checkable(op: Op) -> crate::Result<()> {
+    let why = open_task_dir(op);
     if TaskDir::is_cached() {
         return Ok(());
     }
-    let why = if NO_PROC.load(Ordering::SeqCst) {
-        None
-    } else {
-        match TaskDir::cached(op) {
-            Ok(_) => return Ok(()),
-            Err(e) => {
-                NO_PROC.store(true, Ordering::SeqCst);
-                Some(e)
-            }
-        }
-    };
     if CONTAINED.load(Ordering::SeqCst) == 0 && crate::sys::threads::alone() == Some(true) {
         return Ok(());
     }
@@ -438,10 +459,13 @@ pub(crate) fn scope_ended(lowered: CapSet) {
     loop {
         // A thread started through pthread_create that has not run its trampoline yet is not
         // counted: let it get there (it lowers itself) rather than take it for a stray.
+        let pass = std::time::Instant::now();
         births_settled(deadline);
         match lower_strays(lowered, tasks) {
             Ok(0) => return,
-            Ok(_) if std::time::Instant::now() < deadline => {}
+            // Lowered some: look again, unless threads holding them have kept appearing since
+            // the deadline (the time spent waiting for births does not count against a pass).
+            Ok(_) if pass < deadline => {}
             Ok(_) => fail(format!(
                 "threads holding them kept appearing for {STRAY_DEADLINE:?}"
             )),
@@ -459,7 +483,7 @@ const STRAY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 /// `raised` outside their own scopes are lowered and verified. Returns how many were.
 fn lower_strays(raised: CapSet, tasks: &TaskDir) -> Result<usize, String> {
     let me = crate::current_tid();
-    let main = pid();
+    let main = crate::sys::pid().unsigned_abs();
     let tids = tasks.list_settled().map_err(|e| e.to_string())?;
     let mut strays = Vec::new();
     for tid in tids {
@@ -488,7 +512,12 @@ fn lower_strays(raised: CapSet, tasks: &TaskDir) -> Result<usize, String> {
             continue;
         }
         match tasks.status(tid) {
-            None => continue,
+            // Unreadable: skipped only if the thread is gone; otherwise lowered like any stray
+            // (the broadcast verifies it, or the scope's end fails closed).
+            None if crate::sys::signal::tgkill(crate::sys::pid(), tid, 0) == Err(Errno::SRCH) => {
+                continue
+            }
+            None => strays.push(tid),
             Some(s) if s.zombie => continue,
             // An io_uring SQPOLL thread born in the scope: the ring it serves runs every
             // request with its creator's credentials of that moment, for good.

@@ -345,8 +345,10 @@ pub fn drop_all(opts: &DropOptions) -> Result<()> {
 
 /// The per-thread drop of a resolved spec, with its error.
 pub(crate) fn drop_thread(spec: &DropSpec) -> Result<()> {
-    crate::scope::guard::forget_restorable(CapSet::from_bits(u64::MAX));
-    ops::drop_all(spec).map_err(|f| drop_error(Op::DropAll, f))?;
+    crate::thread::rmw::run(Op::DropAll, || {
+        crate::scope::guard::forget_restorable(CapSet::from_bits(u64::MAX));
+        ops::drop_all(spec).map_err(|f| drop_error(Op::DropAll, f))
+    })?;
     crate::scope::audit::drop(Op::DropAll, spec, 1);
     Ok(())
 }
@@ -358,14 +360,6 @@ pub(crate) fn drop_error(op: Op, f: ops::Fail) -> Error {
         _ => None,
     };
     crate::thread::identity::fail_error(op, f, hint)
-}
-
-/// Whether the calling thread is the only live thread of its process, told with one system call
-/// and no `/proc`: `unshare(CLONE_THREAD)` fails with `EINVAL` exactly when the thread group has
-/// other members, and does nothing otherwise. `None` when the kernel or a seccomp filter refuses
-/// the call, and when a zombie main thread makes the answer ambiguous (then `/proc` decides).
-pub(crate) fn alone() -> Option<bool> {
-    crate::sys::threads::alone()
 }
 
 /// How many live threads the calling process has (kernel io threads included, a zombie main
@@ -384,10 +378,10 @@ pub(crate) fn alone() -> Option<bool> {
 /// # Ok::<(), capscope::Error>(())
 /// ```
 pub fn thread_count() -> Result<usize> {
-    if alone() == Some(true) {
+    if crate::sys::threads::alone() == Some(true) {
         return Ok(1);
     }
-    TaskDir::open(Op::DropAll)?.live_count()
+    TaskDir::cached(Op::DropAll)?.live_count()
 }
 
 /// Drops capabilities (as [`drop_all`]) when dropped: on return, on `Err` and on unwinding. Any
@@ -447,11 +441,11 @@ impl DropAfter {
         let tasks = if opts.all_threads {
             Some(TaskDir::cached(Op::DropAll)?)
         } else {
-            let tasks = TaskDir::cached(Op::DropAll).ok();
-            let count = match (alone(), tasks) {
-                (Some(true), _) => 1,
-                (_, Some(t)) => t.live_count()?,
-                (_, None) => TaskDir::cached(Op::DropAll)?.live_count()?,
+            let (count, tasks) = match (crate::sys::threads::alone(), TaskDir::cached(Op::DropAll))
+            {
+                (Some(true), tasks) => (1, tasks.ok()),
+                (_, Ok(t)) => (t.live_count()?, Some(t)),
+                (_, Err(e)) => return Err(e),
             };
             if count > 1 {
                 return Err(Error::refused(
@@ -478,7 +472,7 @@ impl DropAfter {
     }
 
     fn run(&self) -> Result<()> {
-        if !self.all_threads && alone() == Some(true) {
+        if !self.all_threads && crate::sys::threads::alone() == Some(true) {
             return drop_thread(&self.spec);
         }
         // The directory opened when the drop was armed, if this is the process that armed it:

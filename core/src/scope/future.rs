@@ -24,10 +24,10 @@ pin_project_lite::pin_project! {
     /// of the future it wraps.
     ///
     /// Its output is `Ok(inner output)`, or `Err` with [`Error::MissingCaps`] (or the `capget`/
-    /// `capset` failure) when the capabilities cannot be raised at the first poll, in which case
-    /// the inner future is never polled. If they can no longer be raised at a later poll (the
-    /// permitted set shrank meanwhile), the inner future cannot go on without them and cannot be
-    /// abandoned half-way silently: that poll panics with the error.
+    /// `capset` failure) when the capabilities cannot be raised at a poll: at the first one, the
+    /// inner future is never polled; at a later one (the permitted set shrank meanwhile), it is
+    /// not polled again and stays half-run (dropped with the `RaisedFuture`), and the error
+    /// says so. It never runs a slice of the inner future without the capabilities.
     ///
     /// It is `Send` when the inner future is: no guard lives across polls.
     ///
@@ -85,10 +85,16 @@ impl<F: Future> Future for RaisedFuture<F> {
         let guard = match RaiseGuard::enter(*this.caps, *this.mode, this.function) {
             Ok(g) => g,
             Err(e) if !*this.polled => return Poll::Ready(Err(e)),
-            Err(e) => panic!(
-                "{}: cannot raise the capabilities again to resume the future: {e}",
-                this.function
-            ),
+            Err(e) => {
+                return Poll::Ready(Err(Error::refused(
+                    crate::Op::Raise,
+                    format!(
+                        "{}: the capabilities could not be raised again to resume the future, \
+                         which was left half-run: {e}",
+                        this.function
+                    ),
+                )))
+            }
         };
         *this.polled = true;
         let out = this.inner.poll(cx);

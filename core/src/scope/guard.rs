@@ -477,10 +477,12 @@ pub(crate) fn forget_restorable(caps: CapSet) {
     }
 }
 
-/// Whether this build contains threads at birth: capscope's `pthread_create` lowers, in a new
-/// thread, what the creating thread's scopes hold raised (feature `contain`, on by default,
-/// with glibc and dynamic linking). Without it, threads born inside a scope are lowered when
-/// the scope ends (see the [module docs](self#confinement)).
+/// Whether this program contains threads at birth: capscope's `pthread_create` lowers, in a
+/// new thread, what the creating thread's scopes hold raised (feature `contain`, on by default,
+/// with glibc and dynamic linking, and capscope linked into the program itself: in a library
+/// loaded with `dlopen` the program's `pthread_create` is the C library's, which this checks
+/// once, at run time). Without it, threads born inside a scope are lowered when the scope ends
+/// (see the [module docs](self#confinement)).
 ///
 /// # Examples
 ///
@@ -490,8 +492,8 @@ pub(crate) fn forget_restorable(caps: CapSet) {
 /// }
 /// ```
 #[must_use]
-pub const fn births_contained() -> bool {
-    crate::sys::spawn::INTERPOSED
+pub fn births_contained() -> bool {
+    crate::sys::spawn::interposed()
 }
 
 /// Records, in a thread being born, what its creator's scopes held raised (already lowered).

@@ -5,16 +5,12 @@
 
 use crate::error::Errno;
 
-fn last_errno() -> Errno {
-    Errno::from_raw(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
-}
-
 /// `getresuid`: (real, effective, saved).
 pub(crate) fn getresuid() -> Result<[u32; 3], Errno> {
     let mut r = [0u32; 3];
     // SAFETY: three valid out-pointers; getresuid only writes them.
     if unsafe { libc::getresuid(&mut r[0], &mut r[1], &mut r[2]) } != 0 {
-        return Err(last_errno());
+        return Err(Errno::last());
     }
     Ok(r)
 }
@@ -24,7 +20,7 @@ pub(crate) fn getresgid() -> Result<[u32; 3], Errno> {
     let mut r = [0u32; 3];
     // SAFETY: as above.
     if unsafe { libc::getresgid(&mut r[0], &mut r[1], &mut r[2]) } != 0 {
-        return Err(last_errno());
+        return Err(Errno::last());
     }
     Ok(r)
 }
@@ -33,7 +29,7 @@ pub(crate) fn getresgid() -> Result<[u32; 3], Errno> {
 pub(crate) fn group_count() -> Result<usize, Errno> {
     // SAFETY: size 0 asks for the count only; the pointer is not used.
     let n = unsafe { libc::getgroups(0, core::ptr::null_mut()) };
-    usize::try_from(n).map_err(|_| last_errno())
+    usize::try_from(n).map_err(|_| Errno::last())
 }
 
 /// The supplementary groups, into `buf`; returns how many were written. Fails with `EINVAL`
@@ -45,7 +41,7 @@ pub(crate) fn groups_into(buf: &mut [u32]) -> Result<usize, Errno> {
     }
     // SAFETY: `buf` has room for `len` gids (gid_t is u32).
     let n = unsafe { libc::getgroups(len, buf.as_mut_ptr()) };
-    usize::try_from(n).map_err(|_| last_errno())
+    usize::try_from(n).map_err(|_| Errno::last())
 }
 
 /// The filesystem uid: `setfsuid(-1)`, which never changes anything (-1 is no valid id) and

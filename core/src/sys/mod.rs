@@ -11,3 +11,8 @@ pub(crate) mod shared;
 pub(crate) mod signal;
 pub(crate) mod spawn;
 pub(crate) mod threads;
+
+/// The calling process's id (`getpid`).
+pub(crate) fn pid() -> i32 {
+    rustix::process::getpid().as_raw_nonzero().get()
+}

@@ -44,10 +44,6 @@ impl IntOption {
     }
 }
 
-fn last_errno() -> Errno {
-    Errno::from_raw(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
-}
-
 /// `prctl(option, a2, a3, 0, 0)`, returning the raw result. Allocation-free and
 /// async-signal-safe (the raw system call; `errno` is read right after it).
 pub(crate) fn int(option: IntOption, a2: u64, a3: u64) -> Result<i64> {
@@ -56,7 +52,7 @@ pub(crate) fn int(option: IntOption, a2: u64, a3: u64) -> Result<i64> {
     // arguments; the unused ones are zero as prctl(2) requires.
     let r = unsafe { libc::syscall(libc::SYS_prctl, libc::c_long::from(raw), a2, a3, 0u64, 0u64) };
     if r == -1 {
-        Err(Error::os(op, last_errno()))
+        Err(Error::os(op, Errno::last()))
     } else {
         Ok(r)
     }
@@ -79,7 +75,7 @@ pub(crate) fn get_int(option: IntOutOption) -> Result<i32> {
     // SAFETY: both options write one int to the address in arg2, which is `v`.
     let r = unsafe { libc::prctl(raw, &mut v as *mut libc::c_int, 0, 0, 0) };
     if r == -1 {
-        return Err(Error::os(op, last_errno()));
+        return Err(Error::os(op, Errno::last()));
     }
     Ok(v)
 }

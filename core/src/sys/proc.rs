@@ -35,13 +35,7 @@ pub(crate) fn read_status(path: &str) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Error::from_io(Op::ReadProc, &e).at_path(path))
 }
 
-fn pid() -> i32 {
-    rustix::process::getpid().as_raw_nonzero().get()
-}
-
-fn tid() -> i32 {
-    rustix::thread::gettid().as_raw_nonzero().get()
-}
+use super::pid;
 
 /// The process's own `/proc/self/task` directory, checked to belong to its PID namespace.
 ///
@@ -136,7 +130,7 @@ fn open_handle(op: Op, me: i32) -> Result<Handle> {
     }
     // The calling thread is there, with one id only: its own (a /proc of an ancestor PID
     // namespace would list it with one id per namespace).
-    let me_tid = tid();
+    let me_tid = crate::current_tid();
     let status = read_at(fd.as_fd(), &format!("{me_tid}/status")).ok_or_else(|| {
         foreign(
             op,
@@ -377,7 +371,7 @@ impl TaskDir {
 
     /// The text of the calling thread's `file` (`uid_map`, `setgroups`, ...).
     pub(crate) fn read_mine(&self, file: &str) -> Option<String> {
-        self.read(tid().unsigned_abs(), file)
+        self.read(crate::current_tid(), file)
     }
 
     /// What thread `tid`'s `status` and `stat` say about it; `None` when it is gone.

@@ -3,10 +3,6 @@
 
 use crate::error::Errno;
 
-fn last_errno() -> Errno {
-    Errno::from_raw(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
-}
-
 /// The signal handler's type (`SA_SIGINFO`).
 pub(crate) type Handler = extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
 
@@ -27,7 +23,7 @@ pub(crate) fn current_handler(sig: i32) -> Result<usize, Errno> {
     unsafe {
         let mut old: libc::sigaction = core::mem::zeroed();
         if libc::sigaction(sig, core::ptr::null(), &mut old) != 0 {
-            return Err(last_errno());
+            return Err(Errno::last());
         }
         Ok(old.sa_sigaction)
     }
@@ -54,7 +50,7 @@ pub(crate) fn install(sig: i32, handler: Handler) -> Result<(), Errno> {
         action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
         libc::sigfillset(&mut action.sa_mask);
         if libc::sigaction(sig, &action, core::ptr::null_mut()) != 0 {
-            return Err(last_errno());
+            return Err(Errno::last());
         }
     }
     Ok(())
@@ -68,7 +64,7 @@ pub(crate) fn tgkill(pid: i32, tid: u32, sig: i32) -> Result<(), Errno> {
     if r == 0 {
         Ok(())
     } else {
-        Err(last_errno())
+        Err(Errno::last())
     }
 }
 

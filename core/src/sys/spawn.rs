@@ -367,13 +367,14 @@ mod interposer {
         attr: *const libc::pthread_attr_t,
         birth: Birth,
     ) -> c_int {
+        let masked = !birth.mask.is_empty();
         let birth = Box::into_raw(Box::new(birth));
-        crate::scope::contain::birth_started();
+        crate::scope::contain::birth_started(masked);
         // SAFETY: the caller's pointers are passed on unchanged; the start routine and its
         // argument are ours, and `birth` stays alive until the trampoline takes it back.
         let rc = unsafe { real(thread, attr, trampoline, birth.cast()) };
         if rc != 0 {
-            crate::scope::contain::birth_failed();
+            crate::scope::contain::birth_failed(masked);
             // SAFETY: the thread was not created, so the trampoline never runs: the box is
             // still ours.
             drop(unsafe { Box::from_raw(birth) });
@@ -475,13 +476,38 @@ mod interposer {
     }
 }
 
-/// Whether threads started through `pthread_create` are contained at birth in this build.
-pub(crate) const INTERPOSED: bool = cfg!(all(
-    feature = "contain",
-    target_os = "linux",
-    target_env = "gnu",
-    not(target_feature = "crt-static")
-));
+/// Whether the program's `pthread_create` is capscope's: built in (feature `contain`, glibc,
+/// dynamic linking) and the definition the program's symbol lookup finds (not so when capscope
+/// lives in a library loaded with `dlopen`, a plugin or a Python extension: the program's
+/// own `pthread_create` came first). Looked up once.
+pub(crate) fn interposed() -> bool {
+    #[cfg(all(
+        feature = "contain",
+        target_os = "linux",
+        target_env = "gnu",
+        not(target_feature = "crt-static")
+    ))]
+    {
+        static FOUND: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *FOUND.get_or_init(|| {
+            // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name.
+            let found = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"pthread_create".as_ptr()) };
+            std::ptr::eq(
+                found.cast_const(),
+                (interposer::pthread_create as *const ()).cast(),
+            )
+        })
+    }
+    #[cfg(not(all(
+        feature = "contain",
+        target_os = "linux",
+        target_env = "gnu",
+        not(target_feature = "crt-static")
+    )))]
+    {
+        false
+    }
+}
 
 static HOOK: Once = Once::new();
 

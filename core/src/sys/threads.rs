@@ -6,7 +6,16 @@
 /// change). So `Some(true)`: no other thread exists right now; `Some(false)`: another thread
 /// exists, or the calling thread is not the main thread; `None`: a seccomp filter (Docker's
 /// default profile, for one) or the kernel refused the call, so nothing is known.
+///
+/// A refusal other than `EINVAL` (a seccomp filter, which stays once installed) is remembered
+/// for the process: later calls answer `None` without the system call, which is always safe
+/// (callers then count the threads through `/proc`).
 pub(crate) fn alone() -> Option<bool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static REFUSED: AtomicBool = AtomicBool::new(false);
+    if REFUSED.load(Ordering::Relaxed) {
+        return None;
+    }
     // SAFETY: with CLONE_THREAD alone, unshare unshares nothing (the file table, the one hazard
     // of `unshare_unsafe`, is untouched): it only checks the thread group.
     match unsafe {
@@ -16,6 +25,9 @@ pub(crate) fn alone() -> Option<bool> {
     } {
         Ok(()) => Some(true),
         Err(rustix::io::Errno::INVAL) => Some(false),
-        Err(_) => None,
+        Err(_) => {
+            REFUSED.store(true, Ordering::Relaxed);
+            None
+        }
     }
 }

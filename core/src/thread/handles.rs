@@ -62,15 +62,17 @@ macro_rules! state_handle {
             /// Reads the three sets once, applies `f` to this one and writes them back only
             /// when it changed.
             fn update(self, f: impl FnOnce(CapSet) -> CapSet) -> Result<()> {
-                let old = CapState::get_current()?;
-                let new = CapState {
-                    $field: f(old.$field),
-                    ..old
-                };
-                if new == old {
-                    return Ok(());
-                }
-                new.set_current()
+                crate::thread::rmw::run(Op::Capset, || {
+                    let old = CapState::get_current()?;
+                    let new = CapState {
+                        $field: f(old.$field),
+                        ..old
+                    };
+                    if new == old {
+                        return Ok(());
+                    }
+                    new.set_current()
+                })
             }
 
             /// The whole set: one `capget`.
@@ -262,6 +264,10 @@ impl AmbientSet {
     /// inheritable; otherwise as [`ambient::raise`] and [`ambient::lower`].
     pub fn replace(self, caps: impl Into<CapSet>) -> Result<()> {
         let caps = caps.into();
+        crate::thread::rmw::run(Op::AmbientRaise, || Self::replace_now(caps))
+    }
+
+    fn replace_now(caps: CapSet) -> Result<()> {
         let s = CapState::get_current()?;
         let allowed = s.permitted & s.inheritable;
         if !caps.is_subset(allowed) {

@@ -550,9 +550,11 @@ pub(crate) fn verify_on_stack(req: &IdRequest<'_>, applied: &Applied) -> Step {
 #[doc(alias = "setgroups")]
 pub fn cap_set_ids(change: &IdChange<'_>) -> Result<()> {
     let req = change.validate(Op::CapSetIds)?;
-    let applied = apply(&req).map_err(|f| fail_error(Op::CapSetIds, f, None))?;
     let mut scratch = vec![0u32; req.scratch_len()];
-    verify(&req, &applied, &mut scratch).map_err(|e| e.into_error(Op::CapSetIds))
+    crate::thread::rmw::run(Op::CapSetIds, || {
+        let applied = apply(&req).map_err(|f| fail_error(Op::CapSetIds, f, None))?;
+        verify(&req, &applied, &mut scratch).map_err(|e| e.into_error(Op::CapSetIds))
+    })
 }
 
 #[cfg(test)]

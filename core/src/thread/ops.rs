@@ -363,28 +363,37 @@ impl DropSpec {
 pub(crate) fn drop_all(spec: &DropSpec) -> Step {
     let before = capget()?;
     let mut changed = false;
-    let mark = |f: Fail, changed: bool| if changed { f.after_change() } else { f };
+    let mut raised_setpcap = false;
+    // A failure before anything but `CAP_SETPCAP` changed puts the effective set back (and is
+    // a partial change only if that fails too).
+    let mark = |f: Fail, changed: bool, raised_setpcap: bool| {
+        if changed || (raised_setpcap && capset(&before).is_err()) {
+            f.after_change()
+        } else {
+            f
+        }
+    };
     if spec.bounding {
         if before.permitted.has(Cap::SETPCAP) && !before.effective.has(Cap::SETPCAP) {
             capset(&CapState {
                 effective: before.effective.with(Cap::SETPCAP),
                 ..before
             })?;
+            raised_setpcap = true;
         }
         for cap in CapSet::up_to(spec.last).difference(spec.keep) {
-            if bounding_read(cap).map_err(|f| mark(f, changed))? == Some(true) {
-                bounding_drop_one(cap).map_err(|f| mark(f, changed))?;
+            if bounding_read(cap).map_err(|f| mark(f, changed, raised_setpcap))? == Some(true) {
+                bounding_drop_one(cap).map_err(|f| mark(f, changed, raised_setpcap))?;
                 changed = true;
             }
         }
     }
     let ids = spec.ids();
-    let mut applied = None;
     if let Some(req) = &ids {
-        applied = Some(identity::apply(req).map_err(|f| mark(f, changed))?);
+        identity::apply(req).map_err(|f| mark(f, changed, raised_setpcap))?;
         changed = true;
     }
-    ambient_clear().map_err(|f| mark(f, changed))?;
+    ambient_clear().map_err(|f| mark(f, changed, raised_setpcap))?;
     if spec.no_new_privs {
         set_no_new_privs().map_err(Fail::after_change)?;
     }
@@ -415,7 +424,7 @@ pub(crate) fn drop_all(spec: &DropSpec) -> Step {
                 .is_subset(spec.keep),
         )?;
     }
-    if let (Some(req), Some(_)) = (&ids, applied) {
+    if let Some(req) = &ids {
         identity::verify_ids(req).map_err(Fail::after_change)?;
     }
     Ok(())

@@ -5,7 +5,8 @@
 //! between the two calls (say, to change the inheritable set of every thread), the `capset`
 //! would write back the sets read *before* the handler's change, undoing it on this thread
 //! after the handler had reported it done. So every read-modify-write of the calling thread's
-//! capability sets that capscope makes runs inside [`section`]: a signal handler that
+//! capability sets that capscope makes runs inside [`section`] (or [`run`], for the public
+//! per-thread functions): a signal handler that
 //! interrupts it sees the thread busy and defers its work ([`defer_if_busy`]); the section runs
 //! the deferred work as soon as it ends, so the broadcast's change lands after the write-back,
 //! never under it. No system call is added (two thread-local flag writes per section).
@@ -52,6 +53,18 @@ pub(crate) fn section<T>(f: impl FnOnce() -> T) -> Option<T> {
         work();
     }
     Some(out)
+}
+
+/// [`section`] for a public read-modify-write: its error, or [`Error::Refused`] when a signal
+/// handler calls it in the middle of another section of the same thread.
+pub(crate) fn run<T>(op: crate::Op, f: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
+    section(f).unwrap_or_else(|| {
+        Err(crate::Error::refused(
+            op,
+            "called from a signal handler that interrupted a read-modify-write of this \
+             thread's capability sets",
+        ))
+    })
 }
 
 /// For a signal handler: if the interrupted code is inside a section, remember `work` to run

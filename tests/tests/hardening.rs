@@ -1,0 +1,101 @@
+//! Failure paths found by reading the code once more: a drop that fails before it changed
+//! anything leaves nothing raised behind, and an async scope that cannot raise again returns
+//! an error instead of panicking. Each test runs in a forked child (root) or a user namespace
+//! (a normal user).
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use capscope::drop_after::{drop_all, DropOptions};
+use capscope::future::RaisedFuture;
+use capscope::guard::RaiseMode;
+use capscope::{Cap, CapState, Error, Op};
+use capscope_tests::state::{lower, unpermit};
+use capscope_tests::{assert_pass, check, ensure, fail_syscall, privileged};
+
+/// `drop_all(bounding)` raises `CAP_SETPCAP` into the effective set when it is only
+/// permitted. If the first bounding-set read then fails (here a seccomp filter makes
+/// `PR_CAPBSET_READ` fail), nothing else has changed: the error is a plain one (not
+/// "indeterminate"), and `CAP_SETPCAP` is lowered again, so the thread is exactly as before.
+#[test]
+fn a_drop_failing_before_any_change_leaves_setpcap_as_it_was() {
+    assert_pass(privileged(|| {
+        lower(Cap::SETPCAP.into())?;
+        let before = check!(CapState::get_current());
+        ensure!(
+            before.permitted.has(Cap::SETPCAP) && !before.effective.has(Cap::SETPCAP),
+            "{before:?}"
+        );
+        // The kernel's last capability, probed (with PR_CAPBSET_READ) before the filter.
+        check!(capscope::kernel::last_supported());
+        fail_syscall(
+            libc::SYS_prctl,
+            &[(0, libc::PR_CAPBSET_READ as u32)],
+            libc::EPERM as u16,
+        )?;
+        let e = match drop_all(&DropOptions::new().bounding()) {
+            Err(e) => e,
+            Ok(()) => return Err("the drop succeeded though every bounding read fails".into()),
+        };
+        ensure!(
+            matches!(
+                e,
+                Error::Os {
+                    op: Op::CapbsetRead,
+                    ..
+                }
+            ),
+            "not the plain error of the failing step: {e:#?}"
+        );
+        ensure!(
+            check!(CapState::get_current()) == before,
+            "the thread changed: {:?}",
+            check!(CapState::get_current())
+        );
+        Ok(())
+    }));
+}
+
+/// An annotated `async fn` whose capability leaves the permitted set between two polls: the
+/// second poll returns an error saying the future was left half-run (no panic), and the inner
+/// future is not polled again without the capability.
+#[test]
+fn an_async_scope_that_cannot_raise_again_returns_an_error() {
+    assert_pass(privileged(|| {
+        lower(Cap::NET_RAW.into())?;
+        let polls = std::cell::Cell::new(0u32);
+        let inner = std::future::poll_fn(|_| {
+            polls.set(polls.get() + 1);
+            if polls.get() == 1 {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        });
+        let mut fut = pin!(RaisedFuture::new(
+            Cap::NET_RAW,
+            RaiseMode::Add,
+            "hardening::inner",
+            inner
+        ));
+        let mut cx = Context::from_waker(Waker::noop());
+        ensure!(
+            fut.as_mut().poll(&mut cx).is_pending(),
+            "the first poll ended"
+        );
+        unpermit(Cap::NET_RAW.into())?;
+        let out =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
+                .map_err(|_| "the second poll panicked".to_owned())?;
+        match out {
+            Poll::Ready(Err(e)) => ensure!(e.to_string().contains("half-run"), "{e}"),
+            other => return Err(format!("expected an error, got {other:?}")),
+        }
+        ensure!(
+            polls.get() == 1,
+            "the inner future was polled without the capability"
+        );
+        Ok(())
+    }));
+}
