@@ -99,3 +99,59 @@ fn an_async_scope_that_cannot_raise_again_returns_an_error() {
         Ok(())
     }));
 }
+
+/// A thread that blocks the broadcast signal gets it once: while it is pending, the broadcast
+/// does not queue more copies (each would fill the thread's signal queue, shared per user, or
+/// reach the program's own `sigwait`), and the call names the thread.
+#[test]
+fn a_thread_blocking_the_signal_is_sent_it_once() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+    assert_pass(privileged(|| {
+        let sig = capscope::process::signal().raw();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let blocker = std::thread::spawn(move || -> Result<usize, String> {
+            // SAFETY: a signal set on the stack, blocked on this thread only.
+            let mut set = unsafe { std::mem::zeroed::<libc::sigset_t>() };
+            // SAFETY: valid set; sig is a real-time signal.
+            unsafe {
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, sig);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            }
+            ready_tx.send(capscope::current_tid()).unwrap();
+            go_rx.recv().unwrap();
+            // Take every queued copy without running the handler.
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            let mut copies = 0;
+            // SAFETY: valid set and timeout; the info pointer may be null.
+            while unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) } == sig {
+                copies += 1;
+            }
+            Ok(copies)
+        });
+        let tid = ready_rx.recv().unwrap();
+        let s = check!(CapState::get_current());
+        let r = capscope::process::Broadcast::new()
+            .blocked_grace(Duration::from_millis(1500))
+            .timeout(Duration::from_secs(2))
+            .set_caps(&s);
+        go_tx.send(()).unwrap();
+        let copies = blocker
+            .join()
+            .map_err(|_| "the blocker panicked".to_owned())??;
+        match r {
+            Err(Error::Threads(f)) => ensure!(f.blocked.contains(&tid), "{f:?}"),
+            other => return Err(format!("expected the blocker named, got {other:?}")),
+        }
+        ensure!(
+            copies == 1,
+            "the blocking thread was sent {copies} copies of the signal"
+        );
+        Ok(())
+    }));
+}

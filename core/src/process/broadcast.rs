@@ -23,8 +23,9 @@ static GEN: AtomicU32 = AtomicU32::new(0);
 /// Threads waiting for the broadcast lock (woken only when there are some).
 static WAITERS: AtomicU32 = AtomicU32::new(0);
 
-/// How often a thread that has not answered is signalled again (a signal the kernel refused
-/// with `EAGAIN`, its queue being full, is sent again this way).
+/// How often a thread that has not answered, and does not have the signal pending, is
+/// signalled again (a signal the kernel refused with `EAGAIN`, its queue being full, is sent
+/// again this way).
 const RESEND: Duration = Duration::from_millis(200);
 /// The longest single futex sleep, so that deadlines and exited threads are noticed.
 const SLICE: Duration = Duration::from_millis(10);
@@ -639,7 +640,12 @@ impl Run<'_> {
                 self.blocked.push(tid);
             } else if past_deadline {
                 stuck.push(tid);
-            } else if entry.sent.is_none_or(|t| now.duration_since(t) >= RESEND) {
+            } else if entry.sent.is_none_or(|t| now.duration_since(t) >= RESEND)
+                && (entry.queue_full || !status.as_ref().is_some_and(|s| s.pending(self.sig)))
+            {
+                // Sent again only when it is not pending already (a thread that blocks it
+                // keeps it queued: a second copy would only fill its queue, or reach the
+                // program's own `sigwait`), or when the queue was full.
                 self.send(tid, &mut entry)?;
             }
             self.threads.insert(tid, entry);

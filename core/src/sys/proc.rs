@@ -379,6 +379,7 @@ impl TaskDir {
         let text = self.read(tid, "status")?;
         let state = status_field(&text, "State")?;
         let sigblk = u64::from_str_radix(status_field(&text, "SigBlk")?, 16).ok()?;
+        let sigpnd = u64::from_str_radix(status_field(&text, "SigPnd")?, 16).ok()?;
         let io_thread = self
             .read(tid, "stat")
             .is_some_and(|s| stat_flags(&s) & PF_IO_WORKER != 0);
@@ -386,6 +387,7 @@ impl TaskDir {
             zombie: state.starts_with('Z') || state.starts_with('X'),
             running: state.starts_with('R'),
             sigblk,
+            sigpnd,
             io_thread,
             // The name alone is the program's to choose: only a kernel io thread is one.
             sqpoll: io_thread
@@ -394,7 +396,6 @@ impl TaskDir {
     }
 }
 
-/// Appends the thread ids of a `/proc/<pid>/task` directory read from `fd`'s position.
 impl Drop for TaskDir {
     /// Closes the descriptor, unless the program already closed it and its number is now
     /// another file's.
@@ -407,6 +408,7 @@ impl Drop for TaskDir {
     }
 }
 
+/// Appends the thread ids of a `/proc/<pid>/task` directory read from `fd`'s position.
 fn read_tids(fd: BorrowedFd<'_>, tids: &mut Vec<u32>) -> Result<()> {
     let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
     let mut dir = rustix::fs::RawDir::new(fd, &mut buf);
@@ -463,6 +465,8 @@ pub(crate) struct TaskStatus {
     pub(crate) running: bool,
     /// Its blocked-signal mask (`SigBlk`).
     pub(crate) sigblk: u64,
+    /// Its own pending signals (`SigPnd`).
+    pub(crate) sigpnd: u64,
     /// A kernel io thread (`PF_IO_WORKER`).
     pub(crate) io_thread: bool,
     /// An io_uring SQPOLL thread (a kernel io thread named `iou-sqp-<pid>`).
@@ -479,8 +483,22 @@ impl TaskStatus {
 
     /// Whether the thread blocks `sig`.
     pub(crate) fn blocks(&self, sig: i32) -> bool {
-        matches!(u32::try_from(sig - 1), Ok(bit) if bit < 64 && self.sigblk & 1 << bit != 0)
+        bit(sig).is_some_and(|b| self.sigblk & b != 0)
     }
+
+    /// Whether signal `sig` is pending for the thread itself (`SigPnd`): sent and not yet
+    /// taken.
+    pub(crate) fn pending(&self, sig: i32) -> bool {
+        bit(sig).is_some_and(|b| self.sigpnd & b != 0)
+    }
+}
+
+/// The bit of signal `sig` in a `/proc` signal mask.
+fn bit(sig: i32) -> Option<u64> {
+    u32::try_from(sig - 1)
+        .ok()
+        .filter(|&b| b < 64)
+        .map(|b| 1u64 << b)
 }
 
 #[cfg(test)]
