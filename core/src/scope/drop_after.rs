@@ -199,28 +199,16 @@ impl DropOptions {
             }
             (uid, gid) = (Some(u), Some(g));
         }
-        for (what, id) in [("uid", uid), ("gid", gid)] {
-            if id == Some(u32::MAX) {
-                return Err(Error::invalid(
-                    op,
-                    format!("{what} 4294967295 (-1) means \"unchanged\" to the kernel"),
-                ));
-            }
-        }
-        if uid.is_some() || gid.is_some() {
-            ids_reachable(op, uid, gid)?;
-        }
-        let now = crate::CapState::get_current()?;
         let mut needed = CapSet::empty();
         if self.bounding {
             needed.add(Cap::SETPCAP);
         }
         if uid.is_some() || gid.is_some() {
-            needed.add(Cap::SETGID);
+            // The ids' own checks (no `u32::MAX`), and the capabilities the change needs.
+            needed |= crate::IdChange::drop_to(uid, gid).validate(op)?.needed_caps();
+            ids_reachable(op, uid, gid)?;
         }
-        if uid.is_some() {
-            needed.add(Cap::SETUID);
-        }
+        let now = crate::CapState::get_current()?;
         let missing = needed - now.permitted;
         if !missing.is_empty() {
             return Err(Error::refused(

@@ -79,6 +79,16 @@ impl<'a> IdChange<'a> {
         self.groups(&[])
     }
 
+    /// What a drop to `uid`/`gid` changes: those ids, and the groups cleared.
+    pub(crate) const fn drop_to(uid: Option<u32>, gid: Option<u32>) -> IdChange<'static> {
+        IdChange {
+            uid,
+            gid,
+            groups: Some(&[]),
+            keep_effective: false,
+        }
+    }
+
     /// Afterwards, restore the effective set as it was (intersected with the permitted set)
     /// instead of leaving it empty.
     pub const fn keep_effective(mut self) -> IdChange<'a> {
