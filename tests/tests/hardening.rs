@@ -155,3 +155,28 @@ fn a_thread_blocking_the_signal_is_sent_it_once() {
         Ok(())
     }));
 }
+
+/// A drop to uid or gid `u32::MAX` (the kernel's "unchanged") is refused before anything
+/// changes, per thread and process-wide.
+#[test]
+fn a_drop_to_the_unchanged_id_is_refused() {
+    assert_pass(privileged(|| {
+        let before = check!(CapState::get_current());
+        for opts in [
+            DropOptions::new().uid(u32::MAX),
+            DropOptions::new().gid(u32::MAX),
+        ] {
+            for r in [
+                drop_all(&opts),
+                capscope::process::drop_all(&opts).map(drop),
+            ] {
+                ensure!(matches!(r, Err(Error::InvalidInput { .. })), "{r:?}");
+            }
+        }
+        ensure!(
+            check!(CapState::get_current()) == before,
+            "the thread changed"
+        );
+        Ok(())
+    }));
+}

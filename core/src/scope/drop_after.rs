@@ -205,7 +205,9 @@ impl DropOptions {
         }
         if uid.is_some() || gid.is_some() {
             // The ids' own checks (no `u32::MAX`), and the capabilities the change needs.
-            needed |= crate::IdChange::drop_to(uid, gid).validate(op)?.needed_caps();
+            needed |= crate::IdChange::drop_to(uid, gid)
+                .validate(op)?
+                .needed_caps();
             ids_reachable(op, uid, gid)?;
         }
         let now = crate::CapState::get_current()?;
