@@ -30,7 +30,10 @@
 //!   calls (two in the creator, one in the new thread) and, when the attribute carries a
 //!   signal mask, the private copy of it; it covers every thread started through
 //!   `pthread_create` by std, tokio, rayon or C libraries the program calls through its own
-//!   symbol table. Such threads are *contained* and counted.
+//!   symbol table. Such threads are *contained* and counted. What is lowered is what the
+//!   creator's scopes raised: a thread born inside an exclusive scope also starts without what
+//!   that scope lowered (it starts with the exclusive set minus the scope's own capabilities),
+//!   and keeps that smaller set, as a thread born in any state does.
 //! - **Threads started by other means** (a raw `clone`, a shared library bound directly to the
 //!   C library's `pthread_create`, glibc's own helper threads, a build without `contain`, a
 //!   static binary), and any thread such a thread starts, are lowered, verified, **before the
