@@ -32,8 +32,8 @@
 //!   `pthread_create` by std, tokio, rayon or C libraries the program calls through its own
 //!   symbol table. Such threads are *contained* and counted. What is lowered is what the
 //!   creator's scopes raised: a thread born inside an exclusive scope also starts without what
-//!   that scope lowered (it starts with the exclusive set minus the scope's own capabilities),
-//!   and keeps that smaller set, as a thread born in any state does.
+//!   that scope lowered (it starts with only what was effective before the scope and the scope
+//!   kept), and keeps that smaller set, as a thread born in any state does.
 //! - **Threads started by other means** (a raw `clone`, a shared library bound directly to the
 //!   C library's `pthread_create`, glibc's own helper threads, a build without `contain`, a
 //!   static binary), and any thread such a thread starts, are lowered, verified, **before the
