@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use capscope::drop_after::DropOptions;
 use capscope::{capset, requires_caps, Cap, CapSet, CapState, RaiseGuard};
+use capscope_tests::state::{first_cpu, lower, raw_effective, raw_has};
 use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
 
 const RAW: Cap = Cap::NET_RAW;
@@ -19,35 +20,6 @@ const RAW: Cap = Cap::NET_RAW;
 /// Whether the long stress versions run.
 fn stress() -> bool {
     std::env::var_os("CAPSCOPE_STRESS").is_some_and(|v| v == "1")
-}
-
-/// The calling thread's effective set, by the raw system call (not through capscope).
-fn raw_effective() -> u64 {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Default, Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let mut h = Header {
-        version: 0x2008_0522,
-        pid: 0,
-    };
-    let mut d = [Data::default(); 2];
-    // SAFETY: capget writes two Data structs for version 3.
-    let r = unsafe { libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) };
-    assert_eq!(r, 0, "capget");
-    u64::from(d[0].effective) | u64::from(d[1].effective) << 32
-}
-
-fn raw_has(cap: Cap) -> bool {
-    raw_effective() & (1 << cap.as_u8()) != 0
 }
 
 /// Every live thread of this process and its effective set, from `/proc/self/task`.
@@ -82,22 +54,6 @@ fn no_other_thread_holds(cap: Cap, except: &[u32], what: &str) -> Verdict {
         .map(|(t, _)| t)
         .collect();
     ensure!(holders.is_empty(), "{what}: threads {holders:?} hold {cap}");
-    Ok(())
-}
-
-/// In the child: `caps` permitted but not effective, the rest of the effective set untouched.
-fn lower(caps: CapSet) -> Verdict {
-    let s = check!(CapState::get_current());
-    ensure!(
-        s.permitted.is_superset(caps),
-        "the child lacks {:?}",
-        caps - s.permitted
-    );
-    check!(CapState {
-        effective: s.effective - caps,
-        ..s
-    }
-    .set_current());
     Ok(())
 }
 
@@ -875,12 +831,6 @@ impl Drop for Attr {
         // SAFETY: initialised in `with_mask`.
         unsafe { libc::pthread_attr_destroy(&mut self.0) };
     }
-}
-
-/// The first CPU the calling thread may run on.
-fn first_cpu() -> usize {
-    let a = my_affinity();
-    a.trailing_zeros() as usize
 }
 
 #[test]

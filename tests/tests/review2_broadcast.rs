@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use capscope::CapState;
 use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
-use common::{pipe, recv_verdict, send_verdict_and_exit, spawn_behind_back, task_caps, RAW};
+use capscope_tests::state::{raw_has, task_caps};
+use common::{pipe, recv_verdict, send_verdict_and_exit, spawn_behind_back, RAW};
 
 fn c(s: &str) -> CString {
     CString::new(s).unwrap()
@@ -137,7 +138,7 @@ fn a_settled_thread_id_reused_by_an_unchanged_thread_is_skipped() {
             // A: contained; once changed, starts T (born holding the change).
             let a_sh = sh.clone();
             let a = std::thread::spawn(move || {
-                until(|| !common::raw_has(RAW) || a_sh.stop.load(Ordering::SeqCst));
+                until(|| !raw_has(RAW) || a_sh.stop.load(Ordering::SeqCst));
                 let t_sh = a_sh.clone();
                 let t = std::thread::spawn(move || {
                     t_sh.t_tid.store(capscope::current_tid(), Ordering::SeqCst);
@@ -241,8 +242,8 @@ fn held_up_a_reused_answered_id_is_asked_again() {
                 until(|| rt_signal_pending() || b_sh.stop.load(Ordering::SeqCst));
                 // T has answered (it does not block): let it exit, reuse its id for U.
                 until(|| {
-                    !common::task_caps(b_sh.t_tid.load(Ordering::SeqCst), "CapEff")
-                        .is_some_and(|e| e.has(RAW))
+                    !task_caps(b_sh.t_tid.load(Ordering::SeqCst), "CapEff")
+                        .is_ok_and(|e| e.has(RAW))
                 });
                 let tid = b_sh.t_tid.load(Ordering::SeqCst);
                 b_sh.t_exit.store(true, Ordering::SeqCst);

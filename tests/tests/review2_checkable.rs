@@ -8,7 +8,8 @@ use std::ffi::CString;
 
 use capscope::RaiseGuard;
 use capscope_tests::{assert_pass, ensure, privileged};
-use common::{lower, Stray, RAW};
+use capscope_tests::state::lower;
+use common::{Stray, RAW};
 
 /// `checkable` refuses a raise without `/proc` only when *contained* threads live
 /// (`CONTAINED != 0`). A thread started by other means before the scope (a C library bound to

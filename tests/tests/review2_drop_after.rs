@@ -73,7 +73,7 @@ fn sandbox_setup() -> Role {
         while !s2.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(1));
         }
-        c2.store(common::raw_effective(), Ordering::SeqCst);
+        c2.store(capscope_tests::state::raw_effective(), Ordering::SeqCst);
     });
     rx.recv().unwrap();
     Role::Child(wr, stop, caps)

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use capscope::RaiseGuard;
 use capscope_tests::{assert_pass, check, ensure, privileged};
-use common::{holders, lower, task_caps, RAW};
+use capscope_tests::state::{lower, task_caps};
+use common::{holders, RAW};
 
 /// Blocks every signal on the calling thread.
 fn block_all() {
@@ -103,7 +104,7 @@ fn a_strays_child_born_while_the_stray_is_being_lowered_keeps_the_capability() {
         wait_for("the stray", || stray_tid.load(Ordering::SeqCst) != 0)?;
         let s = stray_tid.load(Ordering::SeqCst);
         ensure!(
-            task_caps(s, "CapEff").is_some_and(|e| e.has(RAW)),
+            task_caps(s, "CapEff").is_ok_and(|e| e.has(RAW)),
             "the stray was born with {RAW}"
         );
         drop(g); // the scope ends: no thread but its own may keep net_raw

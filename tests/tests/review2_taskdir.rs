@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use capscope::RaiseGuard;
 use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
-use common::{holders, lower, Stray, RAW};
+use capscope_tests::state::lower;
+use common::{holders, Stray, RAW};
 
 fn c(s: &str) -> CString {
     CString::new(s).unwrap()

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use capscope::{process, CapState};
 use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
-use common::{raw_effective, recv_verdict, send_verdict_and_exit, RAW};
+use capscope_tests::state::raw_effective;
+use common::{recv_verdict, send_verdict_and_exit, RAW};
 
 fn set_all_signals(how: libc::c_int) {
     // SAFETY: a filled set, applied to the calling thread's mask.

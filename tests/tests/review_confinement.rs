@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use capscope::{CapSet, RaiseGuard};
 use capscope_tests::{assert_pass, check, ensure, privileged};
-use common::{holders, lower, raw_effective, raw_has, Stray, RAW};
+use capscope_tests::state::{lower, raw_effective, raw_has, task_caps};
+use common::{holders, Stray, RAW};
 
 /// Two guards naming the same capability, dropped out of order. The second guard found the
 /// capability already effective, so its own `raised` is empty; when it ends it is the one that
@@ -81,7 +82,7 @@ fn a_thread_started_by_a_stray_is_counted_contained_and_keeps_the_capability() {
         let child_tid = child_tid.load(Ordering::SeqCst);
         drop(g); // the scope ends: nothing outside it may hold net_raw
         let stray_after = stray.effective();
-        let child_after = common::task_caps(child_tid, "CapEff").unwrap_or_default();
+        let child_after = task_caps(child_tid, "CapEff").unwrap_or_default();
         let left = holders(RAW, &[]);
         stop.store(true, Ordering::SeqCst);
         child.join().unwrap();

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use capscope_tests::{assert_pass, ensure, privileged, Verdict};
-use common::{recv_verdict, send_verdict_and_exit, task_caps};
+use capscope_tests::state::task_caps;
+use common::{recv_verdict, send_verdict_and_exit};
 
 /// The verdict of a worker's capability sets, seen from outside.
 fn worker_dropped(tid: u32, what: &str) -> Verdict {

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use capscope::RaiseGuard;
 use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
-use common::{lower, recv_verdict, send_verdict_and_exit, Stray, RAW};
+use capscope_tests::state::lower;
+use common::{recv_verdict, send_verdict_and_exit, Stray, RAW};
 
 /// A child process made with `clone()` (glibc's wrapper or the raw system call, as container
 /// runtimes and sandboxes do; `pthread_atfork` handlers do not run) starts with a copy of

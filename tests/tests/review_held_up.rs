@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use capscope::{CapSet, RaiseGuard};
 use capscope_tests::{assert_pass, check, ensure, privileged};
-use common::{lower, raw_effective, Stray, RAW};
+use capscope_tests::state::{lower, raw_effective};
+use common::{Stray, RAW};
 
 static SEEN: AtomicU64 = AtomicU64::new(u64::MAX);
 static DONE: AtomicBool = AtomicBool::new(false);

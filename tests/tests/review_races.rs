@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 
 use capscope::{process, CapState, RaiseGuard};
 use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
-use common::{lower, Stray, RAW};
+use capscope_tests::state::lower;
+use common::{Stray, RAW};
 
 /// Installs, on the calling thread only, a filter that sends `fstat(fd)` to a user-space
 /// supervisor; returns the listener descriptor.

@@ -1,78 +1,16 @@
-//! Helpers shared by the adversarial review tests (`review_*.rs`): raw oracles that do not go
-//! through capscope, and threads started behind capscope's back.
+//! Helpers shared by the adversarial review tests (`review_*.rs`): threads started behind
+//! capscope's back, forked verdicts. The raw oracles are in `capscope_tests::state`.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use capscope::{Cap, CapSet, CapState};
-use capscope_tests::{check, ensure, Verdict};
+use capscope::{Cap, CapSet};
+use capscope_tests::state::task_caps;
+use capscope_tests::{ensure, Verdict};
 
 pub(crate) const RAW: Cap = Cap::NET_RAW;
-
-/// The calling thread's effective set, by the raw system call (not through capscope).
-pub(crate) fn raw_effective() -> u64 {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Default, Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let mut h = Header {
-        version: 0x2008_0522,
-        pid: 0,
-    };
-    let mut d = [Data::default(); 2];
-    // SAFETY: capget writes two Data structs for version 3.
-    let r = unsafe { libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) };
-    assert_eq!(r, 0, "capget");
-    u64::from(d[0].effective) | u64::from(d[1].effective) << 32
-}
-
-pub(crate) fn raw_has(cap: Cap) -> bool {
-    raw_effective() & (1 << cap.as_u8()) != 0
-}
-
-/// A `status` field of task `tid` of this process, as a bit set (`CapEff`, `CapPrm`, ...).
-pub(crate) fn task_caps(tid: u32, field: &str) -> Option<CapSet> {
-    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .map(CapSet::from_bits)
-}
-
-/// The same for any process id (`/proc/<pid>/status`).
-pub(crate) fn pid_caps(pid: i32, field: &str) -> Option<CapSet> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .map(CapSet::from_bits)
-}
-
-/// In the child: `caps` permitted but not effective.
-pub(crate) fn lower(caps: CapSet) -> Verdict {
-    let s = check!(CapState::get_current());
-    ensure!(
-        s.permitted.is_superset(caps),
-        "the child lacks {:?}",
-        caps - s.permitted
-    );
-    check!(CapState {
-        effective: s.effective - caps,
-        ..s
-    }
-    .set_current());
-    Ok(())
-}
 
 type Create = unsafe extern "C" fn(
     *mut libc::pthread_t,
@@ -175,7 +113,7 @@ pub(crate) fn holders(cap: Cap, except: &[u32]) -> Vec<u32> {
         if except.contains(&tid) {
             continue;
         }
-        if task_caps(tid, "CapEff").is_some_and(|e| e.has(cap)) {
+        if task_caps(tid, "CapEff").is_ok_and(|e| e.has(cap)) {
             out.push(tid);
         }
     }
