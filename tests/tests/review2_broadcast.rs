@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use capscope::process::Broadcast;
 use capscope::CapState;
 use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
 use capscope_tests::state::{raw_has, task_caps};
@@ -102,6 +103,15 @@ fn until(cond: impl Fn() -> bool) {
     }
 }
 
+/// The broadcast of these tests: threads here sleep with every signal blocked, on purpose, for
+/// as long as the scenario needs (longer than the default grace of 100 ms under load), so the
+/// grace and the timeout are long enough that only the behaviour under test decides.
+fn broadcast() -> Broadcast {
+    Broadcast::new()
+        .blocked_grace(Duration::from_secs(20))
+        .timeout(Duration::from_secs(30))
+}
+
 fn gone(tid: u32) -> bool {
     // SAFETY: signal 0 only checks that the thread exists.
     unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, 0) != 0 }
@@ -187,7 +197,7 @@ fn a_settled_thread_id_reused_by_an_unchanged_thread_is_skipped() {
                 unsafe { libc::pthread_join(u0, std::ptr::null_mut()) };
             });
             std::thread::sleep(Duration::from_millis(50)); // A and B wait
-            let result = capscope::process::set_caps(&CapState {
+            let result = broadcast().set_caps(&CapState {
                 effective: now.effective - RAW,
                 ..now
             });
@@ -195,7 +205,7 @@ fn a_settled_thread_id_reused_by_an_unchanged_thread_is_skipped() {
                 sh.t_tid.load(Ordering::SeqCst),
                 sh.u_tid.load(Ordering::SeqCst),
             );
-            let u_eff = task_caps(u, "CapEff").unwrap_or_default();
+            let u_eff = task_caps(u, "CapEff");
             let left = common::holders(RAW, &[]);
             sh.stop.store(true, Ordering::SeqCst);
             sh.t_exit.store(true, Ordering::SeqCst);
@@ -211,9 +221,18 @@ fn a_settled_thread_id_reused_by_an_unchanged_thread_is_skipped() {
                 "U got id {u}, not T's {t}: the reuse did not happen"
             );
             ensure!(
-                result.is_err() || !u_eff.has(RAW),
+                result.is_ok(),
+                "the broadcast failed ({result:?}): every thread answers in this scenario"
+            );
+            let u_eff = u_eff.map_err(|e| format!("U's capabilities: {e}"))?;
+            ensure!(
+                !u_eff.has(RAW),
                 "process::set_caps returned {result:?}, but thread {u} (T's reused id, born \
                  from a thread that had not changed) still holds {RAW}; holders: {left:?}"
+            );
+            ensure!(
+                left.is_empty(),
+                "process::set_caps returned {result:?}, but threads {left:?} still hold {RAW}"
             );
             Ok(())
         })
@@ -264,7 +283,7 @@ fn held_up_a_reused_answered_id_is_asked_again() {
                 unsafe { libc::pthread_join(u, std::ptr::null_mut()) };
             });
             std::thread::sleep(Duration::from_millis(50));
-            let result = capscope::process::set_caps(&CapState {
+            let result = broadcast().set_caps(&CapState {
                 effective: now.effective - RAW,
                 ..now
             });
@@ -272,15 +291,25 @@ fn held_up_a_reused_answered_id_is_asked_again() {
                 sh.t_tid.load(Ordering::SeqCst),
                 sh.u_tid.load(Ordering::SeqCst),
             );
-            let u_eff = task_caps(u, "CapEff").unwrap_or_default();
+            let u_eff = task_caps(u, "CapEff");
+            let left = common::holders(RAW, &[]);
             sh.stop.store(true, Ordering::SeqCst);
             let _ = t.join();
             // SAFETY: joins B.
             unsafe { libc::pthread_join(b, std::ptr::null_mut()) };
             ensure!(u == tt, "U got id {u}, not T's {tt}");
             ensure!(
-                result.is_err() || !u_eff.has(RAW),
+                result.is_ok(),
+                "the broadcast failed ({result:?}): every thread answers in this scenario"
+            );
+            let u_eff = u_eff.map_err(|e| format!("U's capabilities: {e}"))?;
+            ensure!(
+                !u_eff.has(RAW),
                 "set_caps returned {result:?}; U ({u}, T's reused id) holds {RAW}"
+            );
+            ensure!(
+                left.is_empty(),
+                "set_caps returned {result:?}; threads {left:?} still hold {RAW}"
             );
             Ok(())
         })

@@ -162,7 +162,13 @@ fn tid_reuse() -> Verdict {
         }
     });
     ready_rx.recv().unwrap();
-    let report = process::set_caps(&want);
+    // C sleeps with every signal blocked for as long as the set-up takes (longer than the
+    // default grace of 100 ms under load): a grace and a timeout long enough that only the
+    // id reuse decides.
+    let report = process::Broadcast::new()
+        .blocked_grace(Duration::from_secs(20))
+        .timeout(Duration::from_secs(30))
+        .set_caps(&want);
     let b = b_rx.recv().unwrap();
     let b_tid = match b {
         Ok(t) => t,
