@@ -98,7 +98,7 @@ fn a_reopen_that_finds_no_procfs_fails_closed() {
                 }
             }
             let g = check!(RaiseGuard::raise(RAW));
-            let stray = Stray::start()?;
+            let stray = Stray::start_holding(RAW)?;
             drop(g); // the end counts threads through the reopened "directory"
                      // SAFETY: back to the real /proc for the oracle.
             unsafe {
@@ -110,6 +110,7 @@ fn a_reopen_that_finds_no_procfs_fails_closed() {
             let after = stray.effective();
             let tid = stray.tid;
             stray.stop();
+            let after = after?;
             park.store(true, Ordering::SeqCst);
             h.join().unwrap();
             ensure!(
@@ -192,11 +193,12 @@ fn held_up_a_reused_number_holding_another_processs_task_directory() {
             ensure!(got == *fd, "got fd {got}, not {fd}");
         }
         let g = check!(RaiseGuard::raise(RAW));
-        let stray = Stray::start()?;
+        let stray = Stray::start_holding(RAW)?;
         drop(g);
         let after = stray.effective();
         let tid = stray.tid;
         stray.stop();
+        let after = after?;
         park.store(true, Ordering::SeqCst);
         h.join().unwrap();
         ensure!(!after.has(RAW), "stray {tid} keeps {RAW}");
@@ -225,20 +227,22 @@ fn held_up_two_threads_healing_a_closed_descriptor_at_once() {
             let other = std::thread::spawn(move || -> Verdict {
                 lower(RAW.into())?;
                 let g = check!(RaiseGuard::raise(RAW));
-                let stray = Stray::start()?;
+                let stray = Stray::start_holding(RAW)?;
                 b2.wait();
                 drop(g);
                 let after = stray.effective();
                 stray.stop();
+                let after = after?;
                 ensure!(!after.has(RAW), "other thread's stray keeps {RAW}");
                 Ok(())
             });
             let g = check!(RaiseGuard::raise(RAW));
-            let stray = Stray::start()?;
+            let stray = Stray::start_holding(RAW)?;
             barrier.wait();
             drop(g);
             let after = stray.effective();
             stray.stop();
+            let after = after?;
             other.join().unwrap()?;
             park.store(true, Ordering::SeqCst);
             h.join().unwrap();

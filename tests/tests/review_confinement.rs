@@ -34,13 +34,13 @@ fn out_of_order_drop_skips_the_stray_check_of_the_scope_that_lowers() {
         ensure!(raw_has(RAW), "g2 still asks for {RAW}");
         // A thread started by other means (a C library bound to libc's pthread_create) while
         // the capability is raised.
-        let stray = Stray::start()?;
-        ensure!(stray.effective().has(RAW), "the stray was born with it");
+        let stray = Stray::start_holding(RAW)?;
         drop(g2); // the last scope naming net_raw ends: it is lowered here
         ensure!(!raw_has(RAW), "the scope's own thread lowered it");
         let after = stray.effective();
         let tid = stray.tid;
         stray.stop();
+        let after = after?;
         ensure!(
             !after.has(RAW),
             "after every scope ended, stray thread {tid} still holds {RAW} ({after:?})"
@@ -63,7 +63,7 @@ fn a_thread_started_by_a_stray_is_counted_contained_and_keeps_the_capability() {
         let stop = Arc::new(AtomicBool::new(false));
         let (ct, st) = (child_tid.clone(), stop.clone());
         let (tx, rx) = mpsc::channel();
-        let stray = Stray::start_with(move || {
+        let stray = Stray::start_holding_with(RAW, move || {
             // On the stray: an ordinary std thread (capscope's pthread_create).
             let h = std::thread::spawn(move || {
                 ct.store(capscope::current_tid(), Ordering::SeqCst);
@@ -82,12 +82,14 @@ fn a_thread_started_by_a_stray_is_counted_contained_and_keeps_the_capability() {
         let child_tid = child_tid.load(Ordering::SeqCst);
         drop(g); // the scope ends: nothing outside it may hold net_raw
         let stray_after = stray.effective();
-        let child_after = task_caps(child_tid, "CapEff").unwrap_or_default();
+        let child_after = task_caps(child_tid, "CapEff");
         let left = holders(RAW, &[]);
         stop.store(true, Ordering::SeqCst);
         child.join().unwrap();
         let stray_tid = stray.tid;
         stray.stop();
+        let stray_after = stray_after?;
+        let child_after = child_after?;
         ensure!(
             !stray_after.has(RAW),
             "the stray {stray_tid} itself was not lowered"
@@ -128,12 +130,12 @@ fn a_closed_task_dir_descriptor_silently_disables_the_stray_check() {
             unsafe { libc::close(*fd) };
         }
         let g = check!(RaiseGuard::raise(RAW));
-        let stray = Stray::start()?;
-        ensure!(stray.effective().has(RAW));
+        let stray = Stray::start_holding(RAW)?;
         drop(g);
         let after = stray.effective();
         let tid = stray.tid;
         stray.stop();
+        let after = after?;
         park.store(true, Ordering::SeqCst);
         peer.join().unwrap();
         ensure!(
@@ -177,12 +179,12 @@ fn a_reused_task_dir_descriptor_number_fools_the_thread_count() {
             ensure!(got == *fd, "the directory got fd {got}, not {fd}");
         }
         let g = check!(RaiseGuard::raise(RAW));
-        let stray = Stray::start()?;
-        ensure!(stray.effective().has(RAW));
+        let stray = Stray::start_holding(RAW)?;
         drop(g);
         let after = stray.effective();
         let tid = stray.tid;
         stray.stop();
+        let after = after?;
         park.store(true, Ordering::SeqCst);
         peer.join().unwrap();
         let _ = std::fs::remove_dir_all(&dir);
@@ -292,13 +294,14 @@ fn a_stray_named_like_an_sqpoll_thread_makes_the_scope_abort() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
         let g = check!(RaiseGuard::raise(RAW));
-        let stray = Stray::start_with(|| {
+        let stray = Stray::start_holding_with(RAW, || {
             // SAFETY: names the calling thread.
             unsafe { libc::prctl(libc::PR_SET_NAME, c"iou-sqp-worker".as_ptr()) };
         })?;
         drop(g); // aborts the process today
         let after = stray.effective();
         stray.stop();
+        let after = after?;
         ensure!(!after.has(RAW), "the stray was not lowered");
         Ok(())
     }));

@@ -18,7 +18,7 @@ use common::{recv_verdict, send_verdict_and_exit};
 /// The verdict of a worker's capability sets, seen from outside.
 fn worker_dropped(tid: u32, what: &str) -> Verdict {
     for f in ["CapEff", "CapPrm", "CapInh"] {
-        let set = task_caps(tid, f).unwrap_or_default();
+        let set = task_caps(tid, f).map_err(|e| format!("{what}: worker thread {tid}: {e}"))?;
         ensure!(
             set.is_empty(),
             "{what}: worker thread {tid} still has {f} = {set:?} after #[drop_caps_after] returned"

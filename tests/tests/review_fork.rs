@@ -67,12 +67,12 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
 fn in_child() -> Verdict {
     capscope::after_clone();
     let g = check!(RaiseGuard::raise(RAW));
-    let stray = Stray::start()?;
-    ensure!(stray.effective().has(RAW), "the stray was born with it");
+    let stray = Stray::start_holding(RAW)?;
     drop(g);
     let after = stray.effective();
     let tid = stray.tid;
     stray.stop();
+    let after = after?;
     ensure!(
         !after.has(RAW),
         "in a child made with clone(), stray {tid} keeps {RAW} after the scope ended"

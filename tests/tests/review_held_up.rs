@@ -84,10 +84,11 @@ fn contained_threads_ending_with_pthread_exit_do_not_hide_a_stray() {
             }
         });
         let g = check!(RaiseGuard::raise(RAW));
-        let stray = Stray::start()?;
+        let stray = Stray::start_holding(RAW)?;
         drop(g);
         let after = stray.effective();
         stray.stop();
+        let after = after?;
         stop.store(true, Ordering::SeqCst);
         peer.join().unwrap();
         ensure!(!after.has(RAW), "the stray kept {RAW}");

@@ -213,12 +213,12 @@ fn birth_race(birth: bool) -> Verdict {
     let listener = notify_fstat_of(fd)?;
     ltx.send(listener).unwrap();
     let g = check!(RaiseGuard::raise(RAW));
-    let stray = Stray::start()?;
-    ensure!(stray.effective().has(RAW));
+    let stray = Stray::start_holding(RAW)?;
     drop(g);
     let after = stray.effective();
     let tid = stray.tid;
     stray.stop();
+    let after = after?;
     stop.store(true, Ordering::SeqCst);
     peer.join().unwrap();
     wake(fd);

@@ -2,12 +2,12 @@
 //! capscope's back, forked verdicts. The raw oracles are in `capscope_tests::state`.
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use capscope::{Cap, CapSet};
-use capscope_tests::state::task_caps;
+use capscope_tests::state::{raw_effective, task_caps};
 use capscope_tests::{ensure, Verdict};
 
 pub(crate) const RAW: Cap = Cap::NET_RAW;
@@ -93,9 +93,43 @@ impl Stray {
         Stray::start_with(|| {})
     }
 
+    /// [`start_with`](Self::start_with), and fails unless the stray was born holding `cap`
+    /// effective: its own raw `capget`, the first thing it does (before `then`). The premise
+    /// of a test whose stray must be lowered at a scope's end.
+    pub(crate) fn start_holding_with(
+        cap: Cap,
+        then: impl FnOnce() + Send + 'static,
+    ) -> Result<Stray, String> {
+        let born = Arc::new(AtomicU64::new(0));
+        let b2 = born.clone();
+        let stray = Stray::start_with(move || {
+            b2.store(raw_effective(), Ordering::SeqCst);
+            then();
+        })?;
+        let at_birth = CapSet::from_bits(born.load(Ordering::SeqCst));
+        if !at_birth.has(cap) {
+            let tid = stray.tid;
+            stray.stop();
+            return Err(format!(
+                "stray {tid} was born without {cap} (effective {at_birth:?}): the test's premise \
+                 does not hold"
+            ));
+        }
+        Ok(stray)
+    }
+
+    /// [`start`](Self::start), and fails unless the stray was born holding `cap` effective.
+    pub(crate) fn start_holding(cap: Cap) -> Result<Stray, String> {
+        Stray::start_holding_with(cap, || {})
+    }
+
     /// Its effective set, read from outside (`/proc`).
-    pub(crate) fn effective(&self) -> CapSet {
-        task_caps(self.tid, "CapEff").unwrap_or_default()
+    ///
+    /// # Errors
+    ///
+    /// When its `status` file cannot be read or has no `CapEff`.
+    pub(crate) fn effective(&self) -> Result<CapSet, String> {
+        task_caps(self.tid, "CapEff").map_err(|e| format!("stray {}: {e}", self.tid))
     }
 
     pub(crate) fn stop(self) {
