@@ -192,9 +192,9 @@ pub(crate) fn send_verdict_and_exit(fd: i32, v: &Verdict) -> ! {
     }
 }
 
-/// Reads a verdict written by [`send_verdict_and_exit`] from `fd` (until EOF), after waiting
-/// for process `pid`.
-pub(crate) fn recv_verdict(fd: i32, pid: i32, who: &str) -> Verdict {
+/// Reads what was written to `fd` (until EOF), closes it, and waits for process `pid`: the text
+/// and `pid`'s wait status.
+pub(crate) fn recv_output(fd: i32, pid: i32) -> (String, i32) {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -211,7 +211,13 @@ pub(crate) fn recv_verdict(fd: i32, pid: i32, who: &str) -> Verdict {
         libc::close(fd);
         libc::waitpid(pid, &mut status, 0);
     }
-    let out = String::from_utf8_lossy(&out).into_owned();
+    (String::from_utf8_lossy(&out).into_owned(), status)
+}
+
+/// Reads a verdict written by [`send_verdict_and_exit`] from `fd` (until EOF), after waiting
+/// for process `pid`.
+pub(crate) fn recv_verdict(fd: i32, pid: i32, who: &str) -> Verdict {
+    let (out, status) = recv_output(fd, pid);
     if libc::WIFSIGNALED(status) {
         return Err(format!(
             "{who} was killed by signal {} (verdict so far: {out:?})",
