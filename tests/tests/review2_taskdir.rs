@@ -47,7 +47,10 @@ fn peer() -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
 #[test]
 fn a_reopen_that_finds_no_procfs_fails_closed() {
     assert_pass(privileged(|| {
-        match capscope_tests::in_child(|| {
+        // The child writes a marker right before the scope's end: the abort must come after it
+        // (from the end of the scope), not from the set-up.
+        let (marker_rd, marker_wr) = common::pipe();
+        let outcome = capscope_tests::in_child(|| {
             lower(RAW.into())?;
             // SAFETY: a private mount namespace for this forked child.
             unsafe {
@@ -99,6 +102,9 @@ fn a_reopen_that_finds_no_procfs_fails_closed() {
             }
             let g = check!(RaiseGuard::raise(RAW));
             let stray = Stray::start_holding(RAW)?;
+            // SAFETY: writes one byte from a valid buffer to the marker pipe.
+            let wrote = unsafe { libc::write(marker_wr, b"M".as_ptr().cast(), 1) };
+            ensure!(wrote == 1, "marker: {}", std::io::Error::last_os_error());
             drop(g); // the end counts threads through the reopened "directory"
                      // SAFETY: back to the real /proc for the oracle.
             unsafe {
@@ -119,10 +125,22 @@ fn a_reopen_that_finds_no_procfs_fails_closed() {
              stray {tid} keeps {RAW} after the scope ended"
             );
             Ok(())
-        }) {
-            Err(why) if why.contains("signal 6") => Ok(()),
+        });
+        // SAFETY: our copy of the write end (the child, which had its own, is gone), then the
+        // marker: read until end of file.
+        let marker = unsafe {
+            libc::close(marker_wr);
+            let mut buf = [0u8; 16];
+            let n = libc::read(marker_rd, buf.as_mut_ptr().cast(), buf.len());
+            libc::close(marker_rd);
+            buf[..usize::try_from(n).unwrap_or(0)].to_vec()
+        };
+        let aborted = format!("was killed by signal {} ", libc::SIGABRT);
+        match outcome {
+            Err(why) if why.contains(&aborted) && marker == b"M" => Ok(()),
             other => Err(format!(
-                "expected the scope's end to abort (no procfs to check the stray), got {other:?}"
+                "expected the scope's end to abort (no procfs to check the stray) after the \
+                 marker, got {other:?} with marker {marker:?}"
             )),
         }
     }));
