@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use capscope::RaiseGuard;
 use capscope_tests::{assert_pass, check, ensure, privileged};
-use capscope_tests::state::{lower, task_caps};
+use capscope_tests::state::{first_cpu, lower, task_caps};
 use common::{holders, RAW};
 
 /// Blocks every signal on the calling thread.
@@ -136,14 +136,18 @@ fn a_strays_child_born_while_the_stray_is_being_lowered_keeps_the_capability() {
 fn a_contained_thread_still_being_born_when_the_scope_ends_is_waited_for() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
-        // SAFETY: pins the calling (only) thread to CPU 0 and tries SCHED_FIFO 1; new threads
+        // The first CPU this process may run on (CPU 0 may be outside its affinity mask: a
+        // container's cpuset, taskset).
+        let cpu = first_cpu();
+        // SAFETY: pins the calling (only) thread to that CPU and tries SCHED_FIFO 1; new threads
         // inherit both.
         let fifo = unsafe {
             let mut cpus: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(0, &mut cpus);
+            libc::CPU_SET(cpu, &mut cpus);
             ensure!(
                 libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &cpus) == 0,
-                "sched_setaffinity"
+                "sched_setaffinity(CPU {cpu}): {}",
+                std::io::Error::last_os_error()
             );
             let p = libc::sched_param { sched_priority: 1 };
             libc::sched_setscheduler(0, libc::SCHED_FIFO, &p) == 0
