@@ -4,6 +4,9 @@
 //! Thread ids are made to repeat on purpose: the test runs in a new PID namespace with its own
 //! `/proc` (nothing else takes ids there) and sets `ns_last_pid`. Oracles: `/proc` read from
 //! outside.
+//!
+//! Each test is named for the behaviour it asserts; its comment describes the hole as the
+//! review found it (fixed since).
 
 #[path = "review/common.rs"]
 mod common;
@@ -15,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use capscope::process::Broadcast;
 use capscope::CapState;
-use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
 use capscope_tests::state::{raw_has, task_caps};
+use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
 use common::{pipe, recv_verdict, send_verdict_and_exit, spawn_behind_back, RAW};
 
 fn c(s: &str) -> CString {
@@ -139,7 +142,7 @@ struct Shared {
 /// sets `ns_last_pid` so that its next thread U gets T's id, starts U (not changed), answers.
 /// Pass 3 lists U under T's id: skipped. Nothing new: `Ok`.
 #[test]
-fn a_settled_thread_id_reused_by_an_unchanged_thread_is_skipped() {
+fn a_settled_thread_id_reused_by_an_unchanged_thread_is_asked_again() {
     assert_pass(privileged(|| {
         in_pid_ns(|| {
             let sh = Arc::new(Shared::default());

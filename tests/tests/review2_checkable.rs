@@ -7,8 +7,8 @@ mod common;
 use std::ffi::CString;
 
 use capscope::RaiseGuard;
-use capscope_tests::{assert_pass, ensure, privileged};
 use capscope_tests::state::{lower, raw_has};
+use capscope_tests::{assert_pass, ensure, privileged};
 use common::{Stray, RAW};
 
 /// `checkable` once refused a raise without `/proc` only when *contained* threads lived
@@ -23,7 +23,7 @@ use common::{Stray, RAW};
 ///
 /// [`Error::Refused`]: capscope::Error::Refused
 #[test]
-fn a_thread_started_by_other_means_before_a_chroot_makes_every_scope_end_abort() {
+fn a_raise_after_a_chroot_with_a_thread_started_by_other_means_is_refused() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
         let stray = Stray::start()?; // before the scope, without the capability

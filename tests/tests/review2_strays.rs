@@ -3,6 +3,9 @@
 //!
 //! Oracles are independent of capscope: `/proc/self/task/<tid>/status` read from outside.
 //! Every test runs in a forked child as root (or in a new user namespace).
+//!
+//! Each test is named for the behaviour it asserts; its comment describes the hole as the
+//! review found it (fixed since).
 
 #[path = "review/common.rs"]
 mod common;
@@ -12,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use capscope::RaiseGuard;
-use capscope_tests::{assert_pass, check, ensure, privileged};
 use capscope_tests::state::{first_cpu, lower, task_caps};
+use capscope_tests::{assert_pass, check, ensure, privileged};
 use common::{holders, RAW};
 
 /// Blocks every signal on the calling thread.
@@ -66,7 +69,7 @@ fn wait_for(what: &str, cond: impl Fn() -> bool) -> Result<(), String> {
 /// promise that threads started by other means "and any thread such a thread starts" are
 /// lowered before the scope ends.
 #[test]
-fn a_strays_child_born_while_the_stray_is_being_lowered_keeps_the_capability() {
+fn a_strays_child_born_while_the_stray_is_being_lowered_is_lowered_too() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
         let stop = Arc::new(AtomicBool::new(false));

@@ -2,6 +2,9 @@
 //! re-checked by device and inode and reopened when the program closed or reused it.
 //!
 //! Oracles: `/proc/self/task/<tid>/status` read from outside, `fcntl(F_GETFD)`.
+//!
+//! Each test is named for the behaviour it asserts; its comment describes the hole as the
+//! review found it (fixed since).
 
 #[path = "review/common.rs"]
 mod common;
@@ -12,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use capscope::RaiseGuard;
-use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
 use capscope_tests::state::lower;
+use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
 use common::{holders, Stray, RAW};
 
 fn c(s: &str) -> CString {
@@ -171,7 +174,7 @@ fn init_that_lists_its_threads() -> i32 {
 }
 
 #[test]
-fn a_drop_after_guard_closes_the_programs_own_task_descriptor() {
+fn a_drop_after_guard_leaves_the_programs_own_task_descriptor_open() {
     assert_pass(privileged(|| {
         let mine = init_that_lists_its_threads();
         ensure!(mine >= 0, "no descriptor was opened");

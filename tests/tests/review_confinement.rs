@@ -15,8 +15,8 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use capscope::{CapSet, RaiseGuard};
-use capscope_tests::{assert_pass, check, ensure, privileged};
 use capscope_tests::state::{lower, raw_effective, raw_has, task_caps};
+use capscope_tests::{assert_pass, check, ensure, privileged};
 use common::{holders, Stray, RAW};
 
 /// Two guards naming the same capability, dropped out of order. The second guard found the
@@ -25,7 +25,7 @@ use common::{holders, Stray, RAW};
 /// guard's `raised` (empty), so the check for threads started behind capscope's back is
 /// skipped. A stray started while only the second guard lived keeps the capability.
 #[test]
-fn out_of_order_drop_skips_the_stray_check_of_the_scope_that_lowers() {
+fn an_out_of_order_drop_still_lowers_a_stray_at_the_scope_that_lowers() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
         let g1 = check!(RaiseGuard::raise(RAW)); // raises net_raw
@@ -55,7 +55,7 @@ fn out_of_order_drop_skips_the_stray_check_of_the_scope_that_lowers() {
 /// thread keeps the capability; but it is recorded as *contained*, and the end-of-scope slow
 /// path skips contained threads. The stray itself is lowered; its child is not.
 #[test]
-fn a_thread_started_by_a_stray_is_counted_contained_and_keeps_the_capability() {
+fn a_thread_started_by_a_stray_during_the_scope_is_lowered_too() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
         let g = check!(RaiseGuard::raise(RAW));
@@ -109,7 +109,7 @@ fn a_thread_started_by_a_stray_is_counted_contained_and_keeps_the_capability() {
 /// end-of-scope check then fails its `fstat` and *returns* (`let Ok(count) = .. else { return }`):
 /// a stray thread keeps the capability, silently.
 #[test]
-fn a_closed_task_dir_descriptor_silently_disables_the_stray_check() {
+fn a_closed_task_dir_descriptor_is_reopened_and_the_stray_lowered() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
         // One contained thread, so that a scope's end opens (and caches) /proc/self/task.
@@ -152,7 +152,7 @@ fn a_closed_task_dir_descriptor_silently_disables_the_stray_check() {
 /// `O_DIRECTORY` open would get it). `fstat` then reads that directory's link count (2), so
 /// the "thread count" is 0 and the check concludes there is nobody to lower.
 #[test]
-fn a_reused_task_dir_descriptor_number_fools_the_thread_count() {
+fn a_reused_task_dir_descriptor_number_does_not_fool_the_thread_count() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
         let park = Arc::new(AtomicBool::new(false));
@@ -206,7 +206,7 @@ fn a_reused_task_dir_descriptor_number_fools_the_thread_count() {
 /// by chance, whenever a process-directed signal (SIGCHLD, SIGALRM, SIGPROF, ...) arrives while
 /// a thread is being created.
 #[test]
-fn a_signal_handler_runs_on_a_new_thread_before_the_trampoline_lowers() {
+fn a_signal_handler_on_a_new_thread_runs_without_the_scopes_capability() {
     static HANDLER_TID: AtomicU32 = AtomicU32::new(0);
     static HANDLER_EFF: AtomicU64 = AtomicU64::new(0);
     static CREATED_TID: AtomicU32 = AtomicU32::new(0);
@@ -290,7 +290,7 @@ fn a_signal_handler_runs_on_a_new_thread_before_the_trampoline_lowers() {
 /// happens to be named so makes the end of the scope abort, where lowering it (it takes
 /// signals) would have worked.
 #[test]
-fn a_stray_named_like_an_sqpoll_thread_makes_the_scope_abort() {
+fn a_stray_named_like_an_sqpoll_thread_is_lowered_without_an_abort() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
         let g = check!(RaiseGuard::raise(RAW));
@@ -298,7 +298,7 @@ fn a_stray_named_like_an_sqpoll_thread_makes_the_scope_abort() {
             // SAFETY: names the calling thread.
             unsafe { libc::prctl(libc::PR_SET_NAME, c"iou-sqp-worker".as_ptr()) };
         })?;
-        drop(g); // aborts the process today
+        drop(g); // aborted the process before the fix
         let after = stray.effective();
         stray.stop();
         let after = after?;
@@ -314,7 +314,7 @@ fn a_stray_named_like_an_sqpoll_thread_makes_the_scope_abort() {
 /// scope raising `net_raw`, is told it holds `net_raw` "raised by a capscope scope it is not
 /// in", and `assert_not_inherited` panics.
 #[test]
-fn inherited_raised_reports_a_base_capability_as_inherited() {
+fn inherited_raised_does_not_report_a_base_capability_as_inherited() {
     assert_pass(privileged(|| {
         let (in_tx, in_rx) = std::sync::mpsc::channel();
         let (end_tx, end_rx) = std::sync::mpsc::channel::<()>();
