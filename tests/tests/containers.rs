@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 use capscope::drop_after::DropOptions;
 use capscope::{process, Cap, CapSet, CapState};
 use capscope_tests::state::{exec_status, status_caps, status_field};
-use capscope_tests::{
-    assert_pass, check, ensure, is_privileged, privileged, tool, Verdict,
-};
+use capscope_tests::{assert_pass, check, ensure, is_privileged, privileged, tool, Verdict};
 
 /// Runs the scenario `name` with `unshare` options `opts` (plus a user namespace mapping root
 /// to the caller when not root); the verdict is its last line.

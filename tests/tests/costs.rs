@@ -126,7 +126,8 @@ fn a_cold_guard_does_not_allocate() {
         let threads = capscope::drop_after::thread_count().map_err(|e| e.to_string());
         stop.store(true, Ordering::SeqCst);
         peer.thread().unpark();
-        peer.join().map_err(|_| "the peer thread panicked".to_owned())?;
+        peer.join()
+            .map_err(|_| "the peer thread panicked".to_owned())?;
         let threads = threads?;
         if threads < 2 {
             return Err(format!(

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use capscope::RaiseGuard;
-use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
 use capscope_tests::state::lower;
+use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
 use common::{recv_verdict, send_verdict_and_exit, Stray, RAW};
 
 /// A child process made with `clone()` (glibc's wrapper or the raw system call, as container

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use capscope::{CapSet, RaiseGuard};
-use capscope_tests::{assert_pass, check, ensure, privileged};
 use capscope_tests::state::{lower, raw_effective, raw_has, status_caps};
+use capscope_tests::{assert_pass, check, ensure, privileged};
 use common::{Stray, RAW};
 
 static SEEN: AtomicU64 = AtomicU64::new(u64::MAX);
