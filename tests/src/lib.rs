@@ -387,50 +387,14 @@ fn enter_userns_mapped(count: u32) -> Verdict {
 }
 
 /// Installs, on the calling thread, a seccomp filter that makes every `capset` fail with
-/// `EPERM` (and sets no_new_privs, which the filter needs). Irreversible: only in a forked
+/// `EPERM` (and sets no_new_privs, which the filter needs): [`fail_syscall`] for `capset`,
+/// after setting no_new_privs even with `CAP_SYS_ADMIN`. Irreversible: only in a forked
 /// child or a thread that exits. Used to drive the fail-closed paths of guards.
 ///
 /// # Errors
 ///
 /// When `prctl` refuses the filter.
 pub fn fail_every_capset() -> Verdict {
-    // BPF_LD | BPF_W | BPF_ABS, BPF_JMP | BPF_JEQ | BPF_K, BPF_RET | BPF_K.
-    const BPF_LD_W_ABS: u16 = 0x20;
-    const BPF_JMP_JEQ_K: u16 = 0x15;
-    const BPF_RET_K: u16 = 0x06;
-    const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
-    const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
-    let nr = u32::try_from(libc::SYS_capset).map_err(|e| e.to_string())?;
-    let mut filter = [
-        libc::sock_filter {
-            code: BPF_LD_W_ABS,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        },
-        libc::sock_filter {
-            code: BPF_JMP_JEQ_K,
-            jt: 0,
-            jf: 1,
-            k: nr,
-        },
-        libc::sock_filter {
-            code: BPF_RET_K,
-            jt: 0,
-            jf: 0,
-            k: SECCOMP_RET_ERRNO | 1,
-        },
-        libc::sock_filter {
-            code: BPF_RET_K,
-            jt: 0,
-            jf: 0,
-            k: SECCOMP_RET_ALLOW,
-        },
-    ];
-    let prog = libc::sock_fprog {
-        len: 4,
-        filter: filter.as_mut_ptr(),
-    };
     // SAFETY: prctl with integer arguments.
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
         return Err(format!(
@@ -438,21 +402,8 @@ pub fn fail_every_capset() -> Verdict {
             std::io::Error::last_os_error()
         ));
     }
-    // SAFETY: prog points to a valid filter that outlives the call (the kernel copies it).
-    if unsafe {
-        libc::prctl(
-            libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER,
-            &prog as *const libc::sock_fprog,
-        )
-    } != 0
-    {
-        return Err(format!(
-            "PR_SET_SECCOMP: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(())
+    let eperm = u16::try_from(libc::EPERM).map_err(|e| e.to_string())?;
+    fail_syscall(libc::SYS_capset, &[], eperm)
 }
 
 /// xorshift64*: a small, seeded, reproducible generator for the randomised tests (a failure

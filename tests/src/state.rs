@@ -1,7 +1,8 @@
 //! Reading and arranging the calling thread's capability state in tests, and what a program
-//! run now (`execve`) gets.
+//! run now (`execve`) gets; oracles that do not go through capscope (the raw `capget` system
+//! call, `/proc/self/task/<tid>/status`).
 
-use capscope::{CapSet, CapState, FullCapState};
+use capscope::{Cap, CapSet, CapState, FullCapState};
 
 use crate::{check, ensure, Verdict};
 
@@ -13,6 +14,92 @@ use crate::{check, ensure, Verdict};
 #[must_use]
 pub fn effective() -> CapSet {
     CapState::get_current().expect("capget").effective
+}
+
+/// The calling thread's effective set, by the raw `capget` system call (not through capscope;
+/// async-signal-safe, no allocation).
+///
+/// # Panics
+///
+/// If `capget` fails.
+#[must_use]
+pub fn raw_effective() -> u64 {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Default, Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut h = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let mut d = [Data::default(); 2];
+    // SAFETY: capget writes two Data structs for version 3.
+    let r = unsafe { libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) };
+    assert_eq!(r, 0, "capget");
+    u64::from(d[0].effective) | u64::from(d[1].effective) << 32
+}
+
+/// Whether `cap` is in the calling thread's effective set, by the raw `capget` system call.
+///
+/// # Panics
+///
+/// If `capget` fails.
+#[must_use]
+pub fn raw_has(cap: Cap) -> bool {
+    raw_effective() & (1 << cap.as_u8()) != 0
+}
+
+/// A capability field (`CapEff`, `CapPrm`, ...) of thread `tid` of this process, read from
+/// `/proc/self/task/<tid>/status`.
+///
+/// # Errors
+///
+/// When the file cannot be read (the thread has exited, no `/proc`) or the field is missing.
+pub fn task_caps(tid: u32, field: &str) -> Result<CapSet, String> {
+    let path = format!("/proc/self/task/{tid}/status");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    status_caps(&text, field).map_err(|e| format!("{path}: {e}"))
+}
+
+/// The same for any process id, from `/proc/<pid>/status`.
+///
+/// # Errors
+///
+/// When the file cannot be read or the field is missing.
+pub fn pid_caps(pid: i32, field: &str) -> Result<CapSet, String> {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    status_caps(&text, field).map_err(|e| format!("{path}: {e}"))
+}
+
+/// The first CPU of the calling thread's affinity mask (the lowest-numbered CPU it may run on).
+///
+/// # Panics
+///
+/// If `sched_getaffinity` fails or the mask is empty.
+#[must_use]
+pub fn first_cpu() -> usize {
+    // SAFETY: sched_getaffinity writes a cpu_set_t of the size given; CPU_ISSET reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(
+            libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
+            0,
+            "sched_getaffinity: {}",
+            std::io::Error::last_os_error()
+        );
+        (0..libc::CPU_SETSIZE as usize)
+            .find(|&c| libc::CPU_ISSET(c, &set))
+            .expect("an empty affinity mask")
+    }
 }
 
 /// Keeps `pool` in the permitted set but lowers it from the effective set (so a scope has

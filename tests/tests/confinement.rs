@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use capscope::drop_after::DropOptions;
 use capscope::{capset, requires_caps, Cap, CapSet, CapState, RaiseGuard};
+use capscope_tests::state::{first_cpu, lower, raw_effective, raw_has};
 use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
 
 const RAW: Cap = Cap::NET_RAW;
@@ -19,35 +20,6 @@ const RAW: Cap = Cap::NET_RAW;
 /// Whether the long stress versions run.
 fn stress() -> bool {
     std::env::var_os("CAPSCOPE_STRESS").is_some_and(|v| v == "1")
-}
-
-/// The calling thread's effective set, by the raw system call (not through capscope).
-fn raw_effective() -> u64 {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Default, Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let mut h = Header {
-        version: 0x2008_0522,
-        pid: 0,
-    };
-    let mut d = [Data::default(); 2];
-    // SAFETY: capget writes two Data structs for version 3.
-    let r = unsafe { libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) };
-    assert_eq!(r, 0, "capget");
-    u64::from(d[0].effective) | u64::from(d[1].effective) << 32
-}
-
-fn raw_has(cap: Cap) -> bool {
-    raw_effective() & (1 << cap.as_u8()) != 0
 }
 
 /// Every live thread of this process and its effective set, from `/proc/self/task`.
@@ -85,38 +57,30 @@ fn no_other_thread_holds(cap: Cap, except: &[u32], what: &str) -> Verdict {
     Ok(())
 }
 
-/// In the child: `caps` permitted but not effective, the rest of the effective set untouched.
-fn lower(caps: CapSet) -> Verdict {
-    let s = check!(CapState::get_current());
-    ensure!(
-        s.permitted.is_superset(caps),
-        "the child lacks {:?}",
-        caps - s.permitted
-    );
-    check!(CapState {
-        effective: s.effective - caps,
-        ..s
-    }
-    .set_current());
-    Ok(())
-}
+/// The thread started inside the scope (it returns what it saw at birth and after the scope),
+/// and whether `/proc` showed another thread holding the capability while it ran in the scope.
+type Inside = (std::thread::JoinHandle<(bool, bool)>, Result<bool, String>);
 
 #[requires_caps(net_raw)]
-fn spawn_inside(
-    go: Arc<Barrier>,
-) -> capscope::Result<(std::thread::JoinHandle<(bool, bool)>, bool)> {
+fn spawn_inside(go: Arc<Barrier>) -> capscope::Result<Inside> {
+    let (ran_tx, ran_rx) = mpsc::channel();
     let t = std::thread::spawn(move || {
         // The first thing the thread's code does.
         let at_birth = raw_has(RAW);
+        ran_tx.send(()).unwrap();
         go.wait(); // the scope ends
         go.wait();
         (at_birth, raw_has(RAW))
     });
-    // Let the thread run while the scope still holds the capability.
-    std::thread::sleep(Duration::from_millis(20));
-    let from_outside = all_effective()
-        .into_iter()
-        .any(|(tid, e)| tid != capscope::current_tid() && e.has(RAW));
+    // Wait until the thread has run, while the scope still holds the capability.
+    let from_outside = ran_rx
+        .recv_timeout(Duration::from_secs(10))
+        .map_err(|e| format!("the thread never ran during the scope: {e}"))
+        .map(|()| {
+            all_effective()
+                .into_iter()
+                .any(|(tid, e)| tid != capscope::current_tid() && e.has(RAW))
+        });
     Ok((t, from_outside))
 }
 
@@ -126,6 +90,7 @@ fn a_std_thread_born_inside_a_scope_never_holds_its_capability() {
         lower(RAW.into())?;
         let go = Arc::new(Barrier::new(2));
         let (t, seen_during) = check!(spawn_inside(go.clone()));
+        let seen_during = seen_during?;
         ensure!(!raw_has(RAW), "the scope's own thread lowered it again");
         go.wait();
         go.wait();
@@ -237,14 +202,32 @@ fn libc_pthread_create(
 static STRAY_STOP: AtomicBool = AtomicBool::new(false);
 static STRAY_TID: AtomicU32 = AtomicU32::new(0);
 static STRAY_EFFECTIVE: AtomicU64 = AtomicU64::new(0);
+/// Bumped by the stray after each store to `STRAY_EFFECTIVE`.
+static STRAY_LOOPS: AtomicU64 = AtomicU64::new(0);
 
 extern "C" fn stray(_: *mut libc::c_void) -> *mut libc::c_void {
     STRAY_TID.store(capscope::current_tid(), Ordering::SeqCst);
     while !STRAY_STOP.load(Ordering::SeqCst) {
         STRAY_EFFECTIVE.store(raw_effective(), Ordering::SeqCst);
+        STRAY_LOOPS.fetch_add(1, Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(1));
     }
     std::ptr::null_mut()
+}
+
+/// The stray's own view of its effective set, read after it has gone through its loop at least
+/// twice more from now (so the value was stored after what happened before this call).
+fn stray_effective_from_now() -> Result<CapSet, String> {
+    let from = STRAY_LOOPS.load(Ordering::SeqCst);
+    let start = Instant::now();
+    while STRAY_LOOPS.load(Ordering::SeqCst) < from + 2 {
+        ensure!(
+            start.elapsed() < Duration::from_secs(5),
+            "the stray thread did not loop twice within 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(CapSet::from_bits(STRAY_EFFECTIVE.load(Ordering::SeqCst)))
 }
 
 #[test]
@@ -267,9 +250,8 @@ fn a_thread_started_behind_capscopes_back_is_lowered_before_the_scope_ends() {
             std::thread::sleep(Duration::from_millis(1));
         }
         let tid = STRAY_TID.load(Ordering::SeqCst);
-        std::thread::sleep(Duration::from_millis(5));
         ensure!(
-            CapSet::from_bits(STRAY_EFFECTIVE.load(Ordering::SeqCst)).has(RAW),
+            stray_effective_from_now()?.has(RAW),
             "the stray thread was born with it (capscope could not intercept it)"
         );
         ensure!(
@@ -285,9 +267,8 @@ fn a_thread_started_behind_capscopes_back_is_lowered_before_the_scope_ends() {
             from_outside.is_some_and(|e| !e.has(RAW)),
             "/proc: the stray thread holds {from_outside:?} after the scope"
         );
-        std::thread::sleep(Duration::from_millis(5));
         ensure!(
-            !CapSet::from_bits(STRAY_EFFECTIVE.load(Ordering::SeqCst)).has(RAW),
+            !stray_effective_from_now()?.has(RAW),
             "the stray thread's own capget still sees it"
         );
         STRAY_STOP.store(true, Ordering::SeqCst);
@@ -875,12 +856,6 @@ impl Drop for Attr {
         // SAFETY: initialised in `with_mask`.
         unsafe { libc::pthread_attr_destroy(&mut self.0) };
     }
-}
-
-/// The first CPU the calling thread may run on.
-fn first_cpu() -> usize {
-    let a = my_affinity();
-    a.trailing_zeros() as usize
 }
 
 #[test]

@@ -11,10 +11,8 @@ use std::time::{Duration, Instant};
 
 use capscope::drop_after::DropOptions;
 use capscope::{process, Cap, CapSet, CapState};
-use capscope_tests::state::{exec_status, status_field};
-use capscope_tests::{
-    assert_pass, check, ensure, in_child, is_privileged, privileged, tool, Verdict,
-};
+use capscope_tests::state::{exec_status, status_caps, status_field};
+use capscope_tests::{assert_pass, check, ensure, is_privileged, privileged, tool, Verdict};
 
 /// Runs the scenario `name` with `unshare` options `opts` (plus a user namespace mapping root
 /// to the caller when not root); the verdict is its last line.
@@ -277,17 +275,20 @@ fn zombie_case() -> Verdict {
 #[test]
 fn root_stays_root_without_uid_and_execve_gives_everything_back() {
     // The warning in the docs, shown: dropping capabilities in a uid 0 process does not survive
-    // execve.
-    assert_pass(in_child(|| {
-        if !is_privileged() {
-            return Ok(()); // a normal user's programs get nothing back; see the next test
-        }
+    // execve. As a normal user, the same in a new user namespace, where the process is uid 0
+    // and execve gives it the namespace's capabilities back.
+    assert_pass(privileged(|| {
         check!(capscope::drop_after::drop_all(&DropOptions::new()));
         ensure!(check!(CapState::get_current()) == CapState::empty());
         let st = exec_status()?;
+        let prm = status_caps(&st, "CapPrm")?;
+        let eff = status_caps(&st, "CapEff")?;
+        let bnd = status_caps(&st, "CapBnd")?;
+        ensure!(!prm.is_empty(), "root's execve got nothing back: {st}");
         ensure!(
-            status_field(&st, "CapPrm") != "0000000000000000",
-            "root's execve got nothing back: {st}"
+            prm == bnd && eff == bnd,
+            "root's execve got {prm:?} permitted and {eff:?} effective back, not its whole \
+             bounding set {bnd:?}"
         );
         Ok(())
     }));
@@ -296,10 +297,17 @@ fn root_stays_root_without_uid_and_execve_gives_everything_back() {
 #[test]
 fn dropping_to_a_uid_survives_execve() {
     // Root in the initial namespace switches to nobody; a normal user, in a one-id user
-    // namespace where only 0 is mapped, to 0 (its own id outside).
+    // namespace where only 0 is mapped, to 0 (its own id outside) under SECBIT_NOROOT (locked):
+    // uid 0 without root's execve privileges, as a normal user is.
     let root = is_privileged();
     assert_pass(privileged(move || {
         let (uid, gid) = if root { (65534, 65534) } else { (0, 0) };
+        if !root {
+            let bits = check!(capscope::securebits::get());
+            check!(capscope::securebits::set(
+                bits | capscope::Secbits::NOROOT | capscope::Secbits::NOROOT_LOCKED
+            ));
+        }
         check!(capscope::drop_after::drop_all(
             &DropOptions::new().uid(uid).gid(gid)
         ));
@@ -314,16 +322,18 @@ fn dropping_to_a_uid_survives_execve() {
         );
         ensure!(ids.groups.is_empty(), "{ids:?}");
         ensure!(check!(CapState::get_current()) == CapState::empty());
-        if root {
-            let st = exec_status()?;
-            for f in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
-                ensure!(status_field(&st, f) == "0000000000000000", "{f}: {st}");
-            }
-            ensure!(
-                status_field(&st, "Uid") == "65534 65534 65534 65534",
-                "{st}"
-            );
+        let st = exec_status()?;
+        for f in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+            ensure!(status_field(&st, f) == "0000000000000000", "{f}: {st}");
         }
+        ensure!(
+            status_field(&st, "Uid") == format!("{uid} {uid} {uid} {uid}"),
+            "{st}"
+        );
+        ensure!(
+            status_field(&st, "Gid") == format!("{gid} {gid} {gid} {gid}"),
+            "{st}"
+        );
         Ok(())
     }));
 }

@@ -100,22 +100,45 @@ fn hot_calls_do_not_allocate() {
 }
 
 /// A guard that raises and restores a capability allocates nothing (what lets it run in a
-/// signal handler), the end-of-scope confinement check included, once the process has opened
-/// its `/proc/self/task` (the first scope end does).
+/// signal handler), the end-of-scope confinement check included. Measured twice: with the
+/// calling thread alone (the scope's end has nobody to check), and with a parked peer thread
+/// (the end takes the census path: `fstat` of the process's `/proc/self/task`, opened by the
+/// warm-up scope before the measured one).
 #[test]
 fn a_cold_guard_does_not_allocate() {
     capscope_tests::assert_pass(capscope_tests::privileged(|| {
-        let s = CapState::get_current().map_err(|e| e.to_string())?;
-        CapState {
-            effective: s.effective - Cap::NET_RAW,
-            ..s
-        }
-        .set_current()
-        .map_err(|e| e.to_string())?;
+        use std::sync::atomic::AtomicBool;
+        use std::sync::Arc;
+        capscope_tests::state::lower(Cap::NET_RAW.into())?;
+        // Alone.
         drop(capscope::RaiseGuard::raise(Cap::NET_RAW).map_err(|e| e.to_string())?);
-        let n = count(|| drop(capscope::RaiseGuard::raise(Cap::NET_RAW).unwrap()));
-        if n != 0 {
-            return Err(format!("a cold guard allocated {n} times"));
+        let alone = count(|| drop(capscope::RaiseGuard::raise(Cap::NET_RAW).unwrap()));
+        // With a peer thread, parked until the end.
+        let stop = Arc::new(AtomicBool::new(false));
+        let s2 = stop.clone();
+        let peer = std::thread::spawn(move || {
+            while !s2.load(Ordering::SeqCst) {
+                std::thread::park();
+            }
+        });
+        drop(capscope::RaiseGuard::raise(Cap::NET_RAW).map_err(|e| e.to_string())?);
+        let with_peer = count(|| drop(capscope::RaiseGuard::raise(Cap::NET_RAW).unwrap()));
+        let threads = capscope::drop_after::thread_count().map_err(|e| e.to_string());
+        stop.store(true, Ordering::SeqCst);
+        peer.thread().unpark();
+        peer.join()
+            .map_err(|_| "the peer thread panicked".to_owned())?;
+        let threads = threads?;
+        if threads < 2 {
+            return Err(format!(
+                "the peer thread was not alive during the measurement ({threads} threads)"
+            ));
+        }
+        if alone != 0 || with_peer != 0 {
+            return Err(format!(
+                "a cold guard allocated {alone} times alone and {with_peer} times with a peer \
+                 thread"
+            ));
         }
         Ok(())
     }));

@@ -207,12 +207,14 @@ fn threads_spawned_inside_a_scope_start_without_the_raised_set() {
         set_pool_effective(CapSet::empty())?;
         let g = check!(RaiseGuard::raise(RAW));
         let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (ran_tx, ran_rx) = std::sync::mpsc::channel::<()>();
         let t = std::thread::spawn(move || {
             let first = (state().effective.has(RAW), inherited_raised());
+            ran_tx.send(()).unwrap(); // it has run inside the scope
             let _ = rx.recv(); // until the scope has ended on the spawning thread
             (first, state().effective.has(RAW))
         });
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        check!(ran_rx.recv_timeout(std::time::Duration::from_secs(10)));
         ensure!(
             state().effective.has(RAW),
             "the scope's own thread holds it"

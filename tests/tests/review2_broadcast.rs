@@ -4,6 +4,9 @@
 //! Thread ids are made to repeat on purpose: the test runs in a new PID namespace with its own
 //! `/proc` (nothing else takes ids there) and sets `ns_last_pid`. Oracles: `/proc` read from
 //! outside.
+//!
+//! Each test is named for the behaviour it asserts; its comment describes the hole as the
+//! review found it (fixed since).
 
 #[path = "review/common.rs"]
 mod common;
@@ -13,9 +16,11 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use capscope::process::Broadcast;
 use capscope::CapState;
+use capscope_tests::state::{raw_has, task_caps};
 use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
-use common::{pipe, recv_verdict, send_verdict_and_exit, spawn_behind_back, task_caps, RAW};
+use common::{pipe, recv_verdict, send_verdict_and_exit, spawn_behind_back, RAW};
 
 fn c(s: &str) -> CString {
     CString::new(s).unwrap()
@@ -101,6 +106,15 @@ fn until(cond: impl Fn() -> bool) {
     }
 }
 
+/// The broadcast of these tests: threads here sleep with every signal blocked, on purpose, for
+/// as long as the scenario needs (longer than the default grace of 100 ms under load), so the
+/// grace and the timeout are long enough that only the behaviour under test decides.
+fn broadcast() -> Broadcast {
+    Broadcast::new()
+        .blocked_grace(Duration::from_secs(20))
+        .timeout(Duration::from_secs(30))
+}
+
 fn gone(tid: u32) -> bool {
     // SAFETY: signal 0 only checks that the thread exists.
     unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, 0) != 0 }
@@ -128,7 +142,7 @@ struct Shared {
 /// sets `ns_last_pid` so that its next thread U gets T's id, starts U (not changed), answers.
 /// Pass 3 lists U under T's id: skipped. Nothing new: `Ok`.
 #[test]
-fn a_settled_thread_id_reused_by_an_unchanged_thread_is_skipped() {
+fn a_settled_thread_id_reused_by_an_unchanged_thread_is_asked_again() {
     assert_pass(privileged(|| {
         in_pid_ns(|| {
             let sh = Arc::new(Shared::default());
@@ -137,7 +151,7 @@ fn a_settled_thread_id_reused_by_an_unchanged_thread_is_skipped() {
             // A: contained; once changed, starts T (born holding the change).
             let a_sh = sh.clone();
             let a = std::thread::spawn(move || {
-                until(|| !common::raw_has(RAW) || a_sh.stop.load(Ordering::SeqCst));
+                until(|| !raw_has(RAW) || a_sh.stop.load(Ordering::SeqCst));
                 let t_sh = a_sh.clone();
                 let t = std::thread::spawn(move || {
                     t_sh.t_tid.store(capscope::current_tid(), Ordering::SeqCst);
@@ -186,7 +200,7 @@ fn a_settled_thread_id_reused_by_an_unchanged_thread_is_skipped() {
                 unsafe { libc::pthread_join(u0, std::ptr::null_mut()) };
             });
             std::thread::sleep(Duration::from_millis(50)); // A and B wait
-            let result = capscope::process::set_caps(&CapState {
+            let result = broadcast().set_caps(&CapState {
                 effective: now.effective - RAW,
                 ..now
             });
@@ -194,7 +208,7 @@ fn a_settled_thread_id_reused_by_an_unchanged_thread_is_skipped() {
                 sh.t_tid.load(Ordering::SeqCst),
                 sh.u_tid.load(Ordering::SeqCst),
             );
-            let u_eff = task_caps(u, "CapEff").unwrap_or_default();
+            let u_eff = task_caps(u, "CapEff");
             let left = common::holders(RAW, &[]);
             sh.stop.store(true, Ordering::SeqCst);
             sh.t_exit.store(true, Ordering::SeqCst);
@@ -210,9 +224,18 @@ fn a_settled_thread_id_reused_by_an_unchanged_thread_is_skipped() {
                 "U got id {u}, not T's {t}: the reuse did not happen"
             );
             ensure!(
-                result.is_err() || !u_eff.has(RAW),
+                result.is_ok(),
+                "the broadcast failed ({result:?}): every thread answers in this scenario"
+            );
+            let u_eff = u_eff.map_err(|e| format!("U's capabilities: {e}"))?;
+            ensure!(
+                !u_eff.has(RAW),
                 "process::set_caps returned {result:?}, but thread {u} (T's reused id, born \
                  from a thread that had not changed) still holds {RAW}; holders: {left:?}"
+            );
+            ensure!(
+                left.is_empty(),
+                "process::set_caps returned {result:?}, but threads {left:?} still hold {RAW}"
             );
             Ok(())
         })
@@ -241,8 +264,8 @@ fn held_up_a_reused_answered_id_is_asked_again() {
                 until(|| rt_signal_pending() || b_sh.stop.load(Ordering::SeqCst));
                 // T has answered (it does not block): let it exit, reuse its id for U.
                 until(|| {
-                    !common::task_caps(b_sh.t_tid.load(Ordering::SeqCst), "CapEff")
-                        .is_some_and(|e| e.has(RAW))
+                    !task_caps(b_sh.t_tid.load(Ordering::SeqCst), "CapEff")
+                        .is_ok_and(|e| e.has(RAW))
                 });
                 let tid = b_sh.t_tid.load(Ordering::SeqCst);
                 b_sh.t_exit.store(true, Ordering::SeqCst);
@@ -263,7 +286,7 @@ fn held_up_a_reused_answered_id_is_asked_again() {
                 unsafe { libc::pthread_join(u, std::ptr::null_mut()) };
             });
             std::thread::sleep(Duration::from_millis(50));
-            let result = capscope::process::set_caps(&CapState {
+            let result = broadcast().set_caps(&CapState {
                 effective: now.effective - RAW,
                 ..now
             });
@@ -271,15 +294,25 @@ fn held_up_a_reused_answered_id_is_asked_again() {
                 sh.t_tid.load(Ordering::SeqCst),
                 sh.u_tid.load(Ordering::SeqCst),
             );
-            let u_eff = task_caps(u, "CapEff").unwrap_or_default();
+            let u_eff = task_caps(u, "CapEff");
+            let left = common::holders(RAW, &[]);
             sh.stop.store(true, Ordering::SeqCst);
             let _ = t.join();
             // SAFETY: joins B.
             unsafe { libc::pthread_join(b, std::ptr::null_mut()) };
             ensure!(u == tt, "U got id {u}, not T's {tt}");
             ensure!(
-                result.is_err() || !u_eff.has(RAW),
+                result.is_ok(),
+                "the broadcast failed ({result:?}): every thread answers in this scenario"
+            );
+            let u_eff = u_eff.map_err(|e| format!("U's capabilities: {e}"))?;
+            ensure!(
+                !u_eff.has(RAW),
                 "set_caps returned {result:?}; U ({u}, T's reused id) holds {RAW}"
+            );
+            ensure!(
+                left.is_empty(),
+                "set_caps returned {result:?}; threads {left:?} still hold {RAW}"
             );
             Ok(())
         })

@@ -7,10 +7,10 @@ mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use capscope_tests::{assert_pass, privileged, Verdict};
-use common::{pipe, recv_verdict, send_verdict_and_exit};
+use common::{pipe, recv_output, send_verdict_and_exit};
 
 /// What the body returns in each process.
 enum Role {
@@ -63,7 +63,17 @@ fn sandbox_setup() -> Role {
             libc::_exit(if aborted { 42 } else { 0 });
         }
     }
-    // pid == parent_pid, in the new namespace.
+    // pid == parent_pid, in the new namespace: the premise of the test.
+    if std::process::id() != parent_pid {
+        send_verdict_and_exit(
+            wr,
+            &Err(format!(
+                "set-up: the process in the new PID namespace got pid {}, not the parent's \
+                 number {parent_pid}",
+                std::process::id()
+            )),
+        );
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let caps = Arc::new(AtomicU64::new(u64::MAX));
     let (s2, c2) = (stop.clone(), caps.clone());
@@ -73,7 +83,7 @@ fn sandbox_setup() -> Role {
         while !s2.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(1));
         }
-        c2.store(common::raw_effective(), Ordering::SeqCst);
+        c2.store(capscope_tests::state::raw_effective(), Ordering::SeqCst);
     });
     rx.recv().unwrap();
     Role::Child(wr, stop, caps)
@@ -84,22 +94,45 @@ fn a_child_in_a_pid_namespace_with_the_parents_pid_number_does_not_drop_one_thre
     assert_pass(privileged(|| {
         match sandbox_setup() {
             // Either the child's drop reached its worker (a verdict), or it failed closed.
-            Role::Parent(init, rd) => match recv_verdict(rd, init, "the sandboxed child") {
-                Err(why) if why.contains("(status 10752)") => Ok(()), // init exited with 42
-                other => other,
-            },
+            Role::Parent(init, rd) => {
+                let (out, status) = recv_output(rd, init);
+                let exited = |code| libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == code;
+                match out.strip_prefix("FAIL ") {
+                    Some(why) => Err(format!("the sandboxed child: {why}")),
+                    // The child's drop reached its worker, verified there.
+                    None if out == "PASS" && exited(0) => Ok(()),
+                    // The child failed closed: it aborted (init exits with 42 only then).
+                    None if out.is_empty() && exited(42) => Ok(()),
+                    None => Err(format!(
+                        "the sandboxed child: no verdict ({out:?}); its namespace's init {}",
+                        if libc::WIFEXITED(status) {
+                            format!("exited with {}", libc::WEXITSTATUS(status))
+                        } else if libc::WIFSIGNALED(status) {
+                            format!("was killed by signal {}", libc::WTERMSIG(status))
+                        } else {
+                            format!("ended with wait status {status}")
+                        }
+                    )),
+                }
+            }
             Role::Child(wr, stop, caps) => {
                 // The function has returned: its drop ran in this process.
                 stop.store(true, Ordering::SeqCst);
                 let mut v: Verdict = Ok(());
-                for _ in 0..1000 {
-                    if caps.load(Ordering::SeqCst) != u64::MAX {
-                        break;
-                    }
+                let start = Instant::now();
+                while caps.load(Ordering::SeqCst) == u64::MAX
+                    && start.elapsed() < Duration::from_secs(10)
+                {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 let eff = caps.load(Ordering::SeqCst);
-                if eff != 0 {
+                if eff == u64::MAX {
+                    v = Err(format!(
+                        "timed out: the worker of pid {} did not report its capabilities within \
+                         10 s of #[drop_caps_after] returning",
+                        std::process::id()
+                    ));
+                } else if eff != 0 {
                     v = Err(format!(
                         "pid {} (the parent's number, in a new PID namespace): after \
                          #[drop_caps_after] returned, its worker still has effective \

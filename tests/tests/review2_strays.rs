@@ -3,6 +3,9 @@
 //!
 //! Oracles are independent of capscope: `/proc/self/task/<tid>/status` read from outside.
 //! Every test runs in a forked child as root (or in a new user namespace).
+//!
+//! Each test is named for the behaviour it asserts; its comment describes the hole as the
+//! review found it (fixed since).
 
 #[path = "review/common.rs"]
 mod common;
@@ -12,8 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use capscope::RaiseGuard;
+use capscope_tests::state::{first_cpu, lower, task_caps};
 use capscope_tests::{assert_pass, check, ensure, privileged};
-use common::{holders, lower, task_caps, RAW};
+use common::{holders, RAW};
 
 /// Blocks every signal on the calling thread.
 fn block_all() {
@@ -65,7 +69,7 @@ fn wait_for(what: &str, cond: impl Fn() -> bool) -> Result<(), String> {
 /// promise that threads started by other means "and any thread such a thread starts" are
 /// lowered before the scope ends.
 #[test]
-fn a_strays_child_born_while_the_stray_is_being_lowered_keeps_the_capability() {
+fn a_strays_child_born_while_the_stray_is_being_lowered_is_lowered_too() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -103,7 +107,7 @@ fn a_strays_child_born_while_the_stray_is_being_lowered_keeps_the_capability() {
         wait_for("the stray", || stray_tid.load(Ordering::SeqCst) != 0)?;
         let s = stray_tid.load(Ordering::SeqCst);
         ensure!(
-            task_caps(s, "CapEff").is_some_and(|e| e.has(RAW)),
+            task_caps(s, "CapEff").is_ok_and(|e| e.has(RAW)),
             "the stray was born with {RAW}"
         );
         drop(g); // the scope ends: no thread but its own may keep net_raw
@@ -135,14 +139,18 @@ fn a_strays_child_born_while_the_stray_is_being_lowered_keeps_the_capability() {
 fn a_contained_thread_still_being_born_when_the_scope_ends_is_waited_for() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
-        // SAFETY: pins the calling (only) thread to CPU 0 and tries SCHED_FIFO 1; new threads
+        // The first CPU this process may run on (CPU 0 may be outside its affinity mask: a
+        // container's cpuset, taskset).
+        let cpu = first_cpu();
+        // SAFETY: pins the calling (only) thread to that CPU and tries SCHED_FIFO 1; new threads
         // inherit both.
         let fifo = unsafe {
             let mut cpus: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(0, &mut cpus);
+            libc::CPU_SET(cpu, &mut cpus);
             ensure!(
                 libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &cpus) == 0,
-                "sched_setaffinity"
+                "sched_setaffinity(CPU {cpu}): {}",
+                std::io::Error::last_os_error()
             );
             let p = libc::sched_param { sched_priority: 1 };
             libc::sched_setscheduler(0, libc::SCHED_FIFO, &p) == 0

@@ -2,6 +2,9 @@
 //! re-checked by device and inode and reopened when the program closed or reused it.
 //!
 //! Oracles: `/proc/self/task/<tid>/status` read from outside, `fcntl(F_GETFD)`.
+//!
+//! Each test is named for the behaviour it asserts; its comment describes the hole as the
+//! review found it (fixed since).
 
 #[path = "review/common.rs"]
 mod common;
@@ -12,8 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use capscope::RaiseGuard;
+use capscope_tests::state::lower;
 use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
-use common::{holders, lower, Stray, RAW};
+use common::{holders, Stray, RAW};
 
 fn c(s: &str) -> CString {
     CString::new(s).unwrap()
@@ -46,7 +50,10 @@ fn peer() -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
 #[test]
 fn a_reopen_that_finds_no_procfs_fails_closed() {
     assert_pass(privileged(|| {
-        match capscope_tests::in_child(|| {
+        // The child writes a marker right before the scope's end: the abort must come after it
+        // (from the end of the scope), not from the set-up.
+        let (marker_rd, marker_wr) = common::pipe();
+        let outcome = capscope_tests::in_child(|| {
             lower(RAW.into())?;
             // SAFETY: a private mount namespace for this forked child.
             unsafe {
@@ -97,7 +104,10 @@ fn a_reopen_that_finds_no_procfs_fails_closed() {
                 }
             }
             let g = check!(RaiseGuard::raise(RAW));
-            let stray = Stray::start()?;
+            let stray = Stray::start_holding(RAW)?;
+            // SAFETY: writes one byte from a valid buffer to the marker pipe.
+            let wrote = unsafe { libc::write(marker_wr, b"M".as_ptr().cast(), 1) };
+            ensure!(wrote == 1, "marker: {}", std::io::Error::last_os_error());
             drop(g); // the end counts threads through the reopened "directory"
                      // SAFETY: back to the real /proc for the oracle.
             unsafe {
@@ -109,6 +119,7 @@ fn a_reopen_that_finds_no_procfs_fails_closed() {
             let after = stray.effective();
             let tid = stray.tid;
             stray.stop();
+            let after = after?;
             park.store(true, Ordering::SeqCst);
             h.join().unwrap();
             ensure!(
@@ -117,10 +128,22 @@ fn a_reopen_that_finds_no_procfs_fails_closed() {
              stray {tid} keeps {RAW} after the scope ended"
             );
             Ok(())
-        }) {
-            Err(why) if why.contains("signal 6") => Ok(()),
+        });
+        // SAFETY: our copy of the write end (the child, which had its own, is gone), then the
+        // marker: read until end of file.
+        let marker = unsafe {
+            libc::close(marker_wr);
+            let mut buf = [0u8; 16];
+            let n = libc::read(marker_rd, buf.as_mut_ptr().cast(), buf.len());
+            libc::close(marker_rd);
+            buf[..usize::try_from(n).unwrap_or(0)].to_vec()
+        };
+        let aborted = format!("was killed by signal {} ", libc::SIGABRT);
+        match outcome {
+            Err(why) if why.contains(&aborted) && marker == b"M" => Ok(()),
             other => Err(format!(
-                "expected the scope's end to abort (no procfs to check the stray), got {other:?}"
+                "expected the scope's end to abort (no procfs to check the stray) after the \
+                 marker, got {other:?} with marker {marker:?}"
             )),
         }
     }));
@@ -151,7 +174,7 @@ fn init_that_lists_its_threads() -> i32 {
 }
 
 #[test]
-fn a_drop_after_guard_closes_the_programs_own_task_descriptor() {
+fn a_drop_after_guard_leaves_the_programs_own_task_descriptor_open() {
     assert_pass(privileged(|| {
         let mine = init_that_lists_its_threads();
         ensure!(mine >= 0, "no descriptor was opened");
@@ -191,11 +214,12 @@ fn held_up_a_reused_number_holding_another_processs_task_directory() {
             ensure!(got == *fd, "got fd {got}, not {fd}");
         }
         let g = check!(RaiseGuard::raise(RAW));
-        let stray = Stray::start()?;
+        let stray = Stray::start_holding(RAW)?;
         drop(g);
         let after = stray.effective();
         let tid = stray.tid;
         stray.stop();
+        let after = after?;
         park.store(true, Ordering::SeqCst);
         h.join().unwrap();
         ensure!(!after.has(RAW), "stray {tid} keeps {RAW}");
@@ -224,20 +248,22 @@ fn held_up_two_threads_healing_a_closed_descriptor_at_once() {
             let other = std::thread::spawn(move || -> Verdict {
                 lower(RAW.into())?;
                 let g = check!(RaiseGuard::raise(RAW));
-                let stray = Stray::start()?;
+                let stray = Stray::start_holding(RAW)?;
                 b2.wait();
                 drop(g);
                 let after = stray.effective();
                 stray.stop();
+                let after = after?;
                 ensure!(!after.has(RAW), "other thread's stray keeps {RAW}");
                 Ok(())
             });
             let g = check!(RaiseGuard::raise(RAW));
-            let stray = Stray::start()?;
+            let stray = Stray::start_holding(RAW)?;
             barrier.wait();
             drop(g);
             let after = stray.effective();
             stray.stop();
+            let after = after?;
             other.join().unwrap()?;
             park.store(true, Ordering::SeqCst);
             h.join().unwrap();

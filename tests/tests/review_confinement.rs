@@ -15,8 +15,9 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use capscope::{CapSet, RaiseGuard};
+use capscope_tests::state::{lower, raw_effective, raw_has, task_caps};
 use capscope_tests::{assert_pass, check, ensure, privileged};
-use common::{holders, lower, raw_effective, raw_has, Stray, RAW};
+use common::{holders, Stray, RAW};
 
 /// Two guards naming the same capability, dropped out of order. The second guard found the
 /// capability already effective, so its own `raised` is empty; when it ends it is the one that
@@ -24,7 +25,7 @@ use common::{holders, lower, raw_effective, raw_has, Stray, RAW};
 /// guard's `raised` (empty), so the check for threads started behind capscope's back is
 /// skipped. A stray started while only the second guard lived keeps the capability.
 #[test]
-fn out_of_order_drop_skips_the_stray_check_of_the_scope_that_lowers() {
+fn an_out_of_order_drop_still_lowers_a_stray_at_the_scope_that_lowers() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
         let g1 = check!(RaiseGuard::raise(RAW)); // raises net_raw
@@ -33,13 +34,13 @@ fn out_of_order_drop_skips_the_stray_check_of_the_scope_that_lowers() {
         ensure!(raw_has(RAW), "g2 still asks for {RAW}");
         // A thread started by other means (a C library bound to libc's pthread_create) while
         // the capability is raised.
-        let stray = Stray::start()?;
-        ensure!(stray.effective().has(RAW), "the stray was born with it");
+        let stray = Stray::start_holding(RAW)?;
         drop(g2); // the last scope naming net_raw ends: it is lowered here
         ensure!(!raw_has(RAW), "the scope's own thread lowered it");
         let after = stray.effective();
         let tid = stray.tid;
         stray.stop();
+        let after = after?;
         ensure!(
             !after.has(RAW),
             "after every scope ended, stray thread {tid} still holds {RAW} ({after:?})"
@@ -54,7 +55,7 @@ fn out_of_order_drop_skips_the_stray_check_of_the_scope_that_lowers() {
 /// thread keeps the capability; but it is recorded as *contained*, and the end-of-scope slow
 /// path skips contained threads. The stray itself is lowered; its child is not.
 #[test]
-fn a_thread_started_by_a_stray_is_counted_contained_and_keeps_the_capability() {
+fn a_thread_started_by_a_stray_during_the_scope_is_lowered_too() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
         let g = check!(RaiseGuard::raise(RAW));
@@ -62,7 +63,7 @@ fn a_thread_started_by_a_stray_is_counted_contained_and_keeps_the_capability() {
         let stop = Arc::new(AtomicBool::new(false));
         let (ct, st) = (child_tid.clone(), stop.clone());
         let (tx, rx) = mpsc::channel();
-        let stray = Stray::start_with(move || {
+        let stray = Stray::start_holding_with(RAW, move || {
             // On the stray: an ordinary std thread (capscope's pthread_create).
             let h = std::thread::spawn(move || {
                 ct.store(capscope::current_tid(), Ordering::SeqCst);
@@ -81,12 +82,14 @@ fn a_thread_started_by_a_stray_is_counted_contained_and_keeps_the_capability() {
         let child_tid = child_tid.load(Ordering::SeqCst);
         drop(g); // the scope ends: nothing outside it may hold net_raw
         let stray_after = stray.effective();
-        let child_after = common::task_caps(child_tid, "CapEff").unwrap_or_default();
+        let child_after = task_caps(child_tid, "CapEff");
         let left = holders(RAW, &[]);
         stop.store(true, Ordering::SeqCst);
         child.join().unwrap();
         let stray_tid = stray.tid;
         stray.stop();
+        let stray_after = stray_after?;
+        let child_after = child_after?;
         ensure!(
             !stray_after.has(RAW),
             "the stray {stray_tid} itself was not lowered"
@@ -106,7 +109,7 @@ fn a_thread_started_by_a_stray_is_counted_contained_and_keeps_the_capability() {
 /// end-of-scope check then fails its `fstat` and *returns* (`let Ok(count) = .. else { return }`):
 /// a stray thread keeps the capability, silently.
 #[test]
-fn a_closed_task_dir_descriptor_silently_disables_the_stray_check() {
+fn a_closed_task_dir_descriptor_is_reopened_and_the_stray_lowered() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
         // One contained thread, so that a scope's end opens (and caches) /proc/self/task.
@@ -127,12 +130,12 @@ fn a_closed_task_dir_descriptor_silently_disables_the_stray_check() {
             unsafe { libc::close(*fd) };
         }
         let g = check!(RaiseGuard::raise(RAW));
-        let stray = Stray::start()?;
-        ensure!(stray.effective().has(RAW));
+        let stray = Stray::start_holding(RAW)?;
         drop(g);
         let after = stray.effective();
         let tid = stray.tid;
         stray.stop();
+        let after = after?;
         park.store(true, Ordering::SeqCst);
         peer.join().unwrap();
         ensure!(
@@ -149,7 +152,7 @@ fn a_closed_task_dir_descriptor_silently_disables_the_stray_check() {
 /// `O_DIRECTORY` open would get it). `fstat` then reads that directory's link count (2), so
 /// the "thread count" is 0 and the check concludes there is nobody to lower.
 #[test]
-fn a_reused_task_dir_descriptor_number_fools_the_thread_count() {
+fn a_reused_task_dir_descriptor_number_does_not_fool_the_thread_count() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
         let park = Arc::new(AtomicBool::new(false));
@@ -176,12 +179,12 @@ fn a_reused_task_dir_descriptor_number_fools_the_thread_count() {
             ensure!(got == *fd, "the directory got fd {got}, not {fd}");
         }
         let g = check!(RaiseGuard::raise(RAW));
-        let stray = Stray::start()?;
-        ensure!(stray.effective().has(RAW));
+        let stray = Stray::start_holding(RAW)?;
         drop(g);
         let after = stray.effective();
         let tid = stray.tid;
         stray.stop();
+        let after = after?;
         park.store(true, Ordering::SeqCst);
         peer.join().unwrap();
         let _ = std::fs::remove_dir_all(&dir);
@@ -203,7 +206,7 @@ fn a_reused_task_dir_descriptor_number_fools_the_thread_count() {
 /// by chance, whenever a process-directed signal (SIGCHLD, SIGALRM, SIGPROF, ...) arrives while
 /// a thread is being created.
 #[test]
-fn a_signal_handler_runs_on_a_new_thread_before_the_trampoline_lowers() {
+fn a_signal_handler_on_a_new_thread_runs_without_the_scopes_capability() {
     static HANDLER_TID: AtomicU32 = AtomicU32::new(0);
     static HANDLER_EFF: AtomicU64 = AtomicU64::new(0);
     static CREATED_TID: AtomicU32 = AtomicU32::new(0);
@@ -287,17 +290,18 @@ fn a_signal_handler_runs_on_a_new_thread_before_the_trampoline_lowers() {
 /// happens to be named so makes the end of the scope abort, where lowering it (it takes
 /// signals) would have worked.
 #[test]
-fn a_stray_named_like_an_sqpoll_thread_makes_the_scope_abort() {
+fn a_stray_named_like_an_sqpoll_thread_is_lowered_without_an_abort() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
         let g = check!(RaiseGuard::raise(RAW));
-        let stray = Stray::start_with(|| {
+        let stray = Stray::start_holding_with(RAW, || {
             // SAFETY: names the calling thread.
             unsafe { libc::prctl(libc::PR_SET_NAME, c"iou-sqp-worker".as_ptr()) };
         })?;
-        drop(g); // aborts the process today
+        drop(g); // aborted the process before the fix
         let after = stray.effective();
         stray.stop();
+        let after = after?;
         ensure!(!after.has(RAW), "the stray was not lowered");
         Ok(())
     }));
@@ -310,7 +314,7 @@ fn a_stray_named_like_an_sqpoll_thread_makes_the_scope_abort() {
 /// scope raising `net_raw`, is told it holds `net_raw` "raised by a capscope scope it is not
 /// in", and `assert_not_inherited` panics.
 #[test]
-fn inherited_raised_reports_a_base_capability_as_inherited() {
+fn inherited_raised_does_not_report_a_base_capability_as_inherited() {
     assert_pass(privileged(|| {
         let (in_tx, in_rx) = std::sync::mpsc::channel();
         let (end_tx, end_rx) = std::sync::mpsc::channel::<()>();

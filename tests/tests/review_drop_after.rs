@@ -11,13 +11,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use capscope_tests::state::task_caps;
 use capscope_tests::{assert_pass, ensure, privileged, Verdict};
-use common::{recv_verdict, send_verdict_and_exit, task_caps};
+use common::{recv_verdict, send_verdict_and_exit};
 
 /// The verdict of a worker's capability sets, seen from outside.
 fn worker_dropped(tid: u32, what: &str) -> Verdict {
     for f in ["CapEff", "CapPrm", "CapInh"] {
-        let set = task_caps(tid, f).unwrap_or_default();
+        let set = task_caps(tid, f).map_err(|e| format!("{what}: worker thread {tid}: {e}"))?;
         ensure!(
             set.is_empty(),
             "{what}: worker thread {tid} still has {f} = {set:?} after #[drop_caps_after] returned"
@@ -38,7 +39,7 @@ fn daemon_init(stop: Arc<AtomicBool>) -> Option<(i32, u32)> {
 }
 
 #[test]
-fn a_fork_in_the_body_leaves_the_childs_workers_privileged() {
+fn a_fork_in_the_body_drops_the_childs_workers_too() {
     assert_pass(privileged(|| {
         let stop = Arc::new(AtomicBool::new(false));
         let Some((fd, who)) = daemon_init(stop.clone()) else {
@@ -89,7 +90,7 @@ fn daemon_init_body(stop: Arc<AtomicBool>) -> Option<(i32, u32)> {
 /// child aborts, although its own `/proc/self/task` is right there: an abort where the drop
 /// could have been made and verified.
 #[test]
-fn a_fork_in_an_all_threads_body_aborts_the_child() {
+fn a_fork_in_an_all_threads_body_drops_the_childs_workers_without_an_abort() {
     assert_pass(privileged(|| {
         let stop = Arc::new(AtomicBool::new(false));
         let Some((fd, who)) = daemon_init_all_threads(stop.clone()) else {
@@ -134,7 +135,7 @@ fn init_closing_fds(stop: Arc<AtomicBool>, dir: &std::path::Path) -> (u32, Vec<i
 }
 
 #[test]
-fn a_reused_descriptor_number_makes_the_drop_per_thread_with_a_worker_alive() {
+fn a_reused_descriptor_number_does_not_make_the_drop_per_thread_with_a_worker_alive() {
     assert_pass(privileged(|| {
         let dir = std::env::temp_dir().join(format!("capscope-review-da-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;

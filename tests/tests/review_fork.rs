@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use capscope::RaiseGuard;
+use capscope_tests::state::lower;
 use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
-use common::{lower, recv_verdict, send_verdict_and_exit, Stray, RAW};
+use common::{recv_verdict, send_verdict_and_exit, Stray, RAW};
 
 /// A child process made with `clone()` (glibc's wrapper or the raw system call, as container
 /// runtimes and sandboxes do; `pthread_atfork` handlers do not run) starts with a copy of
@@ -66,12 +67,12 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
 fn in_child() -> Verdict {
     capscope::after_clone();
     let g = check!(RaiseGuard::raise(RAW));
-    let stray = Stray::start()?;
-    ensure!(stray.effective().has(RAW), "the stray was born with it");
+    let stray = Stray::start_holding(RAW)?;
     drop(g);
     let after = stray.effective();
     let tid = stray.tid;
     stray.stop();
+    let after = after?;
     ensure!(
         !after.has(RAW),
         "in a child made with clone(), stray {tid} keeps {RAW} after the scope ended"

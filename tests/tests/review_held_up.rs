@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use capscope::{CapSet, RaiseGuard};
+use capscope_tests::state::{lower, raw_effective, raw_has, status_caps};
 use capscope_tests::{assert_pass, check, ensure, privileged};
-use common::{lower, raw_effective, Stray, RAW};
+use common::{Stray, RAW};
 
 static SEEN: AtomicU64 = AtomicU64::new(u64::MAX);
 static DONE: AtomicBool = AtomicBool::new(false);
@@ -83,10 +84,11 @@ fn contained_threads_ending_with_pthread_exit_do_not_hide_a_stray() {
             }
         });
         let g = check!(RaiseGuard::raise(RAW));
-        let stray = Stray::start()?;
+        let stray = Stray::start_holding(RAW)?;
         drop(g);
         let after = stray.effective();
         stray.stop();
+        let after = after?;
         stop.store(true, Ordering::SeqCst);
         peer.join().unwrap();
         ensure!(!after.has(RAW), "the stray kept {RAW}");
@@ -96,31 +98,40 @@ fn contained_threads_ending_with_pthread_exit_do_not_hide_a_stray() {
 
 /// A program run with `Command` inside a scope by a non-root process with the capability only
 /// permitted (kept across a uid change): the raised effective capability does not cross
-/// `execve` (no ambient set, no file capabilities).
+/// `execve` (no ambient set, no file capabilities). As root, the process becomes nobody; as a
+/// normal user (a one-id user namespace, no second uid), it stays uid 0 under `SECBIT_NOROOT`
+/// (locked), which takes root's execve privileges away as the uid change does.
 #[test]
 fn a_command_spawned_in_a_scope_by_a_non_root_process_gets_nothing() {
-    if !capscope_tests::is_privileged() {
-        return; // needs a second uid
-    }
-    assert_pass(privileged(|| {
-        check!(capscope::cap_set_ids(
-            &capscope::IdChange::new()
-                .uid(65534)
-                .gid(65534)
-                .clear_groups()
-        ));
+    let root = capscope_tests::is_privileged();
+    assert_pass(privileged(move || {
+        if root {
+            check!(capscope::cap_set_ids(
+                &capscope::IdChange::new()
+                    .uid(65534)
+                    .gid(65534)
+                    .clear_groups()
+            ));
+        } else {
+            let bits = check!(capscope::securebits::get());
+            check!(capscope::securebits::set(
+                bits | capscope::Secbits::NOROOT | capscope::Secbits::NOROOT_LOCKED
+            ));
+        }
+        // Only permitted, so that the scope raises it.
+        lower(RAW.into())?;
         let g = check!(RaiseGuard::raise(RAW));
+        ensure!(raw_has(RAW), "the scope raised {RAW}");
         let out = check!(std::process::Command::new("/bin/cat")
             .arg("/proc/self/status")
             .output());
         drop(g);
+        ensure!(out.status.success(), "/bin/cat: {out:?}");
         let text = String::from_utf8_lossy(&out.stdout);
-        let eff = text
-            .lines()
-            .find_map(|l| l.strip_prefix("CapEff:"))
-            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
-            .ok_or("no CapEff")?;
-        ensure!(eff == 0, "the exec'd program has CapEff {eff:#x}");
+        for f in ["CapEff", "CapPrm", "CapAmb"] {
+            let set = status_caps(&text, f)?;
+            ensure!(set.is_empty(), "the exec'd program has {f} {set:?}");
+        }
         Ok(())
     }));
 }

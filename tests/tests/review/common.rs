@@ -1,78 +1,16 @@
-//! Helpers shared by the adversarial review tests (`review_*.rs`): raw oracles that do not go
-//! through capscope, and threads started behind capscope's back.
+//! Helpers shared by the adversarial review tests (`review_*.rs`): threads started behind
+//! capscope's back, forked verdicts. The raw oracles are in `capscope_tests::state`.
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use capscope::{Cap, CapSet, CapState};
-use capscope_tests::{check, ensure, Verdict};
+use capscope::{Cap, CapSet};
+use capscope_tests::state::{raw_effective, task_caps};
+use capscope_tests::{ensure, Verdict};
 
 pub(crate) const RAW: Cap = Cap::NET_RAW;
-
-/// The calling thread's effective set, by the raw system call (not through capscope).
-pub(crate) fn raw_effective() -> u64 {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Default, Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let mut h = Header {
-        version: 0x2008_0522,
-        pid: 0,
-    };
-    let mut d = [Data::default(); 2];
-    // SAFETY: capget writes two Data structs for version 3.
-    let r = unsafe { libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) };
-    assert_eq!(r, 0, "capget");
-    u64::from(d[0].effective) | u64::from(d[1].effective) << 32
-}
-
-pub(crate) fn raw_has(cap: Cap) -> bool {
-    raw_effective() & (1 << cap.as_u8()) != 0
-}
-
-/// A `status` field of task `tid` of this process, as a bit set (`CapEff`, `CapPrm`, ...).
-pub(crate) fn task_caps(tid: u32, field: &str) -> Option<CapSet> {
-    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .map(CapSet::from_bits)
-}
-
-/// The same for any process id (`/proc/<pid>/status`).
-pub(crate) fn pid_caps(pid: i32, field: &str) -> Option<CapSet> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .map(CapSet::from_bits)
-}
-
-/// In the child: `caps` permitted but not effective.
-pub(crate) fn lower(caps: CapSet) -> Verdict {
-    let s = check!(CapState::get_current());
-    ensure!(
-        s.permitted.is_superset(caps),
-        "the child lacks {:?}",
-        caps - s.permitted
-    );
-    check!(CapState {
-        effective: s.effective - caps,
-        ..s
-    }
-    .set_current());
-    Ok(())
-}
 
 type Create = unsafe extern "C" fn(
     *mut libc::pthread_t,
@@ -155,9 +93,43 @@ impl Stray {
         Stray::start_with(|| {})
     }
 
+    /// [`start_with`](Self::start_with), and fails unless the stray was born holding `cap`
+    /// effective: its own raw `capget`, the first thing it does (before `then`). The premise
+    /// of a test whose stray must be lowered at a scope's end.
+    pub(crate) fn start_holding_with(
+        cap: Cap,
+        then: impl FnOnce() + Send + 'static,
+    ) -> Result<Stray, String> {
+        let born = Arc::new(AtomicU64::new(0));
+        let b2 = born.clone();
+        let stray = Stray::start_with(move || {
+            b2.store(raw_effective(), Ordering::SeqCst);
+            then();
+        })?;
+        let at_birth = CapSet::from_bits(born.load(Ordering::SeqCst));
+        if !at_birth.has(cap) {
+            let tid = stray.tid;
+            stray.stop();
+            return Err(format!(
+                "stray {tid} was born without {cap} (effective {at_birth:?}): the test's premise \
+                 does not hold"
+            ));
+        }
+        Ok(stray)
+    }
+
+    /// [`start`](Self::start), and fails unless the stray was born holding `cap` effective.
+    pub(crate) fn start_holding(cap: Cap) -> Result<Stray, String> {
+        Stray::start_holding_with(cap, || {})
+    }
+
     /// Its effective set, read from outside (`/proc`).
-    pub(crate) fn effective(&self) -> CapSet {
-        task_caps(self.tid, "CapEff").unwrap_or_default()
+    ///
+    /// # Errors
+    ///
+    /// When its `status` file cannot be read or has no `CapEff`.
+    pub(crate) fn effective(&self) -> Result<CapSet, String> {
+        task_caps(self.tid, "CapEff").map_err(|e| format!("stray {}: {e}", self.tid))
     }
 
     pub(crate) fn stop(self) {
@@ -175,7 +147,7 @@ pub(crate) fn holders(cap: Cap, except: &[u32]) -> Vec<u32> {
         if except.contains(&tid) {
             continue;
         }
-        if task_caps(tid, "CapEff").is_some_and(|e| e.has(cap)) {
+        if task_caps(tid, "CapEff").is_ok_and(|e| e.has(cap)) {
             out.push(tid);
         }
     }
@@ -220,9 +192,9 @@ pub(crate) fn send_verdict_and_exit(fd: i32, v: &Verdict) -> ! {
     }
 }
 
-/// Reads a verdict written by [`send_verdict_and_exit`] from `fd` (until EOF), after waiting
-/// for process `pid`.
-pub(crate) fn recv_verdict(fd: i32, pid: i32, who: &str) -> Verdict {
+/// Reads what was written to `fd` (until EOF), closes it, and waits for process `pid`: the text
+/// and `pid`'s wait status.
+pub(crate) fn recv_output(fd: i32, pid: i32) -> (String, i32) {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -239,7 +211,13 @@ pub(crate) fn recv_verdict(fd: i32, pid: i32, who: &str) -> Verdict {
         libc::close(fd);
         libc::waitpid(pid, &mut status, 0);
     }
-    let out = String::from_utf8_lossy(&out).into_owned();
+    (String::from_utf8_lossy(&out).into_owned(), status)
+}
+
+/// Reads a verdict written by [`send_verdict_and_exit`] from `fd` (until EOF), after waiting
+/// for process `pid`.
+pub(crate) fn recv_verdict(fd: i32, pid: i32, who: &str) -> Verdict {
+    let (out, status) = recv_output(fd, pid);
     if libc::WIFSIGNALED(status) {
         return Err(format!(
             "{who} was killed by signal {} (verdict so far: {out:?})",
