@@ -69,17 +69,6 @@ pub fn task_caps(tid: u32, field: &str) -> Result<CapSet, String> {
     status_caps(&text, field).map_err(|e| format!("{path}: {e}"))
 }
 
-/// The same for any process id, from `/proc/<pid>/status`.
-///
-/// # Errors
-///
-/// When the file cannot be read or the field is missing.
-pub fn pid_caps(pid: i32, field: &str) -> Result<CapSet, String> {
-    let path = format!("/proc/{pid}/status");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-    status_caps(&text, field).map_err(|e| format!("{path}: {e}"))
-}
-
 /// The first CPU of the calling thread's affinity mask (the lowest-numbered CPU it may run on).
 ///
 /// # Panics

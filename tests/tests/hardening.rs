@@ -3,6 +3,9 @@
 //! an error instead of panicking. Each test runs in a forked child (root) or a user namespace
 //! (a normal user).
 
+#[path = "review/common.rs"]
+mod common;
+
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -176,6 +179,57 @@ fn a_drop_to_the_unchanged_id_is_refused() {
         ensure!(
             check!(CapState::get_current()) == before,
             "the thread changed"
+        );
+        Ok(())
+    }));
+}
+
+/// At a scope's end, a stray (a thread started behind capscope's back) whose `/proc` status
+/// cannot be read (here: no descriptor can be opened, `RLIMIT_NOFILE` at 0, as in a program
+/// that ran out of them) is still lowered: only `tgkill` saying it is gone lets the check pass
+/// it over.
+#[test]
+fn a_stray_whose_status_cannot_be_read_is_still_lowered() {
+    assert_pass(privileged(|| {
+        let raw = Cap::NET_RAW;
+        lower(raw.into())?;
+        // Opens and keeps /proc/self/task (the first raise does), before descriptors run out.
+        drop(check!(capscope::RaiseGuard::raise(raw)));
+        let g = check!(capscope::RaiseGuard::raise(raw));
+        let stray = common::Stray::start_holding(raw)?;
+        let mut old = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: valid out-pointer, then a lower soft limit (always allowed).
+        unsafe {
+            ensure!(
+                libc::getrlimit(libc::RLIMIT_NOFILE, &mut old) == 0,
+                "getrlimit"
+            );
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: old.rlim_max,
+            };
+            ensure!(
+                libc::setrlimit(libc::RLIMIT_NOFILE, &none) == 0,
+                "setrlimit"
+            );
+        }
+        ensure!(
+            std::fs::File::open("/proc/self/status").is_err(),
+            "a descriptor could still be opened"
+        );
+        drop(g);
+        // SAFETY: back to the old limit.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &old) };
+        let after = stray.effective();
+        let tid = stray.tid;
+        stray.stop();
+        let after = after?;
+        ensure!(
+            !after.has(raw),
+            "stray {tid}, whose status could not be read at the scope's end, keeps {raw}"
         );
         Ok(())
     }));
