@@ -38,8 +38,14 @@
 //! - **Ambient capabilities** need to be in the permitted and inheritable sets: capscope adds
 //!   them to both (to the declared sets as well). The parent thread must hold them in its
 //!   permitted set, or the launch is refused before `fork`, naming them and how to grant
-//!   them. This is all a normal user needs: `Launch::new().uid(1000).gid(1000)
-//!   .clear_groups().ambient(Cap::NET_RAW)` runs a program with exactly `CAP_NET_RAW`.
+//!   them. A program that holds `CAP_NET_RAW` permitted (a normal user's, given it with
+//!   `setcap cap_net_raw+p`) runs a helper with exactly `CAP_NET_RAW` with
+//!   `Launch::new().ambient(Cap::NET_RAW)`; a parent that may change ids (root, or one holding
+//!   `CAP_SETUID` and `CAP_SETGID` permitted) runs it as another user with
+//!   `Launch::new().uid(1000).gid(1000).clear_groups().ambient(Cap::NET_RAW)`.
+//! - An **id change** is refused before `fork` when the kernel would refuse it: a uid (gid)
+//!   other than the parent's real, effective and saved ones needs `CAP_SETUID` (`CAP_SETGID`)
+//!   in its permitted set, and setting supplementary groups always needs `CAP_SETGID`.
 //! - A **gid** must come with a decision on the supplementary groups (as `setpriv` demands):
 //!   the parent's are often root's.
 //! - The declared **securebits** are the exact new value, locks included; a lock the parent
@@ -47,8 +53,9 @@
 //!
 //! [`Launch::plan`] checks the declaration against the calling thread and computes the exact
 //! state the child holds right before `execve` ([`Plan::state`], [`Plan::ids`]): bad input
-//! (uid `u32::MAX`, an unknown capability, ambient capabilities the parent cannot give, more
-//! than the kernel's group limit, ...) is refused there, before anything is started.
+//! (uid `u32::MAX`, an unknown capability, ambient capabilities the parent cannot give, an
+//! id change it may not make, more than the kernel's group limit, ...) is refused there,
+//! before anything is started.
 //!
 //! # In the child
 //!
@@ -147,7 +154,7 @@ enum Groups {
 ///     .bounding_keep(capset![])
 ///     .securebits(Secbits::NOROOT | Secbits::NOROOT_LOCKED)
 ///     .no_new_privs();
-/// // A network helper for a normal user.
+/// // A network helper run as a normal user (by a root parent: the id change needs it).
 /// let helper = Launch::new().uid(1000).gid(1000).clear_groups().ambient(Cap::NET_ADMIN);
 /// # let _ = (sandbox, helper);
 /// ```
