@@ -120,7 +120,7 @@ use std::io;
 use std::process::{Child, Command};
 
 use crate::error::{Error, Op, Result};
-use crate::model::full::status_field;
+use crate::model::full::status_numbers;
 use crate::sys::launch::{exec_file, install, open_program, ChildProc};
 use crate::thread::identity::fail_error;
 use crate::thread::ops::Fail;
@@ -427,14 +427,12 @@ impl CommandExt for Command {
 }
 
 fn numbers(text: &str, name: &str) -> Result<Vec<u32>> {
-    status_field(text, name)
-        .ok_or_else(|| Error::kernel(Op::ReadProc, format!("no {name} line")))?
-        .split_ascii_whitespace()
-        .map(|n| {
-            n.parse()
-                .map_err(|_| Error::kernel(Op::ReadProc, format!("{name}: {n:?} is no id")))
-        })
-        .collect()
+    status_numbers(text, name).ok_or_else(|| {
+        Error::kernel(
+            Op::ReadProc,
+            format!("no {name} line, or a value in it that is no id"),
+        )
+    })
 }
 
 fn four(text: &str, name: &str) -> Result<[u32; 4]> {
