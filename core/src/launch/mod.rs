@@ -388,8 +388,10 @@ pub trait CommandExt {
     }
 
     /// [`launch`](Self::launch), then [`Plan::verify`]: the child and what it was seen to hold.
-    /// A child whose state differs from the plan is killed (`SIGKILL`) and reaped before the
-    /// error returns. The program's file is also looked up (in `PATH`, as `execvp` does)
+    /// A child that cannot be verified (its `/proc` entry cannot be read, or it is no longer an
+    /// unreaped child of this process) or whose state differs from the plan is killed
+    /// (`SIGKILL`) and reaped before the error returns: whenever the result is an error, no
+    /// child is left running. The program's file is also looked up (in `PATH`, as `execvp` does)
     /// before the spawn, so that a program that exits at once, or one whose `/proc/<pid>/exe`
     /// this process may not read (it gained privileges at `execve`, which makes it
     /// non-dumpable), is still judged with its set-ID bits and file capabilities.
