@@ -69,22 +69,6 @@ const REFUSED: i32 = 125;
 const CANNOT_RUN: i32 = 126;
 const NOT_FOUND: i32 = 127;
 
-/// The securebit names, in bit order.
-const SECBIT_NAMES: [&str; 12] = [
-    "noroot",
-    "noroot_locked",
-    "no_setuid_fixup",
-    "no_setuid_fixup_locked",
-    "keep_caps",
-    "keep_caps_locked",
-    "no_cap_ambient_raise",
-    "no_cap_ambient_raise_locked",
-    "exec_restrict_file",
-    "exec_restrict_file_locked",
-    "exec_deny_interactive",
-    "exec_deny_interactive_locked",
-];
-
 /// What the command line asks for.
 #[derive(Default)]
 struct Request {
@@ -123,18 +107,20 @@ fn secbits(v: &str) -> Result<Secbits, String> {
     }
     let mut bits = Secbits::empty();
     for name in v.split(',').filter(|n| !n.is_empty()) {
-        let name = name.to_ascii_lowercase();
-        let name = name.strip_prefix("secbit_").unwrap_or(&name);
-        let i = SECBIT_NAMES
-            .iter()
-            .position(|n| *n == name)
-            .ok_or_else(|| {
-                format!(
-                    "--secbits: {name:?} is not a securebit (known: {})",
-                    SECBIT_NAMES.join(", ")
-                )
-            })?;
-        bits |= Secbits::from_bits_retain(1 << i);
+        // The kernel's names without `SECBIT_`, which are the flags' names, in any case.
+        let name = name.to_ascii_uppercase();
+        let name = name.strip_prefix("SECBIT_").unwrap_or(&name);
+        bits |= Secbits::from_name(name).ok_or_else(|| {
+            let known: Vec<String> = Secbits::all()
+                .iter_names()
+                .map(|(n, _)| n.to_ascii_lowercase())
+                .collect();
+            format!(
+                "--secbits: {:?} is not a securebit (known: {})",
+                name.to_ascii_lowercase(),
+                known.join(", ")
+            )
+        })?;
     }
     Ok(bits)
 }
