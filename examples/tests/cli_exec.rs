@@ -244,10 +244,10 @@ fn an_id_change_capscope_may_not_make_is_refused_before_anything_starts() {
         assert!(r.stderr.contains(says), "{opts:?}: {r:?}");
         assert!(!marker.exists(), "{opts:?}: the program ran");
     }
-    // SAFETY: no preconditions.
     let (uid, gid) = if root() {
         (65534, 65534)
     } else {
+        // SAFETY: no preconditions.
         unsafe { (libc::getuid(), libc::getgid()) }
     };
     let r = run(as_user().args([
