@@ -180,7 +180,9 @@ impl Launch {
         Launch::default()
     }
 
-    /// The real, effective, saved and filesystem uid (`setresuid(uid, uid, uid)`).
+    /// The real, effective, saved and filesystem uid (`setresuid(uid, uid, uid)`). Needs
+    /// `CAP_SETUID` permitted, unless `uid` is one of the parent's real, effective and saved
+    /// uids.
     pub fn uid(mut self, uid: u32) -> Launch {
         self.uid = Some(uid);
         self
@@ -188,19 +190,22 @@ impl Launch {
 
     /// The real, effective, saved and filesystem gid (`setresgid(gid, gid, gid)`); say which
     /// supplementary groups go with it ([`groups`](Self::groups),
-    /// [`clear_groups`](Self::clear_groups), [`keep_groups`](Self::keep_groups)).
+    /// [`clear_groups`](Self::clear_groups), [`keep_groups`](Self::keep_groups)). Needs
+    /// `CAP_SETGID` permitted, unless `gid` is one of the parent's real, effective and saved
+    /// gids.
     pub fn gid(mut self, gid: u32) -> Launch {
         self.gid = Some(gid);
         self
     }
 
-    /// Exactly these supplementary groups (`setgroups`).
+    /// Exactly these supplementary groups (`setgroups`, which needs `CAP_SETGID` permitted).
     pub fn groups(mut self, groups: impl IntoIterator<Item = u32>) -> Launch {
         self.groups = Groups::Set(groups.into_iter().collect());
         self
     }
 
-    /// No supplementary groups.
+    /// No supplementary groups (`setgroups`, which needs `CAP_SETGID` permitted, unless the
+    /// parent has none).
     pub fn clear_groups(mut self) -> Launch {
         self.groups = Groups::Set(Vec::new());
         self
