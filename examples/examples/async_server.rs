@@ -235,13 +235,7 @@ async fn run(o: Options) -> std::io::Result<()> {
 }
 
 fn list(s: CapSet) -> String {
-    if s.is_empty() {
-        "(none)".to_owned()
-    } else if s.len() > 4 {
-        format!("{} capabilities", s.len())
-    } else {
-        s.to_string()
-    }
+    capscope_examples::list(s, 4)
 }
 
 #[tokio::main]

@@ -7,12 +7,9 @@
 
 use capscope::{kernel, CapSet, FullCapState, Secbits};
 
+/// Every capability, named (capsh names them all).
 fn list(set: CapSet) -> String {
-    if set.is_empty() {
-        "(none)".to_owned()
-    } else {
-        set.to_string()
-    }
+    capscope_examples::list(set, usize::MAX)
 }
 
 /// The `Uid:`/`Gid:`/`Groups:` lines of this thread's status: real, effective, saved, fs.

@@ -47,10 +47,17 @@ fn main() -> std::io::Result<()> {
             "running as a normal user: inside new user and network namespaces (uid 0 there)"
         )?,
     }
-    let port = std::env::var("QUICKSTART_PORT")
+    let port: u16 = std::env::var("QUICKSTART_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(80);
+    // Step 5 binds the next port (the first one is the listener's by then).
+    let other = port.checked_add(1).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("QUICKSTART_PORT={port}: the demo also binds the next port, and there is none"),
+        )
+    })?;
 
     show(out, "0. start:")?;
     // The start-up audit: what the program was given beyond what its annotated functions need.
@@ -86,21 +93,13 @@ fn main() -> std::io::Result<()> {
         ),
     )?;
 
-    let refused_after = match bind_privileged(&mut std::io::sink(), port + 1) {
+    let refused_after = match bind_privileged(&mut std::io::sink(), other) {
         Ok(_) => {
-            writeln!(
-                out,
-                "5. binding port {} after the drop: allowed?!",
-                port + 1
-            )?;
+            writeln!(out, "5. binding port {other} after the drop: allowed?!")?;
             false
         }
         Err(e) => {
-            writeln!(
-                out,
-                "5. binding port {} after the drop: refused ({e})",
-                port + 1
-            )?;
+            writeln!(out, "5. binding port {other} after the drop: refused ({e})")?;
             true
         }
     };

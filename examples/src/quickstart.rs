@@ -24,11 +24,7 @@ pub enum Mode {
 /// When `capget` or the write fails.
 pub fn show(out: &mut dyn Write, step: &str) -> std::io::Result<()> {
     let s = CapState::get_current().map_err(std::io::Error::from)?;
-    let list = |c: CapSet| match c.len() {
-        0 => "(none)".to_owned(),
-        1..=4 => c.to_string(),
-        n => format!("{n} capabilities"),
-    };
+    let list = |c: CapSet| crate::list(c, 4);
     writeln!(
         out,
         "{step}\n    effective:   {}\n    permitted:   {}\n    inheritable: {}",

@@ -149,6 +149,8 @@ fn bad_options_start_nothing() {
         (&["--ambient", "cap_net_rwa"], "did you mean cap_net_raw"),
         (&["--ambient", "+net_raw"], "libcap"),
         (&["--inh", "cap_chown", "--inh", "cap_kill"], "twice"),
+        (&["--caps", "cap_chown=eip", "--inh", "cap_kill"], "exclude"),
+        (&["--inh=cap_kill", "--caps=cap_chown=eip"], "exclude"),
         (&["--groups", "1", "--clear-groups"], "exclude"),
         (&["--secbits", "noroot,nonsense"], "not a securebit"),
         (&["--caps", "cap_chown=x"], "--caps"),
@@ -188,6 +190,104 @@ fn a_capability_capscope_does_not_hold_is_refused_with_the_fix() {
         r.stderr.contains("cap_net_raw not in the permitted set") && r.stderr.contains("setcap"),
         "{r:?}"
     );
+}
+
+#[test]
+fn a_state_that_cannot_be_checked_starts_nothing_and_exits_125() {
+    // capget fails (a seccomp filter inherited from a forked child of the test): the state
+    // cannot be checked, so nothing starts, with the documented 125.
+    let dir = tmpdir("exec-nocheck");
+    let marker = dir.join("ran");
+    capscope_tests::assert_pass(capscope_tests::in_child(|| {
+        capscope_tests::fail_syscall(libc::SYS_capget, &[], libc::EACCES as u16)?;
+        let r = run(capscope()
+            .args(["exec", "--nnp", "--", "/bin/sh", "-c", "touch \"$0\""])
+            .arg(&marker));
+        capscope_tests::ensure!(r.status == Some(125), "{r:?}");
+        capscope_tests::ensure!(r.stderr.contains("Permission denied"), "{r:?}");
+        capscope_tests::ensure!(!marker.exists(), "the program ran");
+        Ok(())
+    }));
+}
+
+#[test]
+fn an_id_change_capscope_may_not_make_is_refused_before_anything_starts() {
+    // As a normal user (nobody, when run as root): another uid needs CAP_SETUID, another gid
+    // or any supplementary group CAP_SETGID; the user's own ids, and clearing groups that
+    // are already clear, need nothing.
+    let as_user = || {
+        if root() {
+            let mut c = Command::new(tool("setpriv"));
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(env!("CARGO_BIN_EXE_capscope"));
+            c
+        } else {
+            capscope()
+        }
+    };
+    let dir = tmpdir("exec-ids");
+    let marker = dir.join("ran");
+    for (opts, says) in [
+        (
+            &["--uid", "4242"][..],
+            "cap_setuid not in the permitted set",
+        ),
+        (&["--gid", "4242", "--keep-groups"], "cap_setgid not in"),
+        (&["--groups", "4242"], "cap_setgid not in"),
+    ] {
+        let r = run(as_user()
+            .arg("exec")
+            .args(opts)
+            .args(["--", "/bin/sh", "-c", "touch \"$0\""])
+            .arg(&marker));
+        assert_eq!(r.status, Some(125), "{opts:?}: {r:?}");
+        assert!(r.stderr.contains(says), "{opts:?}: {r:?}");
+        assert!(!marker.exists(), "{opts:?}: the program ran");
+    }
+    let (uid, gid) = if root() {
+        (65534, 65534)
+    } else {
+        // SAFETY: no preconditions.
+        unsafe { (libc::getuid(), libc::getgid()) }
+    };
+    let r = run(as_user().args([
+        "exec",
+        &format!("--uid={uid}"),
+        &format!("--gid={gid}"),
+        "--clear-groups",
+        "--",
+        "/bin/true",
+    ]));
+    assert_eq!(r.status, Some(0), "{r:?}");
+}
+
+/// A program that gains privileges at `execve` (file capabilities) is not dumpable, so a
+/// normal user's capscope may not read its `/proc/<pid>/exe`: `--verify` judges it by the
+/// file looked up before the spawn, as `launch_verified` does. (As root only: a normal user
+/// can give a file capabilities only for a user namespace, where capscope may read anything.)
+#[test]
+fn verify_judges_a_program_that_gained_privileges_by_its_file() {
+    if !root() {
+        return;
+    }
+    let dir = tmpdir("exec-verify");
+    let program = dir.join("sleep");
+    std::fs::copy("/bin/sleep", &program).unwrap();
+    capscope::FileCaps {
+        effective: true,
+        permitted: capscope::CapSet::from(capscope::Cap::NET_RAW),
+        inheritable: capscope::CapSet::empty(),
+        rootid: None,
+    }
+    .set_for_file(&program)
+    .unwrap();
+    let r = run(Command::new(tool("setpriv"))
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_capscope"))
+        .args(["exec", "--verify", "--"])
+        .arg(&program)
+        .arg("0.5"));
+    assert_eq!(r.status, Some(0), "{r:?}");
 }
 
 #[test]

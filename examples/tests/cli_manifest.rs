@@ -316,6 +316,20 @@ fn a_stripped_program_keeps_its_manifest() {
     assert_eq!(json(&copy), json(&bin));
 }
 
+/// A path that is not UTF-8 is opened as given (only its display is lossy).
+#[test]
+fn a_program_path_that_is_not_utf8_is_read() {
+    use std::os::unix::ffi::OsStrExt;
+    let bin = program("service");
+    let dir = tmpdir("manifest-bytes");
+    let copy = dir.join(std::ffi::OsStr::from_bytes(b"serv\xffice"));
+    std::fs::copy(&bin, &copy).unwrap();
+    let r = manifest("text", &copy);
+    assert_eq!(r.stdout, manifest("text", &bin).stdout);
+    let r = manifest("setcap", &copy);
+    assert!(r.stdout.contains("serv\u{fffd}ice"), "{r:?}");
+}
+
 #[test]
 fn files_without_a_manifest_are_clear_errors() {
     // The capscope command is linked with capscope but has no annotated function: its

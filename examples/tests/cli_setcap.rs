@@ -51,7 +51,7 @@ fn cases() -> Vec<Vec<&'static str>> {
         v.push(vec!["-n", "1000", "cap_chown=ep"]);
         v.push(vec!["-n", "0x3e8", "cap_kill=p"]);
         v.push(vec!["-n", "4294967294", "cap_net_admin=eip"]);
-        v.push(vec!["-n", "4294967297", "cap_chown=i"]); // a uid_t keeps the low bits: 1
+        v.push(vec!["-n", " +7", "cap_chown=i"]); // strtoul skips spaces and takes a plus
     }
     v
 }
@@ -216,6 +216,55 @@ fn both_refuse_the_same() {
             (theirs.status, &theirs.stdout),
             "{args:?}"
         );
+    }
+}
+
+/// Rootids setcap wraps into a uid_t (keeping the low 32 bits of `strtoul`'s answer) or
+/// reads as negative: capscope refuses them, status 1 with the message of a bad rootid, and
+/// writes nothing. (libcap's setcap writes `4294967296` as rootid 0, that is a capability for
+/// every namespace, `4294967297` as 1, and ` -5` as 4294967291; 4294967295 it passes to the
+/// kernel, which refuses it.)
+#[test]
+fn rootids_that_are_no_uid_are_refused() {
+    let d = tmpdir("setcap-rootid");
+    let target = file(&d, "target");
+    for n in [
+        "4294967295",
+        "4294967296",
+        "4294967297",
+        "0x100000001",
+        "18446744073709551615",
+        "99999999999999999999",
+        " -5",
+        "\t-5",
+        "-18446744073709551615",
+        "-0",
+        " 0",
+    ] {
+        let r = setcap(true, &d, &["-n", n, "cap_chown=ep", "target"]);
+        assert_eq!(r.status, Some(1), "-n {n:?}: {r:?}");
+        assert!(
+            r.stderr.contains(&format!(
+                "bad ns rootid: want a positive integer below 4294967295, got \"{n}\""
+            )),
+            "-n {n:?}: {r:?}"
+        );
+        assert_eq!(raw_xattr(&target), None, "-n {n:?}: something was written");
+    }
+    // The largest and the smallest, in every base strtoul reads (as root: a normal user's
+    // namespace maps no other uid, so the kernel refuses them).
+    if root() {
+        for (n, want) in [("4294967294", -2), ("0xfffffffe", -2), ("1", 1), ("01", 1)] {
+            let r = setcap(true, &d, &["-n", n, "cap_chown=ep", "target"]);
+            assert_eq!(r.status, Some(0), "-n {n:?}: {r:?}");
+            let got = run(capscope().args(["getcap", "-n"]).arg(&target));
+            assert_eq!(
+                got.stdout,
+                format!("{} cap_chown=ep [rootid={want}]\n", target.display()),
+                "-n {n:?}"
+            );
+            assert_eq!(setcap(true, &d, &["-r", "target"]).status, Some(0));
+        }
     }
 }
 

@@ -153,3 +153,25 @@ fn the_example_runs_under_capscope_exec_with_the_capability_ambient() {
         Ok(())
     }));
 }
+
+/// `QUICKSTART_PORT=65535`: the example also binds the next port, and there is none. It says
+/// so and fails before binding anything, instead of panicking on the overflow.
+#[test]
+fn the_last_port_is_refused_with_a_message() {
+    let bin = common::example("quickstart");
+    let out = std::process::Command::new(&bin)
+        .env("QUICKSTART_PORT", "65535")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr.contains("QUICKSTART_PORT=65535: the demo also binds the next port"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("0. start"),
+        "{out:?}"
+    );
+}

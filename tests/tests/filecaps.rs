@@ -286,6 +286,28 @@ fn unprivileged_calls_on_plain_files() {
     ));
 }
 
+/// A file system without extended attributes answers `getxattr` with `EOPNOTSUPP` (procfs
+/// here; NFS, vfat and some FUSE file systems in the field), which `execve` reads as no file
+/// capabilities: so does capscope.
+#[test]
+fn a_file_system_without_xattrs_means_no_file_capabilities() {
+    let p = Path::new("/proc/version");
+    // SAFETY: a valid C path and name, a null buffer of size 0 (asks the size).
+    let rc = unsafe {
+        libc::getxattr(
+            c"/proc/version".as_ptr(),
+            c"security.capability".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    let errno = std::io::Error::last_os_error().raw_os_error();
+    assert_eq!((rc, errno), (-1, Some(libc::EOPNOTSUPP)), "procfs changed");
+    assert_eq!(FileCaps::get_for_file(p).unwrap(), None);
+    let file = std::fs::File::open(p).unwrap();
+    assert_eq!(FileCaps::get_for_fd(&file).unwrap(), None);
+}
+
 #[test]
 fn we_write_getcap_and_libc_read() {
     let dir = tmpdir("write");

@@ -582,6 +582,46 @@ fn bad_input_is_refused_before_anything_starts() {
     }));
 }
 
+/// The kernel's rules for `setresuid`, `setresgid` and `setgroups`, checked before `fork`:
+/// without `CAP_SETUID` (`CAP_SETGID`) in its permitted set a parent may give a child only its
+/// own uids (gids), and no supplementary groups but clearing groups that are already clear.
+#[test]
+fn an_id_change_the_parent_may_not_make_is_refused_before_anything_starts() {
+    let _ = root();
+    assert_pass(privileged(|| {
+        let ids = check!(ThreadIds::current());
+        let both = capset![Cap::SETUID, Cap::SETGID];
+        check!(capscope::cap_effective().drop(both));
+        check!(capscope::cap_permitted().drop(both));
+        for (l, cap) in [
+            (Launch::new().uid(4242), "cap_setuid"),
+            (Launch::new().gid(4242).keep_groups(), "cap_setgid"),
+            (Launch::new().groups([ids.gid]), "cap_setgid"),
+            (
+                Launch::new().uid(4242).gid(4242).clear_groups(),
+                "cap_setgid,cap_setuid",
+            ),
+        ] {
+            let e = Command::new(PROBE).launch(&l).unwrap_err();
+            ensure!(matches!(e, Error::Refused { .. }), "{l:?}: {e:#?}");
+            ensure!(e.op() == Some(Op::Launch), "{l:?}: {e:#?}");
+            ensure!(
+                e.to_string()
+                    .contains(&format!("{cap} not in the permitted set")),
+                "{l:?}: {e}"
+            );
+        }
+        // Its own ids need no capability.
+        let l = Launch::new().uid(ids.euid).gid(ids.egid).keep_groups();
+        let out = check!(Command::new(PROBE)
+            .declare(&check!(l.plan()))
+            .output()
+            .map_err(spawn_error));
+        ensure!(out.status.success(), "{out:?}");
+        Ok(())
+    }));
+}
+
 #[test]
 fn declaring_twice_is_refused_in_the_child() {
     let _ = root();

@@ -38,8 +38,14 @@
 //! - **Ambient capabilities** need to be in the permitted and inheritable sets: capscope adds
 //!   them to both (to the declared sets as well). The parent thread must hold them in its
 //!   permitted set, or the launch is refused before `fork`, naming them and how to grant
-//!   them. This is all a normal user needs: `Launch::new().uid(1000).gid(1000)
-//!   .clear_groups().ambient(Cap::NET_RAW)` runs a program with exactly `CAP_NET_RAW`.
+//!   them. A program that holds `CAP_NET_RAW` permitted (a normal user's, given it with
+//!   `setcap cap_net_raw+p`) runs a helper with exactly `CAP_NET_RAW` with
+//!   `Launch::new().ambient(Cap::NET_RAW)`; a parent that may change ids (root, or one holding
+//!   `CAP_SETUID` and `CAP_SETGID` permitted) runs it as another user with
+//!   `Launch::new().uid(1000).gid(1000).clear_groups().ambient(Cap::NET_RAW)`.
+//! - An **id change** is refused before `fork` when the kernel would refuse it: a uid (gid)
+//!   other than the parent's real, effective and saved ones needs `CAP_SETUID` (`CAP_SETGID`)
+//!   in its permitted set, and setting supplementary groups always needs `CAP_SETGID`.
 //! - A **gid** must come with a decision on the supplementary groups (as `setpriv` demands):
 //!   the parent's are often root's.
 //! - The declared **securebits** are the exact new value, locks included; a lock the parent
@@ -47,8 +53,9 @@
 //!
 //! [`Launch::plan`] checks the declaration against the calling thread and computes the exact
 //! state the child holds right before `execve` ([`Plan::state`], [`Plan::ids`]): bad input
-//! (uid `u32::MAX`, an unknown capability, ambient capabilities the parent cannot give, more
-//! than the kernel's group limit, ...) is refused there, before anything is started.
+//! (uid `u32::MAX`, an unknown capability, ambient capabilities the parent cannot give, an
+//! id change it may not make, more than the kernel's group limit, ...) is refused there,
+//! before anything is started.
 //!
 //! # In the child
 //!
@@ -113,7 +120,7 @@ use std::io;
 use std::process::{Child, Command};
 
 use crate::error::{Error, Op, Result};
-use crate::model::full::status_field;
+use crate::model::full::status_numbers;
 use crate::sys::launch::{exec_file, install, open_program, ChildProc};
 use crate::thread::identity::fail_error;
 use crate::thread::ops::Fail;
@@ -147,7 +154,7 @@ enum Groups {
 ///     .bounding_keep(capset![])
 ///     .securebits(Secbits::NOROOT | Secbits::NOROOT_LOCKED)
 ///     .no_new_privs();
-/// // A network helper for a normal user.
+/// // A network helper run as a normal user (by a root parent: the id change needs it).
 /// let helper = Launch::new().uid(1000).gid(1000).clear_groups().ambient(Cap::NET_ADMIN);
 /// # let _ = (sandbox, helper);
 /// ```
@@ -173,7 +180,9 @@ impl Launch {
         Launch::default()
     }
 
-    /// The real, effective, saved and filesystem uid (`setresuid(uid, uid, uid)`).
+    /// The real, effective, saved and filesystem uid (`setresuid(uid, uid, uid)`). Needs
+    /// `CAP_SETUID` permitted, unless `uid` is one of the parent's real, effective and saved
+    /// uids.
     pub fn uid(mut self, uid: u32) -> Launch {
         self.uid = Some(uid);
         self
@@ -181,19 +190,22 @@ impl Launch {
 
     /// The real, effective, saved and filesystem gid (`setresgid(gid, gid, gid)`); say which
     /// supplementary groups go with it ([`groups`](Self::groups),
-    /// [`clear_groups`](Self::clear_groups), [`keep_groups`](Self::keep_groups)).
+    /// [`clear_groups`](Self::clear_groups), [`keep_groups`](Self::keep_groups)). Needs
+    /// `CAP_SETGID` permitted, unless `gid` is one of the parent's real, effective and saved
+    /// gids.
     pub fn gid(mut self, gid: u32) -> Launch {
         self.gid = Some(gid);
         self
     }
 
-    /// Exactly these supplementary groups (`setgroups`).
+    /// Exactly these supplementary groups (`setgroups`, which needs `CAP_SETGID` permitted).
     pub fn groups(mut self, groups: impl IntoIterator<Item = u32>) -> Launch {
         self.groups = Groups::Set(groups.into_iter().collect());
         self
     }
 
-    /// No supplementary groups.
+    /// No supplementary groups (`setgroups`, which needs `CAP_SETGID` permitted, unless the
+    /// parent has none).
     pub fn clear_groups(mut self) -> Launch {
         self.groups = Groups::Set(Vec::new());
         self
@@ -381,8 +393,10 @@ pub trait CommandExt {
     }
 
     /// [`launch`](Self::launch), then [`Plan::verify`]: the child and what it was seen to hold.
-    /// A child whose state differs from the plan is killed (`SIGKILL`) and reaped before the
-    /// error returns. The program's file is also looked up (in `PATH`, as `execvp` does)
+    /// A child that cannot be verified (its `/proc` entry cannot be read, or it is no longer an
+    /// unreaped child of this process) or whose state differs from the plan is killed
+    /// (`SIGKILL`) and reaped before the error returns: whenever the result is an error, no
+    /// child is left running. The program's file is also looked up (in `PATH`, as `execvp` does)
     /// before the spawn, so that a program that exits at once, or one whose `/proc/<pid>/exe`
     /// this process may not read (it gained privileges at `execve`, which makes it
     /// non-dumpable), is still judged with its set-ID bits and file capabilities.
@@ -420,14 +434,12 @@ impl CommandExt for Command {
 }
 
 fn numbers(text: &str, name: &str) -> Result<Vec<u32>> {
-    status_field(text, name)
-        .ok_or_else(|| Error::kernel(Op::ReadProc, format!("no {name} line")))?
-        .split_ascii_whitespace()
-        .map(|n| {
-            n.parse()
-                .map_err(|_| Error::kernel(Op::ReadProc, format!("{name}: {n:?} is no id")))
-        })
-        .collect()
+    status_numbers(text, name).ok_or_else(|| {
+        Error::kernel(
+            Op::ReadProc,
+            format!("no {name} line, or a value in it that is no id"),
+        )
+    })
 }
 
 fn four(text: &str, name: &str) -> Result<[u32; 4]> {

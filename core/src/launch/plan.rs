@@ -5,7 +5,8 @@
 //! Everything the kernel would refuse in the child, and everything that is refused for being
 //! wrong in itself, is refused here, so that a launch that passes this check fails in the
 //! child only for causes that cannot be seen from the parent (a seccomp filter, an id not
-//! mapped in the user namespace, a spawn from another thread with other credentials).
+//! mapped in the user namespace, `setgroups` denied in a user namespace through
+//! `/proc/<pid>/setgroups`, a spawn from another thread with other credentials).
 
 use std::sync::Arc;
 
@@ -140,7 +141,10 @@ impl Launch {
     /// - [`Error::Refused`] for a state the calling thread cannot give a child: a capability
     ///   (for the permitted, ambient or inheritable set) it does not hold, a bounding-set or
     ///   securebits change without `CAP_SETPCAP`, a locked securebit, ambient capabilities
-    ///   under `SECBIT_NO_CAP_AMBIENT_RAISE`. The reason names the capability and the fix.
+    ///   under `SECBIT_NO_CAP_AMBIENT_RAISE`, an id change the kernel would refuse it (a uid
+    ///   that is none of its real, effective and saved uids without `CAP_SETUID`, a gid
+    ///   likewise without `CAP_SETGID`, supplementary groups without `CAP_SETGID`). The reason
+    ///   names the capability and the fix.
     /// - [`Error::Os`] when reading the calling thread's state fails.
     ///
     /// # Examples
@@ -329,6 +333,8 @@ fn plan_from(l: &Launch, b: &Before, last: Cap) -> Result<Plan> {
         ));
     }
 
+    check_id_change(l, b)?;
+
     // The inheritable set may grow only within the bounding set, and without CAP_SETPCAP in
     // the effective set only within the permitted set.
     let grown = inheritable - b.caps.inheritable;
@@ -416,6 +422,67 @@ fn plan_from(l: &Launch, b: &Before, last: Cap) -> Result<Plan> {
             keepcaps: None,
         },
     })
+}
+
+/// Refuses an id change the kernel would refuse the child (setresuid(2), setresgid(2),
+/// setgroups(2)): `setresuid(u, u, u)` needs `CAP_SETUID` unless `u` is one of the thread's
+/// real, effective and saved uids, `setresgid` likewise with `CAP_SETGID`, and `setgroups`
+/// always needs `CAP_SETGID` (the child makes no `setgroups` call to clear groups that are
+/// already clear). The child raises what it needs into the effective set itself (see
+/// `thread::identity::apply`), so the permitted set is what counts. (`IdRequest::needed_caps`
+/// does not fit here: it asks for `CAP_SETUID` for any uid, where the kernel lets a thread
+/// switch among its own ids.)
+fn check_id_change(l: &Launch, b: &Before) -> Result<()> {
+    let i = &b.ids;
+    let mut why: Vec<(Cap, String)> = Vec::new();
+    if let Some(u) = l.uid {
+        if ![i.uid, i.euid, i.suid].contains(&u) {
+            why.push((
+                Cap::SETUID,
+                format!(
+                    "uid {u} is none of the calling thread's uids (real, effective, saved: \
+                     {}, {}, {}), so setresuid needs cap_setuid",
+                    i.uid, i.euid, i.suid
+                ),
+            ));
+        }
+    }
+    if let Some(g) = l.gid {
+        if ![i.gid, i.egid, i.sgid].contains(&g) {
+            why.push((
+                Cap::SETGID,
+                format!(
+                    "gid {g} is none of the calling thread's gids (real, effective, saved: \
+                     {}, {}, {}), so setresgid needs cap_setgid",
+                    i.gid, i.egid, i.sgid
+                ),
+            ));
+        }
+    }
+    if let Groups::Set(g) = &l.groups {
+        if !(g.is_empty() && i.groups.is_empty()) {
+            why.push((
+                Cap::SETGID,
+                "setting the supplementary groups (setgroups) always needs cap_setgid".into(),
+            ));
+        }
+    }
+    why.retain(|(cap, _)| !b.caps.permitted.has(*cap));
+    let missing = why
+        .iter()
+        .fold(CapSet::empty(), |set, (cap, _)| set.with(*cap));
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let why: Vec<&str> = why.iter().map(|(_, w)| w.as_str()).collect();
+    Err(refused(format!(
+        "{} not in the permitted set of the calling thread: {}. Run this program as root, or \
+         grant it {} (`setcap {}+p /path/to/program`)",
+        list(missing),
+        why.join("; "),
+        list(missing),
+        list(missing),
+    )))
 }
 
 #[cfg(test)]
@@ -520,6 +587,80 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("bounding set"), "{e}");
+    }
+
+    /// A normal user's thread: uid and gid 1000, no supplementary group, no capability.
+    fn user() -> Before {
+        let mut b = root();
+        b.caps = CapState::empty();
+        b.ids = ThreadIds {
+            uid: 1000,
+            euid: 1000,
+            suid: 1000,
+            fsuid: 1000,
+            gid: 1000,
+            egid: 1000,
+            sgid: 1000,
+            fsgid: 1000,
+            groups: Vec::new(),
+        };
+        b
+    }
+
+    #[test]
+    fn id_changes_the_kernel_would_refuse_are_refused() {
+        let last = Cap::CHECKPOINT_RESTORE;
+        let refused_for = |l: Launch, b: &Before, caps: &str| {
+            let e = plan_from(&l, b, last).unwrap_err();
+            assert!(matches!(e, Error::Refused { .. }), "{l:?}: {e:?}");
+            assert!(
+                e.to_string()
+                    .contains(&format!("{caps} not in the permitted set")),
+                "{l:?}: {e}"
+            );
+            assert!(e.to_string().contains("setcap"), "{e}");
+        };
+        // A thread's own ids, and clearing groups that are already clear: no capability.
+        for l in [
+            Launch::new().uid(1000),
+            Launch::new().gid(1000).keep_groups(),
+            Launch::new().uid(1000).gid(1000).clear_groups(),
+        ] {
+            plan_from(&l, &user(), last).unwrap();
+        }
+        refused_for(Launch::new().uid(0), &user(), "cap_setuid");
+        refused_for(Launch::new().gid(0).keep_groups(), &user(), "cap_setgid");
+        refused_for(Launch::new().groups([1000]), &user(), "cap_setgid");
+        refused_for(
+            Launch::new().uid(0).gid(0).groups([0]),
+            &user(),
+            "cap_setgid,cap_setuid",
+        );
+        let mut grouped = user();
+        grouped.ids.groups = vec![27];
+        refused_for(Launch::new().clear_groups(), &grouped, "cap_setgid");
+        // A saved uid and gid (a set-ID program's) are the thread's own.
+        let mut saved = user();
+        (saved.ids.suid, saved.ids.sgid) = (0, 0);
+        plan_from(&Launch::new().uid(0).gid(0).keep_groups(), &saved, last).unwrap();
+        // Permitted is enough (the child raises them); only the missing one is named.
+        let mut permitted = user();
+        permitted.caps.permitted = capset![Cap::SETUID, Cap::SETGID];
+        plan_from(&Launch::new().uid(0).gid(0).groups([0]), &permitted, last).unwrap();
+        permitted.caps.permitted = capset![Cap::SETGID];
+        let e = plan_from(&Launch::new().uid(0).gid(0).groups([0]), &permitted, last)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cap_setuid not in") && !e.contains("cap_setgid"),
+            "{e}"
+        );
+        // Root without CAP_SETUID may keep uid 0, not leave it.
+        let mut root_less = root();
+        root_less.caps.permitted = root_less.caps.permitted.without(Cap::SETUID);
+        root_less.caps.effective = root_less.caps.permitted;
+        plan_from(&Launch::new().uid(0), &root_less, last).unwrap();
+        refused_for(Launch::new().uid(1000), &root_less, "cap_setuid");
     }
 
     #[test]

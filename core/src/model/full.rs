@@ -100,3 +100,13 @@ pub(crate) fn status_field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
         .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
         .map(str::trim)
 }
+
+/// The numbers of field `name` of a `/proc/<pid>/status` text (`Uid`, `Gid`, `Groups`):
+/// `None` when the field is missing or one of its values is not a `u32`. An empty field (no
+/// supplementary groups) is an empty list.
+pub(crate) fn status_numbers(text: &str, name: &str) -> Option<Vec<u32>> {
+    status_field(text, name)?
+        .split_ascii_whitespace()
+        .map(|n| n.parse().ok())
+        .collect()
+}

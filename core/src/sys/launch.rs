@@ -175,7 +175,14 @@ pub(crate) fn exec_file(fd: &OwnedFd) -> Result<ExecFile> {
 
 /// The file `execvp` would run for `cmd` (its program, searched in the command's `PATH`, or
 /// this process's, or `/bin:/usr/bin` as glibc does), opened; `None` when none is found or
-/// it cannot be opened.
+/// the one found cannot be examined.
+///
+/// As `execvp`, the search skips what `execve` refuses with `ENOENT` or `EACCES`: a missing
+/// file, anything but a regular file, a file without any execute permission bit (and a folder
+/// that cannot be searched). Whether the child may execute a file its owner or group alone
+/// may is not judged here (the child's ids are not the caller's): such a file is taken. A
+/// file found that way but not readable by the caller (`EACCES`: `execve` does not need read
+/// permission) gives `None`, not the next one on the path, which the child would not run.
 pub(crate) fn open_program(cmd: &std::process::Command) -> Option<OwnedFd> {
     use std::os::unix::ffi::OsStrExt;
     use std::path::PathBuf;
@@ -197,9 +204,79 @@ pub(crate) fn open_program(cmd: &std::process::Command) -> Option<OwnedFd> {
             .map(|d| base.join(d).join(program))
             .collect()
     };
-    candidates.into_iter().find_map(|p| {
-        rustix::fs::open(&p, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-            .ok()
-            .filter(|fd| rustix::fs::fstat(fd).is_ok_and(|st| st.st_mode & 0o170000 == 0o100000))
-    })
+    for p in candidates {
+        // What execve would refuse (ENOENT, EACCES), execvp skips.
+        let Ok(st) = rustix::fs::stat(&p) else {
+            continue;
+        };
+        if st.st_mode & 0o170000 != 0o100000 || st.st_mode & 0o111 == 0 {
+            continue;
+        }
+        return match rustix::fs::open(&p, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+            Ok(fd) => Some(fd),
+            // Replaced meanwhile: as execvp would meet it.
+            Err(rustix::io::Errno::NOENT) => continue,
+            // The program execvp runs, but it cannot be examined (EACCES, ...).
+            Err(_) => None,
+        };
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::process::Command;
+
+    use super::open_program;
+
+    fn ino(fd: &std::os::fd::OwnedFd) -> u64 {
+        rustix::fs::fstat(fd).unwrap().st_ino
+    }
+
+    #[test]
+    fn the_program_is_the_first_executable_file_on_the_path() {
+        let dir =
+            std::env::temp_dir().join(format!("capscope-open-program-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let [plain, folder, exec, later] = ["plain", "folder", "exec", "later"].map(|d| {
+            let d = dir.join(d);
+            std::fs::create_dir_all(&d).unwrap();
+            d
+        });
+        let file = |d: &std::path::Path, mode: u32| {
+            let p = d.join("prog");
+            std::fs::write(&p, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            p
+        };
+        // Readable, not executable: execvp skips it (EACCES), and so must the lookup.
+        file(&plain, 0o644);
+        // A folder of that name: skipped too.
+        std::fs::create_dir(folder.join("prog")).unwrap();
+        let want = file(&exec, 0o755);
+        file(&later, 0o755);
+        let path =
+            std::env::join_paths([&plain, &folder, &dir.join("missing"), &exec, &later]).unwrap();
+        let mut cmd = Command::new("prog");
+        cmd.env("PATH", &path);
+        let fd = open_program(&cmd).expect("the executable file is found");
+        assert_eq!(ino(&fd), std::fs::metadata(&want).unwrap().ino());
+        // Executable but not readable (for a caller without CAP_DAC_OVERRIDE): the program
+        // execvp runs cannot be examined, and the next one on the path is not it.
+        std::fs::set_permissions(&want, std::fs::Permissions::from_mode(0o111)).unwrap();
+        let readable = rustix::fs::access(&want, rustix::fs::Access::READ_OK).is_ok();
+        match open_program(&cmd) {
+            Some(fd) => {
+                assert!(readable, "another file was taken");
+                assert_eq!(ino(&fd), std::fs::metadata(&want).unwrap().ino());
+            }
+            None => assert!(!readable),
+        }
+        // Nothing executable at all.
+        let mut none = Command::new("prog");
+        none.env("PATH", std::env::join_paths([&plain, &folder]).unwrap());
+        assert!(open_program(&none).is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

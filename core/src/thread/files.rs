@@ -113,11 +113,15 @@ impl FileCaps {
     /// component (`lgetxattr`: a symlink itself has none, so the answer for one is
     /// `Ok(None)`); symlinks among the parent directories are followed. One system call.
     ///
+    /// `Ok(None)` means no file capabilities: the file has no `security.capability`
+    /// attribute (`ENODATA`), or its file system has no extended attributes at all
+    /// (`ENOTSUP`/`EOPNOTSUPP`: NFS, vfat, procfs, some FUSE file systems), which `execve`
+    /// reads the same way.
+    ///
     /// # Errors
     ///
-    /// [`Error::Path`] naming `path`, around: [`Error::Os`] for any errno but `ENODATA` (which
-    /// means no file capabilities: `Ok(None)`); [`Error::Kernel`] when the attribute is
-    /// malformed.
+    /// [`Error::Path`] naming `path`, around: [`Error::Os`] for any errno but `ENODATA` and
+    /// `ENOTSUP` (`Ok(None)`); [`Error::Kernel`] when the attribute is malformed.
     ///
     /// # Examples
     ///
@@ -141,10 +145,15 @@ impl FileCaps {
 
     /// Reads the file capabilities of the open file `fd` (`fgetxattr`). One system call.
     ///
+    /// `Ok(None)` means no file capabilities, as for
+    /// [`get_for_file`](Self::get_for_file): no attribute (`ENODATA`), or a file system
+    /// without extended attributes (`ENOTSUP`/`EOPNOTSUPP`).
+    ///
     /// # Errors
     ///
-    /// [`Error::Os`] for any errno but `ENODATA` (`Ok(None)`), [`Error::Kernel`] when the
-    /// attribute is malformed; no path to name, so no [`Error::Path`].
+    /// [`Error::Os`] for any errno but `ENODATA` and `ENOTSUP` (`Ok(None)`),
+    /// [`Error::Kernel`] when the attribute is malformed; no path to name, so no
+    /// [`Error::Path`].
     ///
     /// # Examples
     ///
@@ -166,12 +175,16 @@ impl FileCaps {
         Self::decode_read(OP, got, &buf)
     }
 
+    /// The answer of `getxattr`: `ENODATA` (no attribute) and `ENOTSUP` (`EOPNOTSUPP` on
+    /// Linux: a file system without extended attributes) are no file capabilities, as the
+    /// kernel's `execve` reads them (`get_vfs_caps_from_disk` turns `EOPNOTSUPP` into
+    /// `ENODATA`: the file grants nothing).
     fn decode_read(op: Op, got: rustix::io::Result<usize>, buf: &[u8]) -> Result<Option<FileCaps>> {
         match got {
             Ok(len) => FileCaps::from_bytes(&buf[..len.min(buf.len())])
                 .map(Some)
                 .map_err(|e| Error::kernel(op, e.to_string())),
-            Err(rustix::io::Errno::NODATA) => Ok(None),
+            Err(rustix::io::Errno::NODATA | rustix::io::Errno::NOTSUP) => Ok(None),
             Err(rustix::io::Errno::RANGE) => Err(Error::kernel(
                 op,
                 "the attribute is longer than any known revision (24 bytes)",

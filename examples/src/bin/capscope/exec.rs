@@ -10,14 +10,14 @@
 //! | `--groups N,N...` | exactly these supplementary groups | `--groups` |
 //! | `--clear-groups` | no supplementary groups | `--clear-groups` |
 //! | `--keep-groups` | the current supplementary groups | `--keep-groups` |
-//! | `--caps TEXT` | the effective, permitted and inheritable sets, as libcap's text (`cap_net_raw=eip`) | |
-//! | `--inh LIST` | exactly this inheritable set (`cap_a,cap_b`; empty for none) | `--inh-caps` |
+//! | `--caps TEXT` | the effective, permitted and inheritable sets, as libcap's text (`cap_net_raw=eip`); not with `--inh` | |
+//! | `--inh LIST` | exactly this inheritable set (`cap_a,cap_b`; empty for none); not with `--caps` | `--inh-caps` |
 //! | `--ambient LIST` | exactly this ambient set (added to the permitted and inheritable sets) | `--ambient-caps` |
 //! | `--bounding-keep LIST` | drop every other capability from the bounding set | `--bounding-set` |
 //! | `--secbits BITS` | exactly these securebits: names joined by commas (`noroot,noroot_locked`), or a number (`0x3`) | `--securebits` |
 //! | `--no-new-privs`, `--nnp` | set no_new_privs | `--nnp` |
 //! | `--keep-caps` | keep the permitted set across the uid change | |
-//! | `--verify` | check the running program's state from `/proc` (kill it and fail on a mismatch) | |
+//! | `--verify` | check the running program's state from `/proc` (kill it and fail when it differs or cannot be checked) | |
 //!
 //! Capability lists are libcap's (`cap_net_raw,cap_chown`, any case, `cap_` optional,
 //! numbers); securebit names are the kernel's without `SECBIT_` (`noroot`, `noroot_locked`,
@@ -29,13 +29,13 @@
 //!
 //! Everything is checked before anything starts. Exit status: the program's; 128+N when a
 //! signal N ended it (as a shell reports it); 125 when capscope refused the options or the
-//! state (nothing started); 126 when a step failed in the child (the program did not run) or
-//! the program cannot be executed, or `--verify` found a mismatch; 127 when the program is not
-//! found.
+//! state, or could not check the state (nothing started); 126 when a step failed in the child
+//! (the program did not run) or the program cannot be executed, or `--verify` found a mismatch
+//! or could not check; 127 when the program is not found.
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
 use std::process::Command;
 
 use capscope::launch::{CommandExt, Launch};
@@ -52,38 +52,25 @@ Runs PROGRAM with a declared privilege state (checked before anything starts).
   --clear-groups           no supplementary groups
   --keep-groups            the current supplementary groups
   --caps TEXT              effective, permitted and inheritable sets, libcap's text
-                           (e.g. cap_net_raw=eip)
-  --inh LIST               exactly this inheritable set (libcap list: cap_a,cap_b)
+                           (e.g. cap_net_raw=eip); not with --inh
+  --inh LIST               exactly this inheritable set (libcap list: cap_a,cap_b);
+                           not with --caps
   --ambient LIST           exactly this ambient set (added to permitted and inheritable)
   --bounding-keep LIST     keep only these in the bounding set
   --secbits BITS           exactly these securebits: noroot,noroot_locked,... or a number
   --no-new-privs, --nnp    set no_new_privs
   --keep-caps              keep the permitted set across the uid change
-  --verify                 check the running program's state; kill it on a mismatch
+  --verify                 check the running program's state; kill it when it differs
+                           or cannot be checked
 
-Exit status: the program's (128+N for signal N); 125 refused before starting; 126 a step
-failed in the child or PROGRAM cannot run, or --verify found a mismatch; 127 not found.
+Exit status: the program's (128+N for signal N); 125 refused (or not checkable) before
+starting; 126 a step failed in the child or PROGRAM cannot run, or --verify found a
+mismatch or could not check; 127 not found.
 ";
 
 const REFUSED: i32 = 125;
 const CANNOT_RUN: i32 = 126;
 const NOT_FOUND: i32 = 127;
-
-/// The securebit names, in bit order.
-const SECBIT_NAMES: [&str; 12] = [
-    "noroot",
-    "noroot_locked",
-    "no_setuid_fixup",
-    "no_setuid_fixup_locked",
-    "keep_caps",
-    "keep_caps_locked",
-    "no_cap_ambient_raise",
-    "no_cap_ambient_raise_locked",
-    "exec_restrict_file",
-    "exec_restrict_file_locked",
-    "exec_deny_interactive",
-    "exec_deny_interactive_locked",
-];
 
 /// What the command line asks for.
 #[derive(Default)]
@@ -123,18 +110,20 @@ fn secbits(v: &str) -> Result<Secbits, String> {
     }
     let mut bits = Secbits::empty();
     for name in v.split(',').filter(|n| !n.is_empty()) {
-        let name = name.to_ascii_lowercase();
-        let name = name.strip_prefix("secbit_").unwrap_or(&name);
-        let i = SECBIT_NAMES
-            .iter()
-            .position(|n| *n == name)
-            .ok_or_else(|| {
-                format!(
-                    "--secbits: {name:?} is not a securebit (known: {})",
-                    SECBIT_NAMES.join(", ")
-                )
-            })?;
-        bits |= Secbits::from_bits_retain(1 << i);
+        // The kernel's names without `SECBIT_`, which are the flags' names, in any case.
+        let name = name.to_ascii_uppercase();
+        let name = name.strip_prefix("SECBIT_").unwrap_or(&name);
+        bits |= Secbits::from_name(name).ok_or_else(|| {
+            let known: Vec<String> = Secbits::all()
+                .iter_names()
+                .map(|(n, _)| n.to_ascii_lowercase())
+                .collect();
+            format!(
+                "--secbits: {:?} is not a securebit (known: {})",
+                name.to_ascii_lowercase(),
+                known.join(", ")
+            )
+        })?;
     }
     Ok(bits)
 }
@@ -240,6 +229,12 @@ fn parse(args: &[OsString]) -> Result<Option<Request>, String> {
                     _ => l.keep_groups(),
                 }
             }
+            "--caps" | "--inh" if seen.contains(&"--caps") && seen.contains(&"--inh") => {
+                return Err(
+                    "--caps and --inh exclude each other (--caps sets the inheritable set too)"
+                        .to_owned(),
+                );
+            }
             "--caps" => l.caps(
                 value
                     .parse::<CapState>()
@@ -263,9 +258,9 @@ fn parse(args: &[OsString]) -> Result<Option<Request>, String> {
     Ok(Some(r))
 }
 
-/// The exit status for a launch that failed.
-fn failed(e: &Error) -> i32 {
-    eprintln!("capscope exec: {e}");
+/// The exit status for a spawn (or `--verify`) that failed; the state was checked before.
+fn failed(program: &OsStr, e: &Error) -> i32 {
+    eprintln!("capscope exec: {}: {e}", Path::new(program).display());
     match e {
         Error::InvalidInput { .. } | Error::Refused { .. } | Error::Unsupported { .. }
             if e.op() == Some(Op::Launch) =>
@@ -290,27 +285,24 @@ pub(crate) fn run(args: &[OsString]) -> i32 {
             return REFUSED;
         }
     };
-    let plan = match r.launch.plan() {
-        Ok(p) => p,
-        Err(e) => return failed(&e),
-    };
+    // Checked first, so that whatever refuses the state (or keeps it from being checked) ends
+    // with 125, before anything starts; `launch` checks it again (the same thread, the same
+    // answer) and then spawns.
+    if let Err(e) = r.launch.plan() {
+        eprintln!("capscope exec: {e}");
+        return REFUSED;
+    }
     let mut cmd = Command::new(&r.program[0]);
     cmd.args(&r.program[1..]);
-    let mut child = match cmd.declare(&plan).spawn_declared() {
-        Ok(c) => c,
-        Err(e) => return failed(&e),
+    let launched = if r.verify {
+        cmd.launch_verified(&r.launch).map(|(child, _)| child)
+    } else {
+        cmd.launch(&r.launch)
     };
-    if r.verify {
-        if let Err(e) = plan.verify(&child) {
-            let _ = child.kill();
-            let _ = child.wait();
-            eprintln!(
-                "capscope exec: {}: {e}",
-                OsStr::from_bytes(r.program[0].as_bytes()).to_string_lossy()
-            );
-            return CANNOT_RUN;
-        }
-    }
+    let mut child = match launched {
+        Ok(c) => c,
+        Err(e) => return failed(&r.program[0], &e),
+    };
     // Like a shell running a command: the terminal's interrupt and quit go to the program,
     // which decides; capscope reports how it ended.
     // SAFETY: setting the disposition of two signals to "ignore"; no handler runs.

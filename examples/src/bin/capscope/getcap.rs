@@ -286,10 +286,13 @@ pub(crate) enum Failure {
 }
 
 /// libcap's `cap_get_file`: `None` for no attribute (`ENODATA`) or a file system without them
-/// (`ENOTSUP`). The buffer is libcap's (24 bytes), so a longer attribute fails with `ERANGE`
-/// as it does there; flag bits other than the effective one are ignored, as libcap ignores
-/// them. `follow`: through a symlink (`getxattr`, as libcap), or not (`lgetxattr`, for paths
-/// already known to be files).
+/// (`ENOTSUP`), as `FileCaps::get_for_file` reads them too. What is libcap's own, and why
+/// this is not `FileCaps::get_for_file`: the buffer is libcap's (24 bytes), so a longer
+/// attribute fails with `ERANGE` as it does there; flag bits other than the effective one are
+/// ignored, as libcap ignores them (capscope's `FileCaps::from_bytes` refuses them); the
+/// errno itself is kept for getcap's `strerror` message; and `follow` reads through a symlink
+/// (`getxattr`, as libcap, for `setcap -v`), or not (`lgetxattr`, for paths already known to
+/// be files).
 pub(crate) fn read_caps(path: &CStr, follow: bool) -> Result<Option<FileCaps>, Failure> {
     let mut buf = [0u8; 24];
     let name = c"security.capability";

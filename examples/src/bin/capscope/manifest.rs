@@ -24,6 +24,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
+use std::path::PathBuf;
 
 use capscope::manifest::{Format, Manifest, SECTION};
 use object::{Object, ObjectSection};
@@ -59,8 +60,8 @@ pub(crate) fn run(args: &[OsString]) -> i32 {
     let mut format = Format::Text;
     let mut program = None;
     let mut args = args.iter();
-    while let Some(a) = args.next() {
-        let a = a.to_string_lossy();
+    while let Some(raw) = args.next() {
+        let a = raw.to_string_lossy();
         let value = match a.as_ref() {
             "-h" | "--help" => {
                 print!("{USAGE}");
@@ -84,7 +85,8 @@ pub(crate) fn run(args: &[OsString]) -> i32 {
                     return 1;
                 }
                 None => {
-                    program = Some(a.into_owned());
+                    // The path as given (it need not be UTF-8); lossy only where it is shown.
+                    program = Some(PathBuf::from(raw));
                     continue;
                 }
             },
@@ -101,10 +103,11 @@ pub(crate) fn run(args: &[OsString]) -> i32 {
         eprint!("{USAGE}");
         return 1;
     };
-    match read(program.as_ref()) {
+    match read(&program) {
         Ok(manifest) => {
             let mut out = stdout();
-            let _ = out.write_all(manifest.render(format, &program).as_bytes());
+            let shown = program.to_string_lossy();
+            let _ = out.write_all(manifest.render(format, &shown).as_bytes());
             i32::from(out.flush().is_err())
         }
         Err(e) => {

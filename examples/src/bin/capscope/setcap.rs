@@ -3,16 +3,20 @@
 //!
 //! Arguments are read in order, as setcap reads them: `-q` (quiet) and `-v` (verify instead
 //! of set) hold from where they appear on, `-n ROOTID` sets the namespace root uid of what
-//! follows (a positive number, read as C's `strtoul` with base 0, so `0x3e8` is 1000; the
-//! attribute is then revision 3), and each `TEXT PATH` pair sets `PATH`'s capabilities to
-//! libcap's text `TEXT` (`-` reads it from standard input, `-r` removes them). Setting raises
-//! `CAP_SETFCAP` into the effective set first, as setcap does, and fails when it is not
-//! permitted. The first failure ends the command with status 1; the pairs before it are done.
+//! follows (a uid from 1 to 4294967294, read as C's `strtoul` with base 0, so `0x3e8` is
+//! 1000; the attribute is then revision 3), and each `TEXT PATH` pair sets `PATH`'s
+//! capabilities to libcap's text `TEXT` (`-` reads it from standard input, `-r` removes
+//! them). Setting raises `CAP_SETFCAP` into the effective set first, as setcap does, and
+//! fails when it is not permitted. The first failure ends the command with status 1; the
+//! pairs before it are done.
 //!
 //! Like setcap, it refuses a symlink (and anything else but a regular file) as `PATH`, and a
 //! text whose effective set is neither empty nor every permitted and inheritable capability.
 //! Unlike setcap, it also refuses numbers in hex, octal or with leading zeros in `TEXT`
-//! (libcap reads `010` as 8) and a NUL byte; and its messages name the path and the cause.
+//! (libcap reads `010` as 8) and a NUL byte; a `-n` ROOTID that is not a uid from 1 to
+//! 4294967294 (setcap keeps the low 32 bits: `4294967296` silently writes a capability for
+//! every namespace, `4294967297` one for rootid 1, ` -5` one for rootid 4294967291); and its
+//! messages name the path and the cause.
 //! `-v` compares as setcap does: the text's three sets against the file's (libcap's reading
 //! of them, through a symlink too), and the rootid. `--license` prints capscope's license
 //! where setcap prints libcap's.
@@ -92,12 +96,12 @@ pub(crate) fn run(args: &[OsString]) -> i32 {
                 };
                 i += 1;
                 let n = bytes(n);
-                match strtoul_whole(n).filter(|&v| v != 0 && n.first() != Some(&b'-')) {
-                    // setcap stores it in a uid_t: the low 32 bits.
-                    Some(v) => rootid = v as u32,
+                match rootid_arg(n) {
+                    Some(v) => rootid = v,
                     None => {
                         err_bytes(&[
-                            b"setcap: bad ns rootid: want a positive integer, got \"",
+                            b"setcap: bad ns rootid: want a positive integer below 4294967295, \
+                              got \"",
                             n,
                             b"\"\n",
                         ]);
@@ -164,6 +168,20 @@ pub(crate) fn run(args: &[OsString]) -> i32 {
     let _ = out.flush();
     drop(raised);
     0
+}
+
+/// `-n ROOTID`: read as setcap reads it (`strtoul` with base 0, the whole text), then only
+/// a uid from 1 to 4294967294. setcap keeps the low 32 bits of what `strtoul` returns, so
+/// `4294967296` becomes 0 (a capability for every namespace, silently), `4294967297` becomes
+/// 1, and ` -5` (a sign after spaces, which `strtoul` negates) becomes 4294967291; and
+/// 4294967295 is the invalid uid (-1). capscope refuses all of these.
+fn rootid_arg(n: &[u8]) -> Option<u32> {
+    if n.contains(&b'-') {
+        return None;
+    }
+    strtoul_whole(n)
+        .and_then(|v| u32::try_from(v).ok())
+        .filter(|&v| v != 0 && v != u32::MAX)
 }
 
 /// Sets (or, for `None`, removes) the capabilities of `path`.
