@@ -10,20 +10,12 @@
 //! `status` file.
 
 use crate::error::ThreadFailures;
-use crate::model::full::status_field;
+use crate::model::full::status_numbers;
 use crate::sys::proc::TaskDir;
 
 use super::broadcast::Job;
 
 use crate::thread::identity::GROUPS_ON_STACK;
-
-/// The numbers of a `status` field such as `Groups`.
-fn numbers(text: &str, name: &str) -> Option<Vec<u32>> {
-    status_field(text, name)?
-        .split_ascii_whitespace()
-        .map(|n| n.parse().ok())
-        .collect()
-}
 
 /// For a group list too long for the handlers: compares each of `answered`'s groups with the
 /// list asked (as a multiset), adding those that differ, or whose `status` cannot be read, to
@@ -49,7 +41,7 @@ pub(super) fn long_groups(
             }
             continue;
         };
-        let same = numbers(&text, "Groups").is_some_and(|mut got| {
+        let same = status_numbers(&text, "Groups").is_some_and(|mut got| {
             got.sort_unstable();
             got == want
         });
