@@ -116,11 +116,18 @@ fn a_cold_guard_does_not_allocate() {
         // With a peer thread, parked until the end.
         let stop = Arc::new(AtomicBool::new(false));
         let s2 = stop.clone();
+        let (running_tx, running) = std::sync::mpsc::channel();
         let peer = std::thread::spawn(move || {
+            running_tx.send(()).unwrap();
             while !s2.load(Ordering::SeqCst) {
                 std::thread::park();
             }
         });
+        // Running its own code: its birth is complete (contained and counted); until then a
+        // scope's end would take it for a thread started behind capscope's back.
+        running
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| format!("the peer thread never ran: {e}"))?;
         drop(capscope::RaiseGuard::raise(Cap::NET_RAW).map_err(|e| e.to_string())?);
         let with_peer = count(|| drop(capscope::RaiseGuard::raise(Cap::NET_RAW).unwrap()));
         let threads = capscope::drop_after::thread_count().map_err(|e| e.to_string());
