@@ -120,10 +120,12 @@
 //! They take no lock and allocate nothing, their errors included ([`Error::MissingCaps`],
 //! [`Error::Refused`], [`Error::Os`] without a hint), with these exceptions, all when threads
 //! exist: opening `/proc/self/task` (once per process, normally when the first thread starts;
-//! again if the program closed the descriptor), the refusal when it cannot be opened, and, if
-//! a thread started behind capscope's back exists at a scope's end, lowering it (it reads
-//! `/proc`, allocates and takes the broadcast lock). A guard made in a handler that interrupted another guard's own bookkeeping on
-//! the same thread is refused ([`Error::Refused`]); a handler that interrupted code merely
+//! again if the program closed the descriptor), the refusal when it cannot be opened, and the
+//! slow path of a scope's end, taken when the kernel counts a thread the census does not (one
+//! started behind capscope's back, or one still on its way to its trampoline): it reads
+//! `/proc`, allocates, and lowers strays through the broadcast lock. A guard made in a handler
+//! that interrupted another guard's own bookkeeping on the same thread is refused
+//! ([`Error::Refused`]); a handler that interrupted code merely
 //! *inside* a scope works normally. The process-wide functions, the per-thread functions that
 //! explain an `EPERM` (their hints are formatted), the launcher and `/proc` readers are not
 //! async-signal-safe.
