@@ -125,7 +125,7 @@
 //! calls (the change and its read-back); no `/proc` file is read in the common case.
 //!
 //! Measured in one run (`target/release/deps/process-* --ratios`, built by `cargo bench -p
-//! capscope-tests --bench process`; 2 vCPUs, Linux 6.18): one thread, 1.34× one `capset`;
+//! capscope-tests --bench process`; 2 vCPUs, Linux 6.18): one thread, 1.34 to 1.37× one `capset`;
 //! 8 and 64 threads, 1.06 to 1.18× and 1.03 to 1.09× glibc's broadcast of a real change
 //! (`setresgid` flipping the effective gid, which commits new credentials on every thread as
 //! `capset` does), and 1.15 to 1.38× / 1.20 to 1.26× glibc's broadcast of an unchanged

@@ -91,7 +91,7 @@
 //! (the kernel refuses it when other threads exist, and it changes nothing), else one `fstat`
 //! of `/proc/self/task`. Nothing is allocated. Measured (`cargo bench -p capscope-tests --bench
 //! guards -- --ratios`, Linux 6.18, 2 vCPUs): a cold scope (raise one capability, then restore
-//! it) takes 1.22× the raw floor of 2 `capget` + 2 `capset` made directly, the fifth system
+//! it) takes 1.20 to 1.23× the raw floor of 2 `capget` + 2 `capset` made directly, the fifth system
 //! call being the confinement check; a warm one (already effective) 1.13× one `capget`.
 //!
 //! # Any drop order, and forgotten guards
