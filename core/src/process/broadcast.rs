@@ -358,6 +358,10 @@ impl Run<'_> {
             passes += 1;
             let births = crate::scope::contain::census().births;
             let tids = match target {
+                Target::All if passes == 1 => match self.accounted()? {
+                    Some(tids) => tids,
+                    None => self.tasks.list_settled()?,
+                },
                 Target::All => self.tasks.list_settled()?,
                 Target::Only(t) => t.to_vec(),
             };
@@ -487,6 +491,35 @@ impl Run<'_> {
                 ));
             }
         }
+    }
+
+    /// Every thread of the process without reading `/proc`, when capscope's `pthread_create`
+    /// accounts for all of them: the kernel counts exactly the contained threads and the main
+    /// thread (one `fstat`), while no contained thread is born or exits (the census holds
+    /// around the count and the records). Then the threads are the contained ones, whose ids
+    /// their records give, and the main thread. `None` (list `/proc` instead) otherwise: a
+    /// thread started by other means, one still on its way to its trampoline, a kernel io
+    /// thread, or an exited main thread all make the count differ. What happens during the
+    /// pass is caught after it, as for a listing: a birth through `pthread_create` moves the
+    /// census, any other changes the count.
+    fn accounted(&self) -> Result<Option<Vec<u32>>> {
+        if !self.known_io.is_empty() {
+            return Ok(None);
+        }
+        let census = crate::scope::contain::census();
+        let count = self.tasks.count()?;
+        let Some(mut tids) = crate::scope::contain::contained_tids(&census) else {
+            return Ok(None);
+        };
+        if !census.held() || count != census.contained + 1 {
+            return Ok(None);
+        }
+        let main = self.pid.unsigned_abs();
+        if tids.contains(&main) {
+            return Ok(None);
+        }
+        tids.push(main);
+        Ok(Some(tids))
     }
 
     /// Gives up pending threads that exited (checked with a signal-0 `tgkill`) and those that

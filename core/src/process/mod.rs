@@ -31,11 +31,18 @@
 //!    the fix ([`Error::Refused`]). A directory of `/proc/self/task` opened once is kept (it
 //!    survives a `chroot`).
 //! 3. The calling thread makes the change itself. If that fails, nothing else is touched.
-//! 4. Every other thread listed in `/proc/self/task` is sent a dedicated real-time signal with
-//!    `tgkill`; its handler makes the same system calls on its own thread, reads the result
-//!    back through system calls, and reports through atomics (the last answer wakes the caller
-//!    with a futex, as glibc's own broadcast does).
-//! 5. The list is read again until a pass finds no thread that has not made the change:
+//! 4. Every other thread is sent a dedicated real-time signal with `tgkill`; its handler makes
+//!    the same system calls on its own thread, reads the result back through system calls, and
+//!    reports through atomics (the last answer wakes the caller with a futex, as glibc's own
+//!    broadcast does). The threads come from capscope's own records when they account for all
+//!    of them: the kernel's thread count (one `fstat` of the kept directory) is exactly the
+//!    threads capscope's `pthread_create` saw born and still alive, plus the main thread, and
+//!    no such thread was born or exited around that count (so no thread was started by other
+//!    means, not even one paired with an exit). Otherwise (a thread started behind capscope's
+//!    back, one still being born, an io thread, an exited main thread) they are listed from
+//!    `/proc/self/task`.
+//! 5. The list is read (from `/proc/self/task`) again until a pass finds no thread that has
+//!    not made the change:
 //!    threads created meanwhile are signalled in the next pass, unless capscope's
 //!    `pthread_create` saw them born from a thread that had already made the change (they
 //!    hold it by inheritance: [`Report::settled`]), so a program that keeps starting threads
@@ -119,20 +126,24 @@
 //! # Cost
 //!
 //! Single-threaded: `unshare` plus the change and its read-back (no lock, no `/proc`). With
-//! threads: per broadcast, one listing of the task directory (`lseek` and `getdents64` on the
-//! kept descriptor, between two `fstat`s), one `fstat` to account for every thread, one
-//! `sigaction` to check the handler, then per thread one `tgkill` and the handler's own system
-//! calls (the change and its read-back); no `/proc` file is read in the common case.
+//! threads all started through capscope's `pthread_create` (std, tokio, rayon): per broadcast,
+//! one `fstat` before the signals and one after them to account for every thread, one
+//! `sigaction` to check the handler, one `getpid`, then per thread one `tgkill` and the
+//! handler's own system calls (the change and its read-back); no `/proc` directory or file is
+//! read. A thread started by other means adds one listing of the task directory (`lseek` and
+//! `getdents64` on the kept descriptor, between two `fstat`s) per pass.
 //!
 //! Measured in one run (`target/release/deps/process-* --ratios`, built by `cargo bench -p
-//! capscope-tests --bench process`; 2 vCPUs, Linux 6.18): one thread, 1.34 to 1.37× one `capset`;
-//! 8 and 64 threads, 1.06 to 1.18× and 1.03 to 1.09× glibc's broadcast of a real change
-//! (`setresgid` flipping the effective gid, which commits new credentials on every thread as
-//! `capset` does), and 1.15 to 1.38× / 1.20 to 1.26× glibc's broadcast of an unchanged
-//! `setresuid` (which the kernel returns from without doing anything). The read-back costs
-//! about 5 % of that and is kept: a seccomp filter (`SECCOMP_RET_ERRNO` with 0) or a
-//! user-notification supervisor can make `capset` return 0 without changing anything, and a
-//! drop reported done must be done.
+//! capscope-tests --bench process`; 2 vCPUs, Linux 6.18; ranges over eight runs): one thread,
+//! 1.40 to 1.42× one `capset`; 8 and 64 threads, 1.03 to 1.15× and 1.00 to 1.07× glibc's
+//! broadcast of a real change (`setresgid` flipping the effective gid, which commits new
+//! credentials on every thread as `capset` does), and 1.06 to 1.25× / 1.14 to 1.21× glibc's
+//! broadcast of an unchanged `setresuid` (which the kernel returns from without doing
+//! anything). What is left above glibc is one `capget` per thread (the read-back) and, per
+//! call, two `fstat`s, one `sigaction` and the caller's own read-back; almost all the rest is
+//! the kernel delivering the signals, as for glibc. The read-back is kept: a seccomp filter
+//! (`SECCOMP_RET_ERRNO` with 0) or a user-notification supervisor can make `capset` return 0
+//! without changing anything, and a drop reported done must be done.
 //!
 //! # Examples
 //!

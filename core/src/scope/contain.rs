@@ -62,6 +62,10 @@ static TABLE: [Slot; SLOTS] = [const {
 /// Contained threads alive (their trampoline ran, their exit has not).
 static CONTAINED: AtomicUsize = AtomicUsize::new(0);
 
+/// One more than the highest slot ever claimed: the slots beyond it were never used, so a scan
+/// of the table stops there.
+static HIGH: AtomicUsize = AtomicUsize::new(0);
+
 /// Threads started through capscope's `pthread_create` (counted before the C library's call).
 static BIRTHS: AtomicU64 = AtomicU64::new(0);
 
@@ -194,6 +198,7 @@ fn my_slot() -> Option<&'static Slot> {
         // A new epoch before the id is published: (slot, epoch) never names two threads.
         slot.epoch.fetch_add(1, Ordering::AcqRel);
         slot.tid.store(me, Ordering::Release);
+        HIGH.fetch_max(i + 1, Ordering::AcqRel);
         let _ = MY_SLOT.try_with(|s| s.set(i + 1));
         // Registers the thread-exit destructor, which releases the slot (a thread that is not
         // contained too: its published set must not outlive it).
@@ -283,11 +288,39 @@ pub(crate) fn same_thread(tid: u32, identity: u64) -> bool {
 /// Whether thread `tid` was born, through capscope's `pthread_create`, from a thread that
 /// already held the process-wide change `gen`: then it holds it too, by inheritance.
 pub(crate) fn born_with(tid: u32, gen: u32) -> bool {
-    TABLE.iter().any(|s| {
+    used().iter().any(|s| {
         s.tid.load(Ordering::Acquire) == tid
             && s.contained.load(Ordering::Acquire) != 0
             && s.born_with.load(Ordering::Acquire) == gen
     })
+}
+
+/// The slots claimed so far (those beyond were never used).
+fn used() -> &'static [Slot] {
+    &TABLE[..HIGH.load(Ordering::Acquire).min(SLOTS)]
+}
+
+/// The thread ids of the contained threads alive, read from their records without a system
+/// call, when they are exactly the census's: `None` if the records do not match
+/// `census.contained` (a birth or an exit is between its record and its count).
+///
+/// Take the census first and check [`Census::held`] after this: a contained thread's record is
+/// marked before it is counted and unmarked after it is uncounted, so while the census holds
+/// every counted thread is among the marked records; as many marked records as counted
+/// threads are then those threads and no other.
+pub(crate) fn contained_tids(census: &Census) -> Option<Vec<u32>> {
+    let mut tids = Vec::with_capacity(census.contained);
+    for slot in used() {
+        if slot.contained.load(Ordering::Acquire) == 0 {
+            continue;
+        }
+        let tid = slot.tid.load(Ordering::Acquire);
+        if tid == 0 || tid == CLAIMING || tids.len() == census.contained {
+            return None;
+        }
+        tids.push(tid);
+    }
+    (tids.len() == census.contained).then_some(tids)
 }
 
 /// What a thread created now must not start with: what the calling thread's live scopes hold
@@ -490,7 +523,7 @@ fn lower_strays(raised: CapSet, tasks: &TaskDir) -> Result<usize, String> {
         if tid == me || tid == main {
             continue;
         }
-        let published = TABLE
+        let published = used()
             .iter()
             .find(|s| s.tid.load(Ordering::Acquire) == tid)
             .map(|s| {
