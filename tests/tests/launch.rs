@@ -679,6 +679,50 @@ fn verify_reports_a_child_that_does_not_hold_the_plan() {
     }));
 }
 
+/// A plan is made on one thread and used on another that holds more: a wider bounding set, a
+/// capability in its inheritable set, no no_new_privs. The child still gets exactly what was
+/// declared (the declared parts are applied whatever the planning thread held).
+#[test]
+fn a_plan_made_on_one_thread_holds_when_a_thread_holding_more_spawns() {
+    let _ = root();
+    assert_pass(privileged(|| {
+        let plan = std::thread::spawn(|| -> Result<capscope::launch::Plan, String> {
+            // This thread exits: its bounding set and no_new_privs are its own.
+            check!(capscope::bounding::drop(Cap::SYS_ADMIN));
+            check!(capscope::prctl::set_no_new_privs());
+            Ok(check!(Launch::new()
+                .bounding_keep(Cap::NET_RAW)
+                .inheritable(CapSet::empty())
+                .no_new_privs()
+                .plan()))
+        })
+        .join()
+        .unwrap()?;
+        // The spawning thread: full bounding set, no no_new_privs, and CAP_NET_RAW inheritable.
+        let mut now = check!(CapState::get_current());
+        now.inheritable = Cap::NET_RAW.into();
+        check!(now.set_current());
+        let out = check!(Command::new(PROBE)
+            .declare(&plan)
+            .output()
+            .map_err(spawn_error));
+        let got = fields(&out)?;
+        let hex = |name: &str| u64::from_str_radix(&got[name], 16).map_err(|e| e.to_string());
+        ensure!(
+            hex("CapBnd")? == CapSet::from(Cap::NET_RAW).bits(),
+            "bounding set {} (declared: CAP_NET_RAW only)",
+            got["CapBnd"]
+        );
+        ensure!(
+            hex("CapInh")? == 0,
+            "inheritable set {} (declared: empty)",
+            got["CapInh"]
+        );
+        ensure!(got["NoNewPrivs"] == "1", "NoNewPrivs {}", got["NoNewPrivs"]);
+        Ok(())
+    }));
+}
+
 /// Open descriptors of this process.
 fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()

@@ -118,7 +118,7 @@ fn apply(s: &Steps, groups: &[u32], scratch: &mut [u32]) -> Step {
         })?;
     }
     if !s.bounding_drop.is_empty() {
-        ops::bounding_drop(s.bounding_drop)?;
+        ops::bounding_drop_expecting(s.bounding_drop, s.bounding_present)?;
     }
     if let Some((uid, gid, has_groups)) = s.ids {
         let req = IdRequest {
@@ -138,7 +138,9 @@ fn apply(s: &Steps, groups: &[u32], scratch: &mut [u32]) -> Step {
         ops::ambient_raise(ambient)?;
     }
     if let Some(bits) = s.securebits {
-        ops::securebits_checked(bits)?;
+        if ops::securebits()? != bits {
+            ops::securebits_checked(bits)?;
+        }
     }
     if let Some(last) = s.caps_final {
         ops::capset(&last)?;

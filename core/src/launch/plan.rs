@@ -26,15 +26,19 @@ pub(crate) struct Steps {
     /// Raise `CAP_SETPCAP` into the effective set first (it is permitted, not effective, and a
     /// later step needs it).
     pub(crate) raise_setpcap: bool,
-    /// Drop these from the bounding set (those still in it).
+    /// Drop these from the bounding set (those still in it): every capability the declared
+    /// limit does not keep, whatever the planning thread held, so that a spawn from a thread
+    /// holding more than it still gets the declared limit.
     pub(crate) bounding_drop: CapSet,
+    /// Those of `bounding_drop` the planning thread held: dropped without asking first.
+    pub(crate) bounding_present: CapSet,
     /// Change ids: (uid, gid, whether groups are set). The groups themselves travel apart.
     pub(crate) ids: Option<(Option<u32>, Option<u32>, bool)>,
     /// `capset` to this state after the id change (`None`: leave the sets alone).
     pub(crate) caps_tmp: Option<CapState>,
     /// Clear the ambient set and raise exactly these.
     pub(crate) ambient: Option<CapSet>,
-    /// Set the securebits to exactly these.
+    /// Set the securebits to exactly these (when they are not already).
     pub(crate) securebits: Option<Secbits>,
     /// The final `capset`, when it differs from `caps_tmp` (which then keeps `CAP_SETPCAP` for
     /// the securebits step).
@@ -287,9 +291,13 @@ fn plan_from(l: &Launch, b: &Before, last: Cap) -> Result<Plan> {
     }
 
     // The bounding set.
-    let (bounding, bounding_drop) = match l.bounding_keep {
-        Some(keep) => (b.bounding & keep, b.bounding - keep),
-        None => (b.bounding, CapSet::empty()),
+    let (bounding, bounding_drop, bounding_present) = match l.bounding_keep {
+        Some(keep) => (
+            b.bounding & keep,
+            CapSet::up_to(last) - keep,
+            b.bounding - keep,
+        ),
+        None => (b.bounding, CapSet::empty(), CapSet::empty()),
     };
 
     // The securebits.
@@ -351,9 +359,9 @@ fn plan_from(l: &Launch, b: &Before, last: Cap) -> Result<Plan> {
         )));
     }
     let need_setpcap =
-        !bounding_drop.is_empty() || sb_change || !(grown - b.caps.permitted).is_empty();
+        !bounding_present.is_empty() || sb_change || !(grown - b.caps.permitted).is_empty();
     if need_setpcap && !setpcap {
-        let what = if !bounding_drop.is_empty() {
+        let what = if !bounding_present.is_empty() {
             "dropping capabilities from the bounding set"
         } else if sb_change {
             "changing securebits"
@@ -377,7 +385,11 @@ fn plan_from(l: &Launch, b: &Before, last: Cap) -> Result<Plan> {
         permitted: permitted | extra,
         inheritable,
     };
-    let touch_caps = ids_change || raise_setpcap || caps != b.caps || l.ambient.is_some();
+    // Declared sets are always set and read back in the child, even when the planning thread
+    // already holds them: the spawning thread may hold more.
+    let declared_caps = l.effective.is_some() || l.permitted.is_some() || l.inheritable.is_some();
+    let touch_caps =
+        ids_change || raise_setpcap || declared_caps || caps != b.caps || l.ambient.is_some();
     let groups: Option<Arc<[u32]>> = match &l.groups {
         Groups::Set(g) => Some(g.as_slice().into()),
         Groups::Unchanged | Groups::Keep => None,
@@ -385,12 +397,13 @@ fn plan_from(l: &Launch, b: &Before, last: Cap) -> Result<Plan> {
     let steps = Steps {
         raise_setpcap,
         bounding_drop,
+        bounding_present,
         ids: ids_change.then_some((l.uid, l.gid, groups.is_some())),
         caps_tmp: touch_caps.then_some(tmp),
         ambient: l.ambient,
-        securebits: sb_change.then_some(securebits),
+        securebits: l.securebits,
         caps_final: (touch_caps && tmp != caps).then_some(caps),
-        no_new_privs: l.no_new_privs && !b.no_new_privs,
+        no_new_privs: l.no_new_privs,
         expect_caps: touch_caps.then_some(caps),
         expect_ambient: ambient,
         last,
@@ -686,6 +699,7 @@ mod tests {
             Steps {
                 raise_setpcap: false,
                 bounding_drop: CapSet::empty(),
+                bounding_present: CapSet::empty(),
                 ids: None,
                 caps_tmp: None,
                 ambient: None,

@@ -204,9 +204,24 @@ pub(crate) fn bounding_set(last: Cap) -> Step<CapSet> {
     collect(last, bounding_read)
 }
 
-/// The ambient set, capabilities `0..=last`: one `PR_CAP_AMBIENT_IS_SET` each.
+/// The ambient set, capabilities `0..=last`: one `capget`, then one `PR_CAP_AMBIENT_IS_SET`
+/// for each capability both permitted and inheritable. The kernel keeps every ambient
+/// capability in both (capabilities(7): "no capability can ever be ambient if it is not both
+/// permitted and inheritable"; `capset` and `PR_CAP_AMBIENT_RAISE` enforce it), so the others
+/// need no question: with an empty inheritable set, the usual case, it costs one `capget`.
 pub(crate) fn ambient_set(last: Cap) -> Step<CapSet> {
-    collect(last, ambient_is_set)
+    let now = capget()?;
+    let mut set = CapSet::empty();
+    for cap in now
+        .permitted
+        .intersection(now.inheritable)
+        .intersection(CapSet::up_to(last))
+    {
+        if ambient_is_set(cap)? == Some(true) {
+            set.add(cap);
+        }
+    }
+    Ok(set)
 }
 
 fn check(op: Op, good: bool) -> Step {
@@ -229,16 +244,40 @@ pub(crate) fn set_caps(state: &CapState) -> Step {
 /// Drops every capability of `caps` still in the bounding set, then checks none is left.
 /// Capabilities the kernel does not know are skipped (the caller refuses them beforehand).
 pub(crate) fn bounding_drop(caps: CapSet) -> Step {
-    let mut changed = false;
-    let partial = |f: Fail, changed: bool| if changed { f.after_change() } else { f };
+    bounding_drop_expecting(caps, CapSet::empty())
+}
+
+/// [`bounding_drop`], told which of `caps` are expected in the bounding set (`present`): those
+/// are dropped at once, the others are looked at first (dropping one that is already gone
+/// would commit new credentials for nothing, or fail without `CAP_SETPCAP`). A drop that
+/// fails counts only if the capability is still there. Then every capability dropped is read
+/// back (one that was not there can never come back).
+pub(crate) fn bounding_drop_expecting(caps: CapSet, present: CapSet) -> Step {
+    let mut dropped = CapSet::empty();
+    let partial = |f: Fail, dropped: CapSet| {
+        if dropped.is_empty() {
+            f
+        } else {
+            f.after_change()
+        }
+    };
     for cap in caps {
-        if bounding_read(cap).map_err(|f| partial(f, changed))? == Some(true) {
-            bounding_drop_one(cap).map_err(|f| partial(f, changed))?;
-            changed = true;
+        if present.has(cap) {
+            match bounding_drop_one(cap) {
+                Ok(()) => dropped.add(cap),
+                Err(f) => {
+                    if bounding_read(cap).map_err(|e| partial(e, dropped))? == Some(true) {
+                        return Err(partial(f, dropped));
+                    }
+                }
+            }
+        } else if bounding_read(cap).map_err(|f| partial(f, dropped))? == Some(true) {
+            bounding_drop_one(cap).map_err(|f| partial(f, dropped))?;
+            dropped.add(cap);
         }
     }
-    for cap in caps {
-        if bounding_read(cap).map_err(|f| partial(f, changed))? == Some(true) {
+    for cap in dropped {
+        if bounding_read(cap).map_err(Fail::after_change)? == Some(true) {
             return Err(Fail::mismatch(Op::CapbsetDrop));
         }
     }
