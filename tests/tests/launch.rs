@@ -723,6 +723,42 @@ fn a_plan_made_on_one_thread_holds_when_a_thread_holding_more_spawns() {
     }));
 }
 
+/// The other way round: the spawning thread has already dropped what the plan drops, and no
+/// longer holds `CAP_SETPCAP` (so a drop of that capability would be refused): the child finds
+/// it gone and goes on.
+#[test]
+fn a_spawn_from_a_thread_that_already_dropped_what_the_plan_drops_succeeds() {
+    let _ = root();
+    assert_pass(privileged(|| {
+        let last = check!(capscope::kernel::last_supported());
+        let plan = check!(Launch::new()
+            .bounding_keep(CapSet::up_to(last) - Cap::SYS_ADMIN)
+            .plan());
+        let want = plan.state().bounding;
+        std::thread::spawn(move || -> Verdict {
+            // This thread exits: its bounding set and capability sets are its own.
+            check!(capscope::bounding::drop(Cap::SYS_ADMIN));
+            let mut now = check!(CapState::get_current());
+            now.effective -= Cap::SETPCAP;
+            now.permitted -= Cap::SETPCAP;
+            check!(now.set_current());
+            let out = check!(Command::new(PROBE)
+                .declare(&plan)
+                .output()
+                .map_err(spawn_error));
+            let got = fields(&out)?;
+            let bnd = u64::from_str_radix(&got["CapBnd"], 16).map_err(|e| e.to_string())?;
+            ensure!(
+                bnd == want.bits() && !want.has(Cap::SYS_ADMIN),
+                "bounding set {bnd:#x}, declared {want}"
+            );
+            Ok(())
+        })
+        .join()
+        .unwrap()
+    }));
+}
+
 /// Open descriptors of this process.
 fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
