@@ -100,6 +100,13 @@
 //!
 //! Any `pre_exec` hook makes std `fork` the parent instead of using its `vfork`-style spawn:
 //! an empty hook alone costs 1.20 to 1.22× a plain `Command` (spawn-to-exit of `/bin/true`).
+//! That copy is kept on purpose. A child that lowers its credentials while it still shares
+//! the parent's memory (a `vfork` or `CLONE_VM` child, or a helper thread of the parent)
+//! becomes, until its `execve`, a process that a less privileged one may `ptrace` (the
+//! kernel lets a tracer attach when the target's permitted set is a subset of its own, and
+//! the child's now is): through it, the attacker would write the parent's memory. After an
+//! id change the kernel also marks the shared memory non-dumpable, which changes the parent.
+//! A forked child changes only its own copy.
 //! The child's own steps are system calls only; for a normal user's helper made by root (uid
 //! and gid 65534, groups cleared, `CAP_NET_RAW` ambient, the bounding set cut to
 //! `CAP_NET_RAW`, no_new_privs) they are 107 calls, 78 of them the bounding cut (the kernel
