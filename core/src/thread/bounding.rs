@@ -77,8 +77,8 @@ pub fn has(caps: impl Into<CapSet>) -> Result<bool> {
 }
 
 /// Drops `caps` from the calling thread's bounding set, those of them still in it. Irreversible.
-/// One `PR_CAPBSET_READ` per capability, plus one `PR_CAPBSET_DROP` for each one present; no
-/// error for capabilities already absent.
+/// One `PR_CAPBSET_READ` per capability, plus, for each one present, one `PR_CAPBSET_DROP` and
+/// one `PR_CAPBSET_READ` to check it is gone; no error for capabilities already absent.
 ///
 /// # Errors
 ///
