@@ -357,13 +357,13 @@ impl Run<'_> {
         loop {
             passes += 1;
             let births = crate::scope::contain::census().births;
-            let tids = match target {
+            let (tids, from_records) = match target {
                 Target::All if passes == 1 => match self.accounted()? {
-                    Some(tids) => tids,
-                    None => self.tasks.list_settled()?,
+                    Some(tids) => (tids, true),
+                    None => (self.tasks.list_settled()?, false),
                 },
-                Target::All => self.tasks.list_settled()?,
-                Target::Only(t) => t.to_vec(),
+                Target::All => (self.tasks.list_settled()?, false),
+                Target::Only(t) => (t.to_vec(), false),
             };
             self.listed.clone_from(&tids);
             let mut fresh = 0;
@@ -460,6 +460,18 @@ impl Run<'_> {
             }
             if !self.wait(deadline, settings.blocked_grace)? {
                 return Ok(passes); // blocked or unanswered threads: reported by the caller
+            }
+            // A record that named a thread no longer there: a contained thread that ended
+            // without its exit being seen (killed by its own seccomp filter, a raw `SYS_exit`)
+            // stays counted, and its count may stand for a live thread capscope does not know.
+            // The records are not trusted for this broadcast: the next pass lists.
+            if from_records
+                && self
+                    .listed
+                    .iter()
+                    .any(|t| self.threads.get(t).is_some_and(|e| e.gone))
+            {
+                continue;
             }
             // A settled listing in which every thread is done: a thread it could miss was born
             // during it, from a listed (so changed) thread. A targeted broadcast is one pass.

@@ -40,7 +40,10 @@
 //!    no such thread was born or exited around that count (so no thread was started by other
 //!    means, not even one paired with an exit). Otherwise (a thread started behind capscope's
 //!    back, one still being born, an io thread, an exited main thread) they are listed from
-//!    `/proc/self/task`.
+//!    `/proc/self/task`. A contained thread that ended without its exit being seen (killed by
+//!    its own seccomp filter, a raw `SYS_exit`) leaves a record that stays counted and could
+//!    stand for a thread capscope does not know: when an id from the records turns out gone,
+//!    the next pass lists.
 //! 5. The list is read (from `/proc/self/task`) again until a pass finds no thread that has
 //!    not made the change:
 //!    threads created meanwhile are signalled in the next pass, unless capscope's

@@ -302,7 +302,10 @@ fn used() -> &'static [Slot] {
 
 /// The thread ids of the contained threads alive, read from their records without a system
 /// call, when they are exactly the census's: `None` if the records do not match
-/// `census.contained` (a birth or an exit is between its record and its count).
+/// `census.contained` (a birth or an exit is between its record and its count) or name one
+/// id twice. A contained thread that ended without its exit being seen (killed by its own
+/// seccomp filter, a raw `SYS_exit`) leaves a record behind that is counted: the caller must
+/// treat an id that turns out gone as a sign that the records cannot be trusted.
 ///
 /// Take the census first and check [`Census::held`] after this: a contained thread's record is
 /// marked before it is counted and unmarked after it is uncounted, so while the census holds
@@ -320,7 +323,10 @@ pub(crate) fn contained_tids(census: &Census) -> Option<Vec<u32>> {
         }
         tids.push(tid);
     }
-    (tids.len() == census.contained).then_some(tids)
+    // A thread id twice: one record is a dead thread's whose id was given again.
+    tids.sort_unstable();
+    let twice = tids.windows(2).any(|w| w[0] == w[1]);
+    (tids.len() == census.contained && !twice).then_some(tids)
 }
 
 /// What a thread created now must not start with: what the calling thread's live scopes hold
