@@ -9,8 +9,8 @@
 //!   counted, which hides one thread started by other means (it keeps the capability).
 //! - the census shortcut of `broadcast.rs` reads `CONTAINED`, *then* the kernel count: a
 //!   contained thread that exits in between makes the kernel count one smaller, which hides
-//!   one thread started by other means at the end of the listing ("not even one paired with a
-//!   death" is what the comment promises); the broadcast returns `Ok` without it.
+//!   one thread started by other means after the pass's own count ("not even one paired with
+//!   a death" is what the comment promises); the broadcast returns `Ok` without it.
 //!
 //! The interleaving is forced with a seccomp user-notification filter on the thread under
 //! test: its `fstat` of capscope's task-directory descriptor is held by a supervisor thread,
@@ -234,17 +234,19 @@ fn birth_race(birth: bool) -> Verdict {
     Ok(())
 }
 
-/// The broadcast's census shortcut: `CONTAINED` first, kernel count second. A stray born at the
-/// end of the listing (from a thread that has not changed yet) and a contained thread exiting
-/// between the two reads make the numbers match; the second listing is skipped and the call
-/// returns `Ok` without the stray.
+/// The broadcast's census shortcut: `CONTAINED` first, kernel count second. A stray born after
+/// the first pass's count (from a thread that has not changed yet) and a contained thread
+/// exiting between the two reads of the check after the pass make the numbers match; the
+/// listing is skipped and the call returns `Ok` without the stray. (Found when the first pass
+/// listed `/proc/self/task`; the first pass now takes its ids from capscope's records, and the
+/// same race is forced around that pass's count.)
 #[test]
 fn a_contained_death_between_census_and_count_does_not_hide_a_stray_from_a_broadcast() {
     assert_pass(privileged(|| broadcast_census_race(true)));
 }
 
-/// The harness without the death: the second listing finds the stray (passed before the fix
-/// too).
+/// The harness without the death: the listing after the first pass finds the stray (passed
+/// before the fix too).
 #[test]
 fn control_without_the_death_the_broadcast_reaches_the_stray() {
     assert_pass(privileged(|| broadcast_census_race(false)));
@@ -285,19 +287,19 @@ fn broadcast_census_race(death: bool) -> Verdict {
     let (ltx, lrx) = mpsc::channel::<i32>();
     let sup = std::thread::spawn(move || -> Result<(), String> {
         let listener = lrx.recv().unwrap();
-        // fstat 1: the count before the listing.
+        // fstat 1: the kernel's count that the first pass checks capscope's records against
+        // (every thread here is contained, so the pass takes its ids from the records). The
+        // kernel answers, then C (in the records, not signalled yet: the broadcaster waits for
+        // this answer) starts a thread by other means: it is born after the count, holding
+        // the old state.
         let held = recv(listener).ok_or("no fstat 1")?;
-        reply(listener, &held, true);
-        // fstat 2: the count after the listing. The kernel answers, then C (listed, not
-        // signalled yet) starts a thread by other means: it was born at the end of the
-        // listing, holding the old state.
-        let held = recv(listener).ok_or("no fstat 2")?;
         fstat_into(fd, &held);
         ctx.send(()).unwrap();
         let stray = srx.recv().unwrap();
         reply(listener, &held, false);
-        // fstat 3: the census's count, after CONTAINED was read. D (contained) exits now.
-        let held = recv(listener).ok_or("no fstat 3")?;
+        // fstat 2: the count after the pass, read after the census. D (contained, changed)
+        // exits now, so that the count (stray in, D out) matches what was signalled.
+        let held = recv(listener).ok_or("no fstat 2")?;
         if death {
             dtx.send(()).unwrap();
             let t0 = Instant::now();
