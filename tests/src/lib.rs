@@ -533,3 +533,49 @@ pub fn fail_syscall(nr: i64, args: &[(u32, u32)], errno: u16) -> Verdict {
     }
     Ok(())
 }
+
+/// What the `launch-probe` program printed (its `Name: value` lines), once it exited with
+/// success; otherwise an error with its status and standard error.
+///
+/// # Errors
+///
+/// When the probe failed.
+pub fn probe_fields(
+    out: &std::process::Output,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    ensure!(
+        out.status.success(),
+        "the probe failed: {:?}, stderr {:?}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            l.split_once(": ")
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
+        .collect())
+}
+
+/// Starts `/bin/sleep 5` with `plan` declared, checks it with [`Plan::verify`] from outside,
+/// then kills and reaps it: what capscope sees of a running child of the plan.
+///
+/// [`Plan::verify`]: capscope::launch::Plan::verify
+///
+/// # Errors
+///
+/// When the spawn fails, or the verification's own error.
+pub fn verify_a_sleeper(
+    plan: &capscope::launch::Plan,
+) -> capscope::Result<capscope::launch::ChildState> {
+    use capscope::launch::CommandExt as _;
+    let mut child = std::process::Command::new("/bin/sleep")
+        .arg("5")
+        .declare(plan)
+        .spawn_declared()?;
+    let seen = plan.verify(&child);
+    let _ = child.kill();
+    let _ = child.wait();
+    seen
+}

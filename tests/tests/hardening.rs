@@ -234,3 +234,55 @@ fn a_stray_whose_status_cannot_be_read_is_still_lowered() {
         Ok(())
     }));
 }
+
+/// A `capget` that returns 0 without writing the sets (a seccomp filter answering it with
+/// errno 0) is refused: reading the sets then fails with `Op::Capget`, never yields whatever
+/// the buffer held. The oracle is the thread's `/proc/thread-self/status`.
+#[test]
+fn a_capget_that_writes_nothing_is_refused() {
+    assert_pass(privileged(|| {
+        let real = capscope_tests::state::status_caps(
+            &std::fs::read_to_string("/proc/thread-self/status").map_err(|e| e.to_string())?,
+            "CapEff",
+        )?;
+        ensure!(!real.is_empty(), "nothing effective to compare");
+        fail_syscall(libc::SYS_capget, &[], 0)?;
+        for _ in 0..20 {
+            match CapState::get_current() {
+                Ok(s) => return Err(format!("read {s:?} from a capget that wrote nothing")),
+                Err(e) => ensure!(
+                    e.op() == Some(Op::Capget) && e.to_string().contains("without filling in"),
+                    "{e:#?}"
+                ),
+            }
+        }
+        Ok(())
+    }));
+}
+
+/// With both `capset` and `capget` faked (each returns 0 and does nothing), a read-back would
+/// find in the unwritten `capget` buffer whatever the stack held, possibly the very sets just
+/// given to `capset`. The drop must fail, and the sets must be as before.
+#[test]
+fn a_faked_capset_with_a_faked_capget_does_not_pass_the_read_back() {
+    assert_pass(privileged(|| {
+        let before = check!(CapState::get_current());
+        ensure!(!before.effective.is_empty(), "nothing effective to drop");
+        fail_syscall(libc::SYS_capset, &[], 0)?;
+        fail_syscall(libc::SYS_capget, &[], 0)?;
+        let dropped = CapState {
+            effective: capscope::CapSet::empty(),
+            ..before
+        };
+        let single = capscope::process::set_caps(&dropped);
+        ensure!(single.is_err(), "process::set_caps reported {single:?}");
+        let all = drop_all(&DropOptions::new());
+        ensure!(all.is_err(), "drop_all reported {all:?}");
+        let now = capscope_tests::state::status_caps(
+            &std::fs::read_to_string("/proc/thread-self/status").map_err(|e| e.to_string())?,
+            "CapEff",
+        )?;
+        ensure!(now == before.effective, "the effective set changed: {now}");
+        Ok(())
+    }));
+}

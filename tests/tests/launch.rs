@@ -45,19 +45,7 @@ fn setpriv_path() -> &'static str {
 type Fields = BTreeMap<String, String>;
 
 fn fields(out: &std::process::Output) -> Result<Fields, String> {
-    ensure!(
-        out.status.success(),
-        "the probe failed: {:?}, stderr {:?}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            l.split_once(": ")
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        })
-        .collect())
+    capscope_tests::probe_fields(out)
 }
 
 /// Runs the probe with `state` and returns what it printed.
@@ -206,13 +194,7 @@ fn each_option_alone_and_combined_matches_setpriv_field_by_field() {
             );
             // And what capscope checks from outside agrees.
             let plan = check!(c.launch.plan());
-            let mut child = check!(Command::new("/bin/sleep")
-                .arg("5")
-                .declare(&plan)
-                .spawn_declared());
-            let seen = plan.verify(&child);
-            let _ = child.kill();
-            let _ = child.wait();
+            let seen = capscope_tests::verify_a_sleeper(&plan);
             ensure!(seen.is_ok(), "{}: verify: {seen:?}", c.name);
         }
         Ok(())

@@ -24,7 +24,7 @@ use super::plan::Steps;
 use crate::error::{Errno, Op};
 use crate::thread::identity::{self, IdRequest};
 use crate::thread::ops::{self, Fail, Step};
-use crate::{Cap, CapState};
+use crate::{Cap, CapState, Secbits};
 
 /// Set in a child once a declared state has been applied there. The parent never sets it (a
 /// child's memory is its own copy), so it tells a second declared state on the same command
@@ -100,6 +100,17 @@ impl Program {
     }
 }
 
+/// Whether securebits `now` must be set to `want`. `SECBIT_KEEP_CAPS` alone does not count
+/// unless locked: `execve` clears it, and the id change sets and restores it itself (a
+/// spawning thread that set keepcaps must not make the child ask for `CAP_SETPCAP`).
+fn differ(now: Secbits, want: Secbits) -> bool {
+    let mut diff = now.symmetric_difference(want);
+    if !now.union(want).contains(Secbits::KEEP_CAPS_LOCKED) {
+        diff.remove(Secbits::KEEP_CAPS);
+    }
+    !diff.is_empty()
+}
+
 fn check(op: Op, good: bool) -> Step {
     if good {
         Ok(())
@@ -110,15 +121,29 @@ fn check(op: Op, good: bool) -> Step {
 
 /// The steps, in the order the kernel needs (see the `launch` module docs).
 fn apply(s: &Steps, groups: &[u32], scratch: &mut [u32]) -> Step {
-    if s.raise_setpcap {
+    // CAP_SETPCAP effective: when the plan needs it, and for a bounding cut whenever it is
+    // permitted (the spawning thread may hold more in its bounding set than the planning one,
+    // and the cut must still reach the declared limit). Put back after the cut when no later
+    // step sets the effective set.
+    let mut put_back = None;
+    if s.raise_setpcap || !s.bounding_drop.is_empty() {
         let now = ops::capget()?;
-        ops::capset(&CapState {
-            effective: now.effective.with(Cap::SETPCAP),
-            ..now
-        })?;
+        let setpcap = now.permitted.has(Cap::SETPCAP);
+        if s.raise_setpcap || (setpcap && !now.effective.has(Cap::SETPCAP)) {
+            ops::capset(&CapState {
+                effective: now.effective.with(Cap::SETPCAP),
+                ..now
+            })?;
+            if s.caps_tmp.is_none() {
+                put_back = Some(now);
+            }
+        }
     }
     if !s.bounding_drop.is_empty() {
         ops::bounding_drop_expecting(s.bounding_drop, s.bounding_present)?;
+    }
+    if let Some(before) = put_back {
+        ops::set_caps(&before)?;
     }
     if let Some((uid, gid, has_groups)) = s.ids {
         let req = IdRequest {
@@ -138,7 +163,7 @@ fn apply(s: &Steps, groups: &[u32], scratch: &mut [u32]) -> Step {
         ops::ambient_raise(ambient)?;
     }
     if let Some(bits) = s.securebits {
-        if ops::securebits()? != bits {
+        if differ(ops::securebits()?, bits) {
             ops::securebits_checked(bits)?;
         }
     }
@@ -150,9 +175,10 @@ fn apply(s: &Steps, groups: &[u32], scratch: &mut [u32]) -> Step {
     }
     if let Some(want) = s.expect_caps {
         check(Op::Capset, ops::capget()? == want)?;
+        // The sets just read back bound the ambient set (the kernel keeps it inside both).
         check(
             Op::AmbientRaise,
-            ops::ambient_set(s.last)? == s.expect_ambient,
+            ops::ambient_within(want.permitted & want.inheritable)? == s.expect_ambient,
         )?;
     }
     Ok(())

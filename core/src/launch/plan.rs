@@ -292,9 +292,11 @@ fn plan_from(l: &Launch, b: &Before, last: Cap) -> Result<Plan> {
 
     // The bounding set.
     let (bounding, bounding_drop, bounding_present) = match l.bounding_keep {
+        // Everything but the planned set is dropped, so that a spawning thread holding more
+        // than the planning one still ends with the bounding set the plan reports.
         Some(keep) => (
             b.bounding & keep,
-            CapSet::up_to(last) - keep,
+            CapSet::up_to(last) - (b.bounding & keep),
             b.bounding - keep,
         ),
         None => (b.bounding, CapSet::empty(), CapSet::empty()),

@@ -46,6 +46,7 @@ impl CapState {
     }
 
     #[inline]
+    #[cfg(test)]
     pub(crate) fn from_rustix(s: CapabilitySets) -> CapState {
         CapState {
             effective: CapSet::from_bits(s.effective.bits()),

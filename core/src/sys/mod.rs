@@ -1,7 +1,8 @@
 //! The one place for `unsafe` code and `/proc` readers: raw system calls that rustix does not
-//! offer, signal handling, memory shared with signal handlers, and the files of `/proc`. Every
+//! offer (or offers reading a buffer the kernel may not have written: `capget`), signal handling, memory shared with signal handlers, and the files of `/proc`. Every
 //! other module denies `unsafe_code`.
 
+pub(crate) mod capget;
 pub(crate) mod creds;
 pub(crate) mod launch;
 pub(crate) mod passwd;

@@ -173,9 +173,10 @@ pub fn clear() -> Result<()> {
     ops::ambient_clear().map_err(error)
 }
 
-/// The whole ambient set: one `capget`, then one `PR_CAP_AMBIENT_IS_SET` per capability both
-/// permitted and inheritable (the kernel keeps every ambient capability in both, so no other
-/// can be ambient; with an empty inheritable set, the usual case, the `capget` is all).
+/// The whole ambient set: one `PR_CAP_AMBIENT_IS_SET` per capability the kernel supports.
+/// (It does not narrow the questions with a `capget` first: an LSM such as AppArmor may report
+/// a permitted set narrower than the thread's, and a refused `capget` must not make the
+/// ambient set unreadable.)
 ///
 /// # Errors
 ///

@@ -1,7 +1,8 @@
 //! Reading and writing a thread's effective, permitted and inheritable sets: `capget` and
 //! `capset` as methods of [`CapState`].
 
-use crate::error::{Error, Op, OsContext, Result};
+use crate::error::{Error, Op, Result};
+use crate::sys::capget::CapgetError;
 use crate::thread::ops;
 use crate::{Cap, CapState};
 
@@ -44,10 +45,10 @@ impl CapState {
     pub fn get_for_pid(pid: u32) -> Result<CapState> {
         let raw = i32::try_from(pid)
             .map_err(|_| Error::invalid(Op::Capget, format!("pid {pid} is above i32::MAX")))?;
-        let pid = rustix::process::Pid::from_raw(raw);
-        rustix::thread::capabilities(pid)
-            .map(CapState::from_rustix)
-            .op(Op::Capget)
+        crate::sys::capget::capget(raw).map_err(|e| match e {
+            CapgetError::Os(errno) => Error::os(Op::Capget, errno),
+            CapgetError::Unwritten => Error::kernel(Op::Capget, crate::thread::ops::UNWRITTEN),
+        })
     }
 
     /// Makes this the calling thread's state: one `capset`.

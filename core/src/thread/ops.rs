@@ -20,6 +20,7 @@
 use rustix::thread::{CapabilitiesSecureBits, CapabilitySet as RSet};
 
 use crate::error::{Errno, Op};
+use crate::sys::capget::CapgetError;
 use crate::thread::identity::{self, IdRequest};
 use crate::{Cap, CapSet, CapState, Secbits};
 
@@ -56,6 +57,7 @@ impl Fail {
     pub(crate) fn error(self) -> crate::Error {
         match self.errno {
             Some(errno) => crate::Error::os(self.op, errno),
+            None if self.op == Op::Capget => crate::Error::kernel(self.op, UNWRITTEN),
             None => crate::Error::kernel(
                 self.op,
                 "the state read back after the change is not what was asked",
@@ -71,6 +73,11 @@ impl Fail {
         }
     }
 }
+
+/// Why a `capget` that returned 0 without filling in the sets is refused.
+pub(crate) const UNWRITTEN: &str =
+    "capget returned success without filling in the capability sets: a \
+seccomp filter or a supervisor answers it in the kernel's place, so the sets cannot be read";
 
 /// The result of a step.
 pub(crate) type Step<T = ()> = Result<T, Fail>;
@@ -89,9 +96,10 @@ fn one(cap: u8) -> RSet {
 /// `capget` of the calling thread.
 #[inline]
 pub(crate) fn capget() -> Step<CapState> {
-    rustix::thread::capabilities(None)
-        .map(CapState::from_rustix)
-        .map_err(os(Op::Capget))
+    crate::sys::capget::capget(0).map_err(|e| match e {
+        CapgetError::Os(errno) => Fail::os(Op::Capget, errno),
+        CapgetError::Unwritten => Fail::mismatch(Op::Capget),
+    })
 }
 
 /// `capset` of the calling thread.
@@ -204,19 +212,20 @@ pub(crate) fn bounding_set(last: Cap) -> Step<CapSet> {
     collect(last, bounding_read)
 }
 
-/// The ambient set, capabilities `0..=last`: one `capget`, then one `PR_CAP_AMBIENT_IS_SET`
-/// for each capability both permitted and inheritable. The kernel keeps every ambient
-/// capability in both (capabilities(7): "no capability can ever be ambient if it is not both
-/// permitted and inheritable"; `capset` and `PR_CAP_AMBIENT_RAISE` enforce it), so the others
-/// need no question: with an empty inheritable set, the usual case, it costs one `capget`.
+/// The ambient set, capabilities `0..=last`: one `PR_CAP_AMBIENT_IS_SET` each.
 pub(crate) fn ambient_set(last: Cap) -> Step<CapSet> {
-    let now = capget()?;
+    collect(last, ambient_is_set)
+}
+
+/// The ambient capabilities among `candidates`: one `PR_CAP_AMBIENT_IS_SET` each. Given the
+/// permitted and inheritable sets just read back (and checked) with `capget`, their
+/// intersection holds the whole ambient set: the kernel keeps every ambient capability in both
+/// (capabilities(7): "no capability can ever be ambient if it is not both permitted and
+/// inheritable"; `capset` and `PR_CAP_AMBIENT_RAISE` enforce it), so no other needs a
+/// question. With an empty inheritable set, no system call at all.
+pub(crate) fn ambient_within(candidates: CapSet) -> Step<CapSet> {
     let mut set = CapSet::empty();
-    for cap in now
-        .permitted
-        .intersection(now.inheritable)
-        .intersection(CapSet::up_to(last))
-    {
+    for cap in candidates {
         if ambient_is_set(cap)? == Some(true) {
             set.add(cap);
         }
@@ -445,7 +454,7 @@ pub(crate) fn drop_all(spec: &DropSpec) -> Step {
     check(Op::Capset, got == want)?;
     check(
         Op::AmbientClearAll,
-        ambient_set(spec.last)
+        ambient_within(got.permitted & got.inheritable)
             .map_err(Fail::after_change)?
             .is_empty(),
     )?;
