@@ -99,7 +99,7 @@
 //! # Cost
 //!
 //! Any `pre_exec` hook makes std `fork` the parent instead of using its `vfork`-style spawn:
-//! an empty hook alone costs 1.20 to 1.22× a plain `Command` (spawn-to-exit of `/bin/true`).
+//! an empty hook alone costs 1.18 to 1.22× a plain `Command` (spawn-to-exit of `/bin/true`).
 //! That copy is kept on purpose. A child that lowers its credentials while it still shares
 //! the parent's memory (a `vfork` or `CLONE_VM` child, or a helper thread of the parent)
 //! becomes, until its `execve`, a process that a less privileged one may `ptrace` (the
@@ -109,11 +109,11 @@
 //! A forked child changes only its own copy.
 //! The child's own steps are system calls only; for a normal user's helper made by root (uid
 //! and gid 65534, groups cleared, `CAP_NET_RAW` ambient, the bounding set cut to
-//! `CAP_NET_RAW`, no_new_privs) they are 107 calls, 78 of them the bounding cut (the kernel
+//! `CAP_NET_RAW`, no_new_privs) they are 107 calls, 79 of them the bounding cut (the kernel
 //! drops one capability per `prctl`, each committing new credentials, and each drop is read
-//! back), and the whole launch measures 1.32× a plain `Command`, against 3.4× for `setpriv`
-//! and 2.2× for `capsh` doing the same (`cargo bench -p capscope-tests --bench launch`; 2
-//! vCPUs, Linux 6.18). The ambient read-back asks only about the capabilities both permitted
+//! back), and the whole launch measures 1.29 to 1.30× a plain `Command` (1.09× the fork
+//! alone), against 3.4× for `setpriv` and 2.2× for `capsh` doing the same (`cargo bench -p
+//! capscope-tests --bench launch`; 2 vCPUs, Linux 6.18). The ambient read-back asks only about the capabilities both permitted
 //! and inheritable (the kernel keeps the ambient set inside both).
 //!
 //! # Thread scope
