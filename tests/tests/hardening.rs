@@ -286,3 +286,60 @@ fn a_faked_capset_with_a_faked_capget_does_not_pass_the_read_back() {
         Ok(())
     }));
 }
+
+/// A seccomp filter that answers a whole `prctl` option with 0 (`SECCOMP_RET_ERRNO` with
+/// errno 0) makes every capability read "absent": a drop or clear read back through it would
+/// look done. capscope asks the kernel about capability 63 too, which it must refuse with
+/// `EINVAL`: the drop fails, and the capability is still there (`/proc/thread-self/status`).
+#[test]
+fn a_faked_bounding_read_does_not_pass_for_a_drop() {
+    assert_pass(privileged(|| {
+        // Known before the filter (and kept): `last_supported`'s own cross-check with
+        // `/proc/sys/kernel/cap_last_cap` would otherwise catch the fake first.
+        check!(capscope::kernel::last_supported());
+        fail_syscall(libc::SYS_prctl, &[(0, libc::PR_CAPBSET_READ as u32)], 0)?;
+        fail_syscall(libc::SYS_prctl, &[(0, libc::PR_CAPBSET_DROP as u32)], 0)?;
+        let e = capscope::bounding::drop(Cap::NET_RAW)
+            .err()
+            .ok_or("bounding::drop reported success through faked reads")?;
+        ensure!(
+            e.op() == Some(Op::CapbsetRead) && e.to_string().contains("capability 63"),
+            "{e:#?}"
+        );
+        let e = drop_all(&DropOptions::new().bounding())
+            .err()
+            .ok_or("drop_all(bounding) reported success through faked reads")?;
+        ensure!(e.to_string().contains("capability 63"), "{e:#?}");
+        let status =
+            std::fs::read_to_string("/proc/thread-self/status").map_err(|e| e.to_string())?;
+        ensure!(
+            capscope_tests::state::status_caps(&status, "CapBnd")?.has(Cap::NET_RAW),
+            "the bounding set lost CAP_NET_RAW"
+        );
+        Ok(())
+    }));
+}
+
+/// The same for the ambient set: `PR_CAP_AMBIENT` answered with 0 for every sub-option (clear
+/// and the questions), with `CAP_NET_RAW` ambient. Clearing must fail, not report an empty set.
+#[test]
+fn a_faked_ambient_read_does_not_pass_for_a_clear() {
+    assert_pass(privileged(|| {
+        let mut now = check!(CapState::get_current());
+        now.inheritable.add(Cap::NET_RAW);
+        check!(now.set_current());
+        check!(capscope::ambient::raise(Cap::NET_RAW));
+        fail_syscall(libc::SYS_prctl, &[(0, libc::PR_CAP_AMBIENT as u32)], 0)?;
+        let e = capscope::process::ambient_clear()
+            .err()
+            .ok_or("process::ambient_clear reported success through faked reads")?;
+        ensure!(e.to_string().contains("capability 63"), "{e:#?}");
+        let status =
+            std::fs::read_to_string("/proc/thread-self/status").map_err(|e| e.to_string())?;
+        ensure!(
+            capscope_tests::state::status_caps(&status, "CapAmb")?.has(Cap::NET_RAW),
+            "the ambient set lost CAP_NET_RAW"
+        );
+        Ok(())
+    }));
+}

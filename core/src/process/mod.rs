@@ -125,6 +125,12 @@
 //!   over in the child (its owner is not a thread there), nothing else is repaired.
 //! - A seccomp filter that forbids `capset` or `prctl` on some thread makes that thread fail:
 //!   [`ThreadFailures::failed`](crate::ThreadFailures::failed) names it with its step and errno.
+//! - A filter that answers these calls with 0 without doing anything is caught by the
+//!   read-backs: `capget` writes into a buffer that starts with capability 63 set (which no
+//!   kernel reports), and a read-back that expects "absent" also asks about capability 63
+//!   (which the kernel must refuse with `EINVAL`). A filter, or a user-notification
+//!   supervisor, that matches each capability argument and answers every read consistently
+//!   is not: nothing a thread can ask tells its answers from the kernel's.
 //!
 //! # Cost
 //!

@@ -78,13 +78,17 @@ pub fn has(caps: impl Into<CapSet>) -> Result<bool> {
 
 /// Drops `caps` from the calling thread's bounding set, those of them still in it. Irreversible.
 /// One `PR_CAPBSET_READ` per capability, plus, for each one present, one `PR_CAPBSET_DROP` and
-/// one `PR_CAPBSET_READ` to check it is gone; no error for capabilities already absent.
+/// one `PR_CAPBSET_READ` to check it is gone, and one question about capability 63 that the
+/// kernel must refuse (so that a seccomp filter answering every read with 0 is not taken for
+/// the kernel); no error for capabilities already absent.
 ///
 /// # Errors
 ///
 /// [`Error::Unsupported`] (before any system call) for a capability the kernel does not know;
-/// [`Error::Os`] with `EPERM` (and a hint) without `CAP_SETPCAP` in the effective set. On an
-/// error, the capabilities before the failing one are already dropped.
+/// [`Error::Os`] with `EPERM` (and a hint) without `CAP_SETPCAP` in the effective set;
+/// [`Error::Kernel`] when a capability is still there after its drop, or when the answers do
+/// not come from the kernel. On an error, the capabilities before the failing one are already
+/// dropped.
 ///
 /// # Thread scope
 ///
@@ -107,12 +111,7 @@ pub fn has(caps: impl Into<CapSet>) -> Result<bool> {
 pub fn drop(caps: impl Into<CapSet>) -> Result<()> {
     let caps = caps.into();
     kernel::check_supported(Op::CapbsetDrop, caps)?;
-    for cap in caps {
-        if ops::bounding_read(cap).map_err(drop_error)? == Some(true) {
-            ops::bounding_drop_one(cap).map_err(drop_error)?;
-        }
-    }
-    Ok(())
+    ops::bounding_drop(caps).map_err(drop_error)
 }
 
 /// The whole bounding set of the calling thread: one `PR_CAPBSET_READ` per capability the

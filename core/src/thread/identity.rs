@@ -365,10 +365,7 @@ impl VerifyError {
 /// the built-in one.
 pub(crate) fn fail_error(op: Op, f: Fail, hint: Option<&'static str>) -> Error {
     let inner = match f.errno {
-        None => Error::kernel(
-            f.op,
-            "the state read back after the change is not what was asked",
-        ),
+        None => f.error(),
         Some(errno) => {
             let builtin = match (f.op, errno) {
                 (Op::Setresuid, Errno::PERM) => {

@@ -58,6 +58,10 @@ impl Fail {
         match self.errno {
             Some(errno) => crate::Error::os(self.op, errno),
             None if self.op == Op::Capget => crate::Error::kernel(self.op, UNWRITTEN),
+            // Only `kernel_answers` fails these two without an errno.
+            None if matches!(self.op, Op::CapbsetRead | Op::AmbientIsSet) => {
+                crate::Error::kernel(self.op, NOT_THE_KERNEL)
+            }
             None => crate::Error::kernel(
                 self.op,
                 "the state read back after the change is not what was asked",
@@ -78,6 +82,11 @@ impl Fail {
 pub(crate) const UNWRITTEN: &str =
     "capget returned success without filling in the capability sets: a \
 seccomp filter or a supervisor answers it in the kernel's place, so the sets cannot be read";
+
+/// Why a read-back whose answers do not come from the kernel is refused.
+const NOT_THE_KERNEL: &str = "asked about capability 63, which no kernel knows, the call did \
+not fail with EINVAL: something (a seccomp filter) answers it in the kernel's place, so what it \
+says cannot be trusted";
 
 /// The result of a step.
 pub(crate) type Step<T = ()> = Result<T, Fail>;
@@ -224,6 +233,9 @@ pub(crate) fn ambient_set(last: Cap) -> Step<CapSet> {
 /// inheritable"; `capset` and `PR_CAP_AMBIENT_RAISE` enforce it), so no other needs a
 /// question. With an empty inheritable set, no system call at all.
 pub(crate) fn ambient_within(candidates: CapSet) -> Step<CapSet> {
+    if !candidates.is_empty() {
+        kernel_answers(Op::AmbientIsSet, ambient_is_set)?;
+    }
     let mut set = CapSet::empty();
     for cap in candidates {
         if ambient_is_set(cap)? == Some(true) {
@@ -239,6 +251,22 @@ fn check(op: Op, good: bool) -> Step {
     } else {
         Err(Fail::mismatch(op))
     }
+}
+
+/// Capability 63: no kernel knows it (the last one is far below), so a question about it must
+/// fail with `EINVAL`.
+const UNKNOWN: Cap = match Cap::from_u8(63) {
+    Some(c) => c,
+    None => panic!("capability 63 is representable"),
+};
+
+/// Checks that `read`'s answers come from the kernel: asked about [`UNKNOWN`], the kernel
+/// fails with `EINVAL`. A read-back that expects "absent" (a drop, a clear) cannot tell a 0
+/// returned by the kernel from a 0 returned by a seccomp filter (`SECCOMP_RET_ERRNO` with 0)
+/// that answers the whole `prctl` option in its place; this one question can. (A filter that
+/// matches the capability argument too is not caught.)
+fn kernel_answers(op: Op, read: impl Fn(Cap) -> Step<Option<bool>>) -> Step {
+    check(op, read(UNKNOWN)?.is_none())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,6 +318,10 @@ pub(crate) fn bounding_drop_expecting(caps: CapSet, present: CapSet) -> Step {
             return Err(Fail::mismatch(Op::CapbsetDrop));
         }
     }
+    // Whatever was asked, dropped or found absent: the answers were the kernel's.
+    if !caps.is_empty() {
+        kernel_answers(Op::CapbsetRead, bounding_read).map_err(|f| partial(f, dropped))?;
+    }
     Ok(())
 }
 
@@ -299,7 +331,8 @@ pub(crate) fn ambient_clear_checked(last: Cap) -> Step {
     check(
         Op::AmbientClearAll,
         ambient_set(last).map_err(Fail::after_change)?.is_empty(),
-    )
+    )?;
+    kernel_answers(Op::AmbientIsSet, ambient_is_set).map_err(Fail::after_change)
 }
 
 /// Raises every capability of `caps` in the ambient set, then checks they all are.
@@ -471,6 +504,7 @@ pub(crate) fn drop_all(spec: &DropSpec) -> Step {
                 .map_err(Fail::after_change)?
                 .is_subset(spec.keep),
         )?;
+        kernel_answers(Op::CapbsetRead, bounding_read).map_err(Fail::after_change)?;
     }
     if let Some(req) = &ids {
         identity::verify_ids(req).map_err(Fail::after_change)?;
