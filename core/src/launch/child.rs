@@ -100,6 +100,31 @@ impl Program {
     }
 }
 
+/// The bounding cut. A spawning thread may hold more in its bounding set than the planning
+/// one, with `CAP_SETPCAP` only permitted where the plan did not need it (so did not raise
+/// it): when a drop is refused for that, `CAP_SETPCAP` is raised and the cut made again, and
+/// the effective set is put back afterwards unless a later step sets it. Nothing is raised for
+/// a cut that finds nothing to drop.
+fn cut(s: &Steps) -> Step {
+    let refused = match ops::bounding_drop_expecting(s.bounding_drop, s.bounding_present) {
+        Err(f) if f.op == Op::CapbsetDrop && f.errno == Some(Errno::PERM) && !s.raise_setpcap => f,
+        other => return other,
+    };
+    let now = ops::capget()?;
+    if !now.permitted.has(Cap::SETPCAP) || now.effective.has(Cap::SETPCAP) {
+        return Err(refused);
+    }
+    ops::capset(&CapState {
+        effective: now.effective.with(Cap::SETPCAP),
+        ..now
+    })?;
+    ops::bounding_drop_expecting(s.bounding_drop, s.bounding_present)?;
+    if s.caps_tmp.is_none() {
+        ops::set_caps(&now)?;
+    }
+    Ok(())
+}
+
 /// Whether securebits `now` must be set to `want`. `SECBIT_KEEP_CAPS` alone does not count
 /// unless locked: `execve` clears it, and the id change sets and restores it itself (a
 /// spawning thread that set keepcaps must not make the child ask for `CAP_SETPCAP`).
@@ -121,29 +146,15 @@ fn check(op: Op, good: bool) -> Step {
 
 /// The steps, in the order the kernel needs (see the `launch` module docs).
 fn apply(s: &Steps, groups: &[u32], scratch: &mut [u32]) -> Step {
-    // CAP_SETPCAP effective: when the plan needs it, and for a bounding cut whenever it is
-    // permitted (the spawning thread may hold more in its bounding set than the planning one,
-    // and the cut must still reach the declared limit). Put back after the cut when no later
-    // step sets the effective set.
-    let mut put_back = None;
-    if s.raise_setpcap || !s.bounding_drop.is_empty() {
+    if s.raise_setpcap {
         let now = ops::capget()?;
-        let setpcap = now.permitted.has(Cap::SETPCAP);
-        if s.raise_setpcap || (setpcap && !now.effective.has(Cap::SETPCAP)) {
-            ops::capset(&CapState {
-                effective: now.effective.with(Cap::SETPCAP),
-                ..now
-            })?;
-            if s.caps_tmp.is_none() {
-                put_back = Some(now);
-            }
-        }
+        ops::capset(&CapState {
+            effective: now.effective.with(Cap::SETPCAP),
+            ..now
+        })?;
     }
     if !s.bounding_drop.is_empty() {
-        ops::bounding_drop_expecting(s.bounding_drop, s.bounding_present)?;
-    }
-    if let Some(before) = put_back {
-        ops::set_caps(&before)?;
+        cut(s)?;
     }
     if let Some((uid, gid, has_groups)) = s.ids {
         let req = IdRequest {

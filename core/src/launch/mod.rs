@@ -359,8 +359,10 @@ pub fn spawn_error(e: io::Error) -> Error {
         Some(r) => match r.errno {
             None => Error::kernel(
                 r.op,
-                "in the child, the state read back after this step is not what was planned; \
-                 the program did not run",
+                format!(
+                    "in the child: {}; the program did not run",
+                    r.op.unanswered()
+                ),
             ),
             Some(errno) => {
                 let base = fail_error(Op::Launch, Fail::os(r.op, errno), None);

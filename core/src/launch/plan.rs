@@ -95,10 +95,7 @@ struct Before {
 }
 
 fn os(f: ops::Fail) -> Error {
-    match f.errno {
-        Some(errno) => Error::os(f.op, errno),
-        None => Error::kernel(f.op, "unexpected answer"),
-    }
+    f.error()
 }
 
 fn read_before(last: Cap) -> Result<Before> {

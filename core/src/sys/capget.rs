@@ -4,11 +4,13 @@
 //! filter that answers `capget` with `SECCOMP_RET_ERRNO` and errno 0 (or a supervisor that
 //! returns 0 without writing) leaves the buffer as it was: uninitialised stack, which may hold
 //! exactly the sets a faked `capset` was just given, so a read-back would "confirm" a change
-//! that never happened. Here the buffer starts with every bit set, and a real kernel never
+//! that never happened. Here the buffer starts with every bit set, and a current kernel never
 //! reports capability 63 (it reports only capabilities it knows, and the last one it knows is
-//! far below): a result with that bit set was not written by the kernel.
+//! far below): a result with that bit set is asked again into a buffer of zeros, and only two
+//! equal answers are the kernel's (older kernels did report every bit for root).
 //!
-//! Async-signal-safe: one raw system call on the caller's stack.
+//! Async-signal-safe: raw system calls (one, or two for an answer with capability 63) on the
+//! caller's stack.
 
 use crate::error::Errno;
 use crate::{CapSet, CapState};
@@ -22,7 +24,7 @@ struct Header {
 
 /// `struct __user_cap_data_struct`: one 32-bit half of each set.
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct Half {
     effective: u32,
     permitted: u32,
@@ -48,13 +50,13 @@ pub(crate) enum CapgetError {
     Unwritten,
 }
 
-/// The capability sets of thread `pid` (0: the calling thread).
-pub(crate) fn capget(pid: libc::c_int) -> Result<CapState, CapgetError> {
+/// One `capget` of thread `pid` into a buffer filled with `fill` first.
+fn call(pid: libc::c_int, fill: Half) -> Result<[Half; 2], CapgetError> {
     let mut header = Header {
         version: VERSION_3,
         pid,
     };
-    let mut data = [UNWRITTEN; 2];
+    let mut data = [fill; 2];
     // SAFETY: capget(2) with version 3 reads the header and writes it and two data structs;
     // both are ours, of the layout the kernel expects, and live across the call.
     let r = unsafe {
@@ -67,9 +69,26 @@ pub(crate) fn capget(pid: libc::c_int) -> Result<CapState, CapgetError> {
     if r != 0 {
         return Err(CapgetError::Os(Errno::last()));
     }
+    Ok(data)
+}
+
+/// The capability sets of thread `pid` (0: the calling thread).
+///
+/// A result with capability 63 set is asked again into a buffer of zeros: kernels before
+/// Linux 3.16 (and some rooting kits) do report every bit for root, and then both answers
+/// agree; a call that writes nothing leaves each buffer as it was filled, and they differ.
+pub(crate) fn capget(pid: libc::c_int) -> Result<CapState, CapgetError> {
+    let data = call(pid, UNWRITTEN)?;
     let top = 1 << 31; // capability 63, in the high half
     if (data[1].effective | data[1].permitted | data[1].inheritable) & top != 0 {
-        return Err(CapgetError::Unwritten);
+        let zeros = Half {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        };
+        if call(pid, zeros)? != data {
+            return Err(CapgetError::Unwritten);
+        }
     }
     let join = |low: u32, high: u32| CapSet::from_bits(u64::from(low) | u64::from(high) << 32);
     Ok(CapState {

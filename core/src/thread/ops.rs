@@ -57,15 +57,17 @@ impl Fail {
     pub(crate) fn error(self) -> crate::Error {
         match self.errno {
             Some(errno) => crate::Error::os(self.op, errno),
-            None if self.op == Op::Capget => crate::Error::kernel(self.op, UNWRITTEN),
-            // Only `kernel_answers` fails these two without an errno.
-            None if matches!(self.op, Op::CapbsetRead | Op::AmbientIsSet) => {
-                crate::Error::kernel(self.op, NOT_THE_KERNEL)
-            }
-            None => crate::Error::kernel(
-                self.op,
-                "the state read back after the change is not what was asked",
-            ),
+            None => crate::Error::kernel(self.op, self.op.unanswered()),
+        }
+    }
+
+    /// A question the kernel did not answer itself (`capget` that wrote nothing, a
+    /// capability-63 question that did not fail): nothing changed because of it.
+    pub(crate) const fn not_the_kernel(op: Op) -> Fail {
+        Fail {
+            op,
+            errno: None,
+            partial: false,
         }
     }
 
@@ -82,6 +84,19 @@ impl Fail {
 pub(crate) const UNWRITTEN: &str =
     "capget returned success without filling in the capability sets: a \
 seccomp filter or a supervisor answers it in the kernel's place, so the sets cannot be read";
+
+impl Op {
+    /// What a failure of this step without an errno means: a read-back that differs, or (for
+    /// the questions `capget`, `PR_CAPBSET_READ` and `PR_CAP_AMBIENT_IS_SET`, which fail
+    /// without an errno only so) an answer that did not come from the kernel.
+    pub(crate) const fn unanswered(self) -> &'static str {
+        match self {
+            Op::Capget => UNWRITTEN,
+            Op::CapbsetRead | Op::AmbientIsSet => NOT_THE_KERNEL,
+            _ => "the state read back after the change is not what was asked",
+        }
+    }
+}
 
 /// Why a read-back whose answers do not come from the kernel is refused.
 const NOT_THE_KERNEL: &str = "asked about capability 63, which no kernel knows, the call did \
@@ -107,7 +122,7 @@ fn one(cap: u8) -> RSet {
 pub(crate) fn capget() -> Step<CapState> {
     crate::sys::capget::capget(0).map_err(|e| match e {
         CapgetError::Os(errno) => Fail::os(Op::Capget, errno),
-        CapgetError::Unwritten => Fail::mismatch(Op::Capget),
+        CapgetError::Unwritten => Fail::not_the_kernel(Op::Capget),
     })
 }
 
@@ -266,7 +281,11 @@ const UNKNOWN: Cap = match Cap::from_u8(63) {
 /// that answers the whole `prctl` option in its place; this one question can. (A filter that
 /// matches the capability argument too is not caught.)
 fn kernel_answers(op: Op, read: impl Fn(Cap) -> Step<Option<bool>>) -> Step {
-    check(op, read(UNKNOWN)?.is_none())
+    if read(UNKNOWN)?.is_none() {
+        Ok(())
+    } else {
+        Err(Fail::not_the_kernel(op))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
