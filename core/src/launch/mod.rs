@@ -109,7 +109,7 @@
 //! A forked child changes only its own copy.
 //! The child's own steps are system calls only; for a normal user's helper made by root (uid
 //! and gid 65534, groups cleared, `CAP_NET_RAW` ambient, the bounding set cut to
-//! `CAP_NET_RAW`, no_new_privs) they are 109 calls, 80 of them the bounding cut (the kernel
+//! `CAP_NET_RAW`, no_new_privs) they are 108 calls, 80 of them the bounding cut (the kernel
 //! drops one capability per `prctl`, each committing new credentials, and each drop is read
 //! back), and the whole launch measures 1.29 to 1.31× a plain `Command` (1.09 to 1.11× the fork
 //! alone), against 3.4× for `setpriv` and 2.2× for `capsh` doing the same (`cargo bench -p
