@@ -143,10 +143,10 @@
 //! `getdents64` on the kept descriptor, between two `fstat`s) per pass.
 //!
 //! Measured in one run (`target/release/deps/process-* --ratios`, built by `cargo bench -p
-//! capscope-tests --bench process`; 2 vCPUs, Linux 6.18; ranges over ten runs): one thread,
-//! 1.33 to 1.35× one `capset`; 8 and 64 threads, 0.95 to 1.12× and 0.99 to 1.04× glibc's
+//! capscope-tests --bench process`; 2 vCPUs, Linux 6.18; ranges over 13 runs): one thread,
+//! 1.33 to 1.37× one `capset`; 8 and 64 threads, 0.93 to 1.12× and 0.99 to 1.04× glibc's
 //! broadcast of a real change (`setresgid` flipping the effective gid, which commits new
-//! credentials on every thread as `capset` does), and 1.06 to 1.27× / 1.14 to 1.18× glibc's
+//! credentials on every thread as `capset` does), and 1.06 to 1.27× / 1.12 to 1.19× glibc's
 //! broadcast of an unchanged `setresuid` (which the kernel returns from without doing
 //! anything). What is left above glibc is one `capget` per thread (the read-back) and, per
 //! call, two `fstat`s, one `sigaction` and the caller's own read-back; almost all the rest is
