@@ -8,14 +8,18 @@
 //! `getdents64` fail: a broadcast that lists fails with it. Each thread's effective set is read
 //! from `/proc/<tid>/status` by the test, not by the library.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+#[path = "review/common.rs"]
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use capscope::process;
 use capscope::{Cap, CapState};
 use capscope_tests::state::task_caps;
 use capscope_tests::{assert_pass, check, ensure, fail_syscall, privileged, Verdict};
+use common::Stray;
 
 const CREW: usize = 16;
 const RAW: Cap = Cap::NET_RAW;
@@ -66,58 +70,6 @@ fn none_holds(tids: &[u32], cap: Cap) -> Verdict {
     Ok(())
 }
 
-static RAW_STOP: AtomicBool = AtomicBool::new(false);
-static RAW_TID: AtomicU32 = AtomicU32::new(0);
-
-extern "C" fn behind_the_back(_: *mut libc::c_void) -> *mut libc::c_void {
-    RAW_TID.store(capscope::current_tid(), Ordering::SeqCst);
-    while !RAW_STOP.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    std::ptr::null_mut()
-}
-
-/// A thread started with the C library's own `pthread_create`, bypassing capscope's (what a C
-/// library bound directly to libc does): not contained, not in capscope's records.
-fn start_uncontained() -> Result<(libc::pthread_t, u32), String> {
-    type Create = unsafe extern "C" fn(
-        *mut libc::pthread_t,
-        *const libc::pthread_attr_t,
-        extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
-        *mut libc::c_void,
-    ) -> libc::c_int;
-    RAW_STOP.store(false, Ordering::SeqCst);
-    RAW_TID.store(0, Ordering::SeqCst);
-    // SAFETY: RTLD_NEXT from the executable finds the C library's pthread_create, whose type
-    // is `Create`; the thread runs `behind_the_back`, which touches only atomics.
-    let t = unsafe {
-        let addr = libc::dlsym(libc::RTLD_NEXT, c"pthread_create".as_ptr());
-        ensure!(!addr.is_null(), "no pthread_create after the executable");
-        let real: Create = std::mem::transmute(addr);
-        let mut t: libc::pthread_t = 0;
-        let rc = real(
-            &mut t,
-            std::ptr::null(),
-            behind_the_back,
-            std::ptr::null_mut(),
-        );
-        ensure!(rc == 0, "pthread_create: {rc}");
-        t
-    };
-    let start = Instant::now();
-    while RAW_TID.load(Ordering::SeqCst) == 0 {
-        ensure!(start.elapsed() < Duration::from_secs(5), "no raw thread");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    Ok((t, RAW_TID.load(Ordering::SeqCst)))
-}
-
-fn stop_uncontained(t: libc::pthread_t) {
-    RAW_STOP.store(true, Ordering::SeqCst);
-    // SAFETY: `t` is a joinable thread started above and not joined before.
-    unsafe { libc::pthread_join(t, std::ptr::null_mut()) };
-}
-
 #[test]
 fn contained_threads_are_changed_without_listing_proc() {
     assert_pass(privileged(|| {
@@ -160,7 +112,8 @@ fn a_thread_started_behind_capscopes_back_makes_the_broadcast_list_proc() {
     assert_pass(privileged(|| {
         let stop = Arc::new(AtomicBool::new(false));
         let (handles, tids) = crew(&stop);
-        let (t, raw) = start_uncontained()?;
+        let stray = Stray::start()?;
+        let raw = stray.tid;
         ensure!(
             check!(task_caps(raw, "CapEff")).has(RAW),
             "the raw thread starts with {RAW}"
@@ -172,7 +125,7 @@ fn a_thread_started_behind_capscopes_back_makes_the_broadcast_list_proc() {
         );
         none_holds(&tids, RAW)?;
         none_holds(&[raw], RAW)?;
-        stop_uncontained(t);
+        stray.stop();
         end(&stop, handles);
         Ok(())
     }));
@@ -183,7 +136,8 @@ fn without_a_listing_a_thread_capscope_does_not_know_fails_the_call() {
     assert_pass(privileged(|| {
         let stop = Arc::new(AtomicBool::new(false));
         let (handles, _tids) = crew(&stop);
-        let (t, raw) = start_uncontained()?;
+        let stray = Stray::start()?;
+        let raw = stray.tid;
         fail_syscall(libc::SYS_getdents64, &[], libc::EIO as u16)?;
         // The raw thread is not in capscope's records and cannot be found without a listing:
         // the call must fail, not report every thread changed.
@@ -199,7 +153,7 @@ fn without_a_listing_a_thread_capscope_does_not_know_fails_the_call() {
                 "the error should name the failed listing: {e}"
             ),
         }
-        stop_uncontained(t);
+        stray.stop();
         end(&stop, handles);
         Ok(())
     }));

@@ -213,13 +213,7 @@ fn held_up_a_reused_number_holding_another_processs_task_directory() {
             };
             ensure!(got == *fd, "got fd {got}, not {fd}");
         }
-        let g = check!(RaiseGuard::raise(RAW));
-        let stray = Stray::start_holding(RAW)?;
-        drop(g);
-        let after = stray.effective();
-        let tid = stray.tid;
-        stray.stop();
-        let after = after?;
+        let (tid, after) = common::stray_after_scope()?;
         park.store(true, Ordering::SeqCst);
         h.join().unwrap();
         ensure!(!after.has(RAW), "stray {tid} keeps {RAW}");

@@ -13,13 +13,17 @@
 //!
 //! Oracle: each thread's effective set read by the test from `/proc/<tid>/status`.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+#[path = "review/common.rs"]
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use capscope::process;
 use capscope::{Cap, CapState};
 use capscope_tests::state::task_caps;
 use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
+use common::Stray;
 
 const RAW: Cap = Cap::NET_RAW;
 
@@ -165,58 +169,6 @@ fn contained_thread_dies_uncleanly(death: Death) -> Verdict {
     wait_threads(before)
 }
 
-static RAW_STOP: AtomicBool = AtomicBool::new(false);
-static RAW_TID: AtomicU32 = AtomicU32::new(0);
-
-extern "C" fn behind_the_back(_: *mut libc::c_void) -> *mut libc::c_void {
-    RAW_TID.store(capscope::current_tid(), Ordering::SeqCst);
-    while !RAW_STOP.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    std::ptr::null_mut()
-}
-
-/// A thread started with the C library's own `pthread_create` (a C library bound directly to
-/// glibc does this): not contained, not in capscope's records.
-fn start_uncontained() -> Result<(libc::pthread_t, u32), String> {
-    type Create = unsafe extern "C" fn(
-        *mut libc::pthread_t,
-        *const libc::pthread_attr_t,
-        extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
-        *mut libc::c_void,
-    ) -> libc::c_int;
-    RAW_STOP.store(false, Ordering::SeqCst);
-    RAW_TID.store(0, Ordering::SeqCst);
-    // SAFETY: RTLD_NEXT from the executable finds the C library's pthread_create, whose type
-    // is `Create`; the thread runs `behind_the_back`, which touches only atomics.
-    let t = unsafe {
-        let addr = libc::dlsym(libc::RTLD_NEXT, c"pthread_create".as_ptr());
-        ensure!(!addr.is_null(), "no pthread_create after the executable");
-        let real: Create = std::mem::transmute(addr);
-        let mut t: libc::pthread_t = 0;
-        let rc = real(
-            &mut t,
-            std::ptr::null(),
-            behind_the_back,
-            std::ptr::null_mut(),
-        );
-        ensure!(rc == 0, "pthread_create: {rc}");
-        t
-    };
-    let start = Instant::now();
-    while RAW_TID.load(Ordering::SeqCst) == 0 {
-        ensure!(start.elapsed() < Duration::from_secs(5), "no raw thread");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    Ok((t, RAW_TID.load(Ordering::SeqCst)))
-}
-
-fn stop_uncontained(t: libc::pthread_t) {
-    RAW_STOP.store(true, Ordering::SeqCst);
-    // SAFETY: `t` is a joinable thread started above and not joined before.
-    unsafe { libc::pthread_join(t, std::ptr::null_mut()) };
-}
-
 /// A contained thread dies uncleanly, then a thread capscope does not know is started; a
 /// process-wide drop must reach it, or fail. `Ok` with the thread still holding the capability
 /// is a privilege leak.
@@ -227,7 +179,8 @@ fn stale_record_hides_an_unknown_thread(death: Death) -> Verdict {
         "the child starts with other threads"
     );
     contained_thread_dies_uncleanly(death)?;
-    let (t, raw) = start_uncontained()?;
+    let stray = Stray::start()?;
+    let raw = stray.tid;
     wait_threads(2)?;
     ensure!(
         check!(task_caps(raw, "CapEff")).has(RAW),
@@ -235,7 +188,7 @@ fn stale_record_hides_an_unknown_thread(death: Death) -> Verdict {
     );
     let result = process::set_caps(&without_raw()?);
     let still = check!(task_caps(raw, "CapEff")).has(RAW);
-    stop_uncontained(t);
+    stray.stop();
     match result {
         Ok(report) => ensure!(
             !still,

@@ -113,13 +113,7 @@ fn a_closed_task_dir_descriptor_is_reopened_and_the_stray_lowered() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
         // One contained thread, so that a scope's end opens (and caches) /proc/self/task.
-        let park = Arc::new(AtomicBool::new(false));
-        let p2 = park.clone();
-        let peer = std::thread::spawn(move || {
-            while !p2.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        });
+        let peer = common::Peer::start();
         drop(check!(RaiseGuard::raise(RAW)));
         let target = format!("/proc/{}/task", std::process::id());
         let fds = common::fds_pointing_at(&target);
@@ -129,15 +123,8 @@ fn a_closed_task_dir_descriptor_is_reopened_and_the_stray_lowered() {
             // SAFETY: closing a descriptor of this (forked) process.
             unsafe { libc::close(*fd) };
         }
-        let g = check!(RaiseGuard::raise(RAW));
-        let stray = Stray::start_holding(RAW)?;
-        drop(g);
-        let after = stray.effective();
-        let tid = stray.tid;
-        stray.stop();
-        let after = after?;
-        park.store(true, Ordering::SeqCst);
-        peer.join().unwrap();
+        let (tid, after) = common::stray_after_scope()?;
+        peer.stop();
         ensure!(
             !after.has(RAW),
             "with capscope's /proc/self/task descriptor (fd {fds:?}) closed by the program, \
@@ -155,13 +142,7 @@ fn a_closed_task_dir_descriptor_is_reopened_and_the_stray_lowered() {
 fn a_reused_task_dir_descriptor_number_does_not_fool_the_thread_count() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
-        let park = Arc::new(AtomicBool::new(false));
-        let p2 = park.clone();
-        let peer = std::thread::spawn(move || {
-            while !p2.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        });
+        let peer = common::Peer::start();
         drop(check!(RaiseGuard::raise(RAW)));
         let target = format!("/proc/{}/task", std::process::id());
         let fds = common::fds_pointing_at(&target);
@@ -178,15 +159,8 @@ fn a_reused_task_dir_descriptor_number_does_not_fool_the_thread_count() {
             };
             ensure!(got == *fd, "the directory got fd {got}, not {fd}");
         }
-        let g = check!(RaiseGuard::raise(RAW));
-        let stray = Stray::start_holding(RAW)?;
-        drop(g);
-        let after = stray.effective();
-        let tid = stray.tid;
-        stray.stop();
-        let after = after?;
-        park.store(true, Ordering::SeqCst);
-        peer.join().unwrap();
+        let (tid, after) = common::stray_after_scope()?;
+        peer.stop();
         let _ = std::fs::remove_dir_all(&dir);
         ensure!(
             !after.has(RAW),

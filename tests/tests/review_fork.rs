@@ -3,14 +3,10 @@
 #[path = "review/common.rs"]
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
-
 use capscope::RaiseGuard;
 use capscope_tests::state::lower;
 use capscope_tests::{assert_pass, check, ensure, privileged, Verdict};
-use common::{recv_verdict, send_verdict_and_exit, Stray, RAW};
+use common::{recv_verdict, send_verdict_and_exit, RAW};
 
 /// A child process made with `clone()` (glibc's wrapper or the raw system call, as container
 /// runtimes and sandboxes do; `pthread_atfork` handlers do not run) starts with a copy of
@@ -22,13 +18,7 @@ use common::{recv_verdict, send_verdict_and_exit, Stray, RAW};
 fn a_clone_child_that_calls_after_clone_lowers_its_stray() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let peer = std::thread::spawn(move || {
-            while !s.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        });
+        let peer = common::Peer::start();
         drop(check!(RaiseGuard::raise(RAW))); // the parent opens and keeps /proc/self/task
         let (rd, wr) = common::pipe();
         let mut stack = vec![0u8; 4 << 20];
@@ -51,8 +41,7 @@ fn a_clone_child_that_calls_after_clone_lowers_its_stray() {
         ensure!(pid > 0, "clone: {}", std::io::Error::last_os_error());
         let v = recv_verdict(rd, pid, "the clone child");
         drop(stack);
-        stop.store(true, Ordering::SeqCst);
-        peer.join().unwrap();
+        peer.stop();
         v
     }));
 }
@@ -66,13 +55,7 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
 
 fn in_child() -> Verdict {
     capscope::after_clone();
-    let g = check!(RaiseGuard::raise(RAW));
-    let stray = Stray::start_holding(RAW)?;
-    drop(g);
-    let after = stray.effective();
-    let tid = stray.tid;
-    stray.stop();
-    let after = after?;
+    let (tid, after) = common::stray_after_scope()?;
     ensure!(
         !after.has(RAW),
         "in a child made with clone(), stray {tid} keeps {RAW} after the scope ended"
@@ -86,13 +69,7 @@ fn in_child() -> Verdict {
 fn control_a_fork_child_lowers_its_stray() {
     assert_pass(privileged(|| {
         lower(RAW.into())?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let peer = std::thread::spawn(move || {
-            while !s.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        });
+        let peer = common::Peer::start();
         drop(check!(RaiseGuard::raise(RAW)));
         let (rd, wr) = common::pipe();
         // SAFETY: the child runs the scenario and leaves with _exit.
@@ -104,8 +81,7 @@ fn control_a_fork_child_lowers_its_stray() {
         // SAFETY: the parent's copy of the write end.
         unsafe { libc::close(wr) };
         let v = recv_verdict(rd, pid, "the fork child");
-        stop.store(true, Ordering::SeqCst);
-        peer.join().unwrap();
+        peer.stop();
         v
     }));
 }

@@ -215,13 +215,7 @@ fn birth_race(birth: bool) -> Verdict {
     });
     let listener = notify_fstat_of(fd)?;
     ltx.send(listener).unwrap();
-    let g = check!(RaiseGuard::raise(RAW));
-    let stray = Stray::start_holding(RAW)?;
-    drop(g);
-    let after = stray.effective();
-    let tid = stray.tid;
-    stray.stop();
-    let after = after?;
+    let (tid, after) = common::stray_after_scope()?;
     stop.store(true, Ordering::SeqCst);
     peer.join().unwrap();
     wake(fd);

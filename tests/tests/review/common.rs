@@ -230,3 +230,43 @@ pub(crate) fn recv_verdict(fd: i32, pid: i32, who: &str) -> Verdict {
         None => Err(format!("{who}: no verdict (status {status}): {out:?}")),
     }
 }
+
+/// A stray started inside a scope that raised [`RAW`] (so born holding it: checked), then the
+/// scope's end: the stray's tid and its effective set once the scope has ended (from `/proc`).
+///
+/// # Errors
+///
+/// When the raise fails, the stray was not born holding [`RAW`], or its set cannot be read.
+pub(crate) fn stray_after_scope() -> Result<(u32, CapSet), String> {
+    let g = capscope::RaiseGuard::raise(RAW).map_err(|e| format!("raise: {e}"))?;
+    let stray = Stray::start_holding(RAW)?;
+    drop(g);
+    let after = stray.effective();
+    let tid = stray.tid;
+    stray.stop();
+    Ok((tid, after?))
+}
+
+/// A thread started through std (so contained) that sleeps until stopped.
+pub(crate) struct Peer {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl Peer {
+    pub(crate) fn start() -> Peer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let handle = std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        Peer { stop, handle }
+    }
+
+    pub(crate) fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.handle.join().unwrap();
+    }
+}
