@@ -24,7 +24,7 @@ use super::plan::Steps;
 use crate::error::{Errno, Op};
 use crate::thread::identity::{self, IdRequest};
 use crate::thread::ops::{self, Fail, Step};
-use crate::{Cap, CapState, Secbits};
+use crate::{Cap, Secbits};
 
 /// Set in a child once a declared state has been applied there. The parent never sets it (a
 /// child's memory is its own copy), so it tells a second declared state on the same command
@@ -114,10 +114,7 @@ fn cut(s: &Steps) -> Step {
     if !now.permitted.has(Cap::SETPCAP) || now.effective.has(Cap::SETPCAP) {
         return Err(refused);
     }
-    ops::capset(&CapState {
-        effective: now.effective.with(Cap::SETPCAP),
-        ..now
-    })?;
+    ops::raise_from(&now, Cap::SETPCAP)?;
     ops::bounding_drop_expecting(s.bounding_drop, s.bounding_present)?;
     if s.caps_tmp.is_none() {
         ops::set_caps(&now)?;
@@ -147,11 +144,7 @@ fn check(op: Op, good: bool) -> Step {
 /// The steps, in the order the kernel needs (see the `launch` module docs).
 fn apply(s: &Steps, groups: &[u32], scratch: &mut [u32]) -> Step {
     if s.raise_setpcap {
-        let now = ops::capget()?;
-        ops::capset(&CapState {
-            effective: now.effective.with(Cap::SETPCAP),
-            ..now
-        })?;
+        ops::raise_effective(Cap::SETPCAP)?;
     }
     if !s.bounding_drop.is_empty() {
         cut(s)?;

@@ -220,10 +220,10 @@ pub(crate) fn all_of(caps: CapSet, read: impl Fn(Cap) -> Step<Option<bool>>) -> 
     Ok(true)
 }
 
-/// The capabilities `0..=last` for which `read` answers `Some(true)`.
-fn collect(last: Cap, read: impl Fn(Cap) -> Step<Option<bool>>) -> Step<CapSet> {
+/// The capabilities of `caps` for which `read` answers `Some(true)`.
+fn collect(caps: CapSet, read: impl Fn(Cap) -> Step<Option<bool>>) -> Step<CapSet> {
     let mut set = CapSet::empty();
-    for cap in CapSet::up_to(last) {
+    for cap in caps {
         if read(cap)? == Some(true) {
             set.add(cap);
         }
@@ -233,12 +233,12 @@ fn collect(last: Cap, read: impl Fn(Cap) -> Step<Option<bool>>) -> Step<CapSet> 
 
 /// The bounding set, capabilities `0..=last`: one `PR_CAPBSET_READ` each.
 pub(crate) fn bounding_set(last: Cap) -> Step<CapSet> {
-    collect(last, bounding_read)
+    collect(CapSet::up_to(last), bounding_read)
 }
 
 /// The ambient set, capabilities `0..=last`: one `PR_CAP_AMBIENT_IS_SET` each.
 pub(crate) fn ambient_set(last: Cap) -> Step<CapSet> {
-    collect(last, ambient_is_set)
+    collect(CapSet::up_to(last), ambient_is_set)
 }
 
 /// The ambient capabilities among `candidates`: one `PR_CAP_AMBIENT_IS_SET` each. Given the
@@ -251,13 +251,7 @@ pub(crate) fn ambient_within(candidates: CapSet) -> Step<CapSet> {
     if !candidates.is_empty() {
         kernel_answers(Op::AmbientIsSet, ambient_is_set)?;
     }
-    let mut set = CapSet::empty();
-    for cap in candidates {
-        if ambient_is_set(cap)? == Some(true) {
-            set.add(cap);
-        }
-    }
-    Ok(set)
+    collect(candidates, ambient_is_set)
 }
 
 fn check(op: Op, good: bool) -> Step {
@@ -266,6 +260,23 @@ fn check(op: Op, good: bool) -> Step {
     } else {
         Err(Fail::mismatch(op))
     }
+}
+
+/// Raises `cap` into the effective set of a thread whose sets are `now` (it must be
+/// permitted), unless it is there already.
+pub(crate) fn raise_from(now: &CapState, cap: Cap) -> Step {
+    if now.effective.has(cap) {
+        return Ok(());
+    }
+    capset(&CapState {
+        effective: now.effective.with(cap),
+        ..*now
+    })
+}
+
+/// [`raise_from`] the sets read now.
+pub(crate) fn raise_effective(cap: Cap) -> Step {
+    raise_from(&capget()?, cap)
 }
 
 /// Capability 63: no kernel knows it (the last one is far below), so a question about it must
@@ -475,10 +486,7 @@ pub(crate) fn drop_all(spec: &DropSpec) -> Step {
     };
     if spec.bounding {
         if before.permitted.has(Cap::SETPCAP) && !before.effective.has(Cap::SETPCAP) {
-            capset(&CapState {
-                effective: before.effective.with(Cap::SETPCAP),
-                ..before
-            })?;
+            raise_from(&before, Cap::SETPCAP)?;
             raised_setpcap = true;
         }
         for cap in CapSet::up_to(spec.last).difference(spec.keep) {
