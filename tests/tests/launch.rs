@@ -50,8 +50,13 @@ fn fields(out: &std::process::Output) -> Result<Fields, String> {
 
 /// Runs the probe with `state` and returns what it printed.
 fn ours(state: &Launch) -> Result<Fields, String> {
+    planned(&check!(state.plan()))
+}
+
+/// Runs the probe with `plan` declared and returns what it printed.
+fn planned(plan: &capscope::launch::Plan) -> Result<Fields, String> {
     let out = check!(Command::new(PROBE)
-        .declare(&check!(state.plan()))
+        .declare(plan)
         .output()
         .map_err(spawn_error));
     fields(&out)
@@ -684,11 +689,7 @@ fn a_plan_made_on_one_thread_holds_when_a_thread_holding_more_spawns() {
         let mut now = check!(CapState::get_current());
         now.inheritable = Cap::NET_RAW.into();
         check!(now.set_current());
-        let out = check!(Command::new(PROBE)
-            .declare(&plan)
-            .output()
-            .map_err(spawn_error));
-        let got = fields(&out)?;
+        let got = planned(&plan)?;
         let hex = |name: &str| u64::from_str_radix(&got[name], 16).map_err(|e| e.to_string());
         ensure!(
             hex("CapBnd")? == CapSet::from(Cap::NET_RAW).bits(),
@@ -724,11 +725,7 @@ fn a_spawn_from_a_thread_that_already_dropped_what_the_plan_drops_succeeds() {
             now.effective -= Cap::SETPCAP;
             now.permitted -= Cap::SETPCAP;
             check!(now.set_current());
-            let out = check!(Command::new(PROBE)
-                .declare(&plan)
-                .output()
-                .map_err(spawn_error));
-            let got = fields(&out)?;
+            let got = planned(&plan)?;
             let bnd = u64::from_str_radix(&got["CapBnd"], 16).map_err(|e| e.to_string())?;
             ensure!(
                 bnd == want.bits() && !want.has(Cap::SYS_ADMIN),
